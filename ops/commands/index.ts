@@ -1,0 +1,10 @@
+import type { Command } from "commander";
+
+/** A CLI command: adds itself (name, options, example, action) to the program. */
+export type CommandModule = { register(program: Command): void };
+
+/**
+ * Every command of the CLI, in the order `--help` lists them. Each lives in its own file and is
+ * loaded lazily by its action so that `gridchain --help` stays fast.
+ */
+export const commands: CommandModule[] = [];
