@@ -1,0 +1,149 @@
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { EmbeddedEngine } from "../../ops/engines/embedded.js";
+import { OperatorError } from "../../ops/errors.js";
+
+const FUNDED = new Wallet("0x8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c692be63");
+const CHAIN_ID = 4242;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function networkDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "gridchain-embedded-"));
+  const genesis = {
+    config: {
+      chainId: CHAIN_ID,
+      cancunTime: 0,
+      zeroBaseFee: true,
+      qbft: { blockperiodseconds: 1 },
+    },
+    gasLimit: "0x3b9aca00",
+    difficulty: "0x1",
+    extraData: "0x",
+    alloc: { [FUNDED.address]: { balance: "0x56bc75e2d63100000" } },
+  };
+  await writeFile(join(dir, "genesis.json"), JSON.stringify(genesis));
+  return dir;
+}
+
+describe("embedded engine (anvil)", function () {
+  this.timeout(60_000);
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+  });
+
+  it("keeps blocks and balances across down and up", async () => {
+    const dir = await networkDir();
+    const engine = new EmbeddedEngine({ networkDir: dir, port: await freePort() });
+    cleanup.push(
+      () => rm(dir, { recursive: true }),
+      () => engine.down(),
+    );
+    await engine.up();
+    await engine.ready();
+
+    const provider = new JsonRpcProvider(engine.rpcUrl(), undefined, { staticNetwork: true });
+    const recipient = Wallet.createRandom().address;
+    const tx = await FUNDED.connect(provider).sendTransaction({
+      to: recipient,
+      value: 7n,
+      gasPrice: 0n,
+      type: 0,
+    });
+    const receipt = await tx.wait();
+    const status = await engine.status();
+    expect(status.running).to.equal(true);
+    expect(status.chainId).to.equal(BigInt(CHAIN_ID));
+    provider.destroy();
+
+    await engine.down();
+    expect((await engine.status()).running).to.equal(false);
+    expect(JSON.parse(await readFile(engine.stateFile, "utf8"))).to.have.property("accounts");
+
+    await engine.up();
+    await engine.ready();
+    const again = new JsonRpcProvider(engine.rpcUrl(), undefined, { staticNetwork: true });
+    expect(await again.getBalance(recipient)).to.equal(7n);
+    expect(await again.getBlockNumber()).to.be.at.least(receipt!.blockNumber);
+    expect((await again.getBlock(receipt!.blockNumber))!.hash).to.equal(receipt!.blockHash);
+    again.destroy();
+  });
+
+  it("replaces a stale PID file and says so in status before", async () => {
+    const dir = await networkDir();
+    const engine = new EmbeddedEngine({ networkDir: dir, port: await freePort() });
+    cleanup.push(
+      () => rm(dir, { recursive: true }),
+      () => engine.down(),
+    );
+    const gone = spawn("true");
+    await new Promise((resolve) => gone.once("exit", resolve));
+    await mkdir(join(dir, "embedded"));
+    await writeFile(
+      engine.pidFile,
+      JSON.stringify({ pid: gone.pid, host: "127.0.0.1", port: 1, startedAt: "x" }),
+    );
+
+    const before = await engine.status();
+    expect(before.running).to.equal(false);
+    expect(before.problem).to.equal(
+      `stale PID file ${engine.pidFile}: process ${gone.pid} is gone`,
+    );
+    await engine.up();
+    await engine.ready();
+    expect((await engine.status()).running).to.equal(true);
+  });
+
+  it("never signals a live process that is not its anvil", async () => {
+    const dir = await networkDir();
+    const engine = new EmbeddedEngine({ networkDir: dir, port: await freePort() });
+    const other = spawn("sleep", ["30"]);
+    cleanup.push(
+      () => rm(dir, { recursive: true }),
+      async () => other.kill(),
+    );
+    await mkdir(join(dir, "embedded"));
+    await writeFile(
+      engine.pidFile,
+      JSON.stringify({ pid: other.pid, host: "127.0.0.1", port: 9, startedAt: "x" }),
+    );
+
+    await engine.down();
+    expect(other.exitCode).to.equal(null);
+    expect(() => process.kill(other.pid!, 0)).to.not.throw();
+  });
+
+  it("explains a port already in use and starts nothing", async () => {
+    const dir = await networkDir();
+    const port = await freePort();
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(port, "127.0.0.1", resolve));
+    cleanup.push(
+      () => rm(dir, { recursive: true }),
+      () => new Promise((r) => busy.close(r)),
+    );
+    const engine = new EmbeddedEngine({ networkDir: dir, port });
+
+    const error = await engine.up().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(OperatorError);
+    expect((error as OperatorError).message).to.equal(
+      `port ${port} on 127.0.0.1 is already in use by another process`,
+    );
+    expect((await engine.status()).problem).to.equal("not started");
+  });
+});
