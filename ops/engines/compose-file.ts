@@ -1,0 +1,244 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { load as loadYaml } from "js-yaml";
+import { z } from "zod";
+import { OperatorError } from "../errors.js";
+
+/**
+ * The part of the Compose format the besu engine runs: what gridchain's generator writes. The engine
+ * reads the generated docker-compose.yml itself, so `docker compose up` and `gridchain up --engine
+ * besu` start the same network.
+ */
+const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, "a duration such as 10s or 1m30s");
+
+const port = z.union([
+  z.string(),
+  z.object({
+    target: z.number().int(),
+    published: z.union([z.number().int(), z.string()]),
+    host_ip: z.string().optional(),
+    protocol: z.enum(["tcp", "udp"]).optional(),
+  }),
+]);
+
+const service = z.object({
+  image: z.string(),
+  container_name: z.string().optional(),
+  command: z.union([z.string(), z.array(z.string())]).optional(),
+  entrypoint: z.union([z.string(), z.array(z.string())]).optional(),
+  environment: z
+    .union([z.record(z.string(), z.union([z.string(), z.number()])), z.array(z.string())])
+    .optional(),
+  user: z.string().optional(),
+  volumes: z.array(z.string()).optional(),
+  ports: z.array(port).optional(),
+  networks: z
+    .union([
+      z.array(z.string()),
+      z.record(z.string(), z.object({ ipv4_address: z.string().optional() }).nullable()),
+    ])
+    .optional(),
+  restart: z.enum(["no", "always", "on-failure", "unless-stopped"]).optional(),
+  healthcheck: z
+    .object({
+      test: z.union([z.string(), z.array(z.string())]),
+      interval: duration.optional(),
+      timeout: duration.optional(),
+      retries: z.number().int().optional(),
+      start_period: duration.optional(),
+    })
+    .optional(),
+  labels: z.union([z.record(z.string(), z.string()), z.array(z.string())]).optional(),
+  mem_limit: z.union([z.string(), z.number()]).optional(),
+  cpus: z.union([z.string(), z.number()]).optional(),
+  deploy: z
+    .object({
+      resources: z
+        .object({
+          limits: z
+            .object({
+              cpus: z.union([z.string(), z.number()]).optional(),
+              memory: z.string().optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  depends_on: z.unknown().optional(),
+});
+
+const composeFile = z.object({
+  name: z.string().optional(),
+  version: z.string().optional(),
+  services: z.record(z.string(), service),
+  networks: z
+    .record(
+      z.string(),
+      z
+        .object({
+          driver: z.string().optional(),
+          ipam: z.object({ config: z.array(z.object({ subnet: z.string() })) }).optional(),
+        })
+        .nullable(),
+    )
+    .optional(),
+  volumes: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ComposeService = z.infer<typeof service>;
+
+/** A compose service turned into the facts a container is created from. */
+export type ContainerPlan = {
+  service: string;
+  name: string;
+  image: string;
+  cmd?: string[];
+  entrypoint?: string[];
+  env: string[];
+  user?: string;
+  binds: string[];
+  /** container port ("8545/tcp") -> host binding */
+  ports: Record<string, { hostIp: string; hostPort: string }>;
+  network?: { name: string; ipv4?: string };
+  restart: string;
+  healthcheck?: {
+    test: string[];
+    intervalNs: number;
+    timeoutNs: number;
+    retries: number;
+    startPeriodNs: number;
+  };
+  labels: Record<string, string>;
+  memoryBytes?: number;
+  nanoCpus?: number;
+};
+
+export type ComposePlan = {
+  project: string;
+  networks: Array<{ name: string; subnet?: string }>;
+  containers: ContainerPlan[];
+};
+
+/** Reads and validates a compose file; errors name the file and the path inside it. */
+export async function readComposePlan(file: string, project?: string): Promise<ComposePlan> {
+  let raw: unknown;
+  try {
+    raw = loadYaml(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new OperatorError(`cannot read ${file}`, { details: (error as Error).message });
+  }
+  const parsed = composeFile.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new OperatorError(`${file}: ${issue.path.join(".") || "(root)"}: ${issue.message}`, {
+      hint: "regenerate it with 'gridchain generate'",
+    });
+  }
+  const doc = parsed.data;
+  const name = project ?? doc.name;
+  if (name === undefined) {
+    throw new OperatorError(`${file}: name: a project name is required`);
+  }
+  const baseDir = dirname(resolve(file));
+  const networks = Object.entries(doc.networks ?? {}).map(([key, value]) => ({
+    name: `${name}_${key}`,
+    subnet: value?.ipam?.config[0]?.subnet,
+  }));
+  const containers = Object.entries(doc.services).map(([key, svc]) =>
+    containerPlan(name, key, svc, baseDir),
+  );
+  return { project: name, networks, containers };
+}
+
+function containerPlan(
+  project: string,
+  key: string,
+  svc: ComposeService,
+  baseDir: string,
+): ContainerPlan {
+  const networkEntry = Array.isArray(svc.networks)
+    ? svc.networks[0] !== undefined
+      ? ([svc.networks[0], null] as const)
+      : undefined
+    : Object.entries(svc.networks ?? {})[0];
+  const limits = svc.deploy?.resources?.limits;
+  const memory = limits?.memory ?? svc.mem_limit;
+  const cpus = limits?.cpus ?? svc.cpus;
+  return {
+    service: key,
+    name: svc.container_name ?? `${project}-${key}`,
+    image: svc.image,
+    cmd: toArgv(svc.command),
+    entrypoint: toArgv(svc.entrypoint),
+    env: Array.isArray(svc.environment)
+      ? svc.environment
+      : Object.entries(svc.environment ?? {}).map(([k, v]) => `${k}=${v}`),
+    user: svc.user,
+    binds: (svc.volumes ?? []).map((v) => bindOf(v, baseDir)),
+    ports: Object.fromEntries((svc.ports ?? []).map(portOf)),
+    network: networkEntry && {
+      name: `${project}_${networkEntry[0]}`,
+      ipv4: networkEntry[1]?.ipv4_address,
+    },
+    restart: svc.restart ?? "no",
+    healthcheck: svc.healthcheck && {
+      test:
+        typeof svc.healthcheck.test === "string"
+          ? ["CMD-SHELL", svc.healthcheck.test]
+          : svc.healthcheck.test,
+      intervalNs: nanos(svc.healthcheck.interval ?? "30s"),
+      timeoutNs: nanos(svc.healthcheck.timeout ?? "30s"),
+      retries: svc.healthcheck.retries ?? 3,
+      startPeriodNs: nanos(svc.healthcheck.start_period ?? "0s"),
+    },
+    labels: Array.isArray(svc.labels)
+      ? Object.fromEntries(svc.labels.map((l) => l.split("=", 2) as [string, string]))
+      : (svc.labels ?? {}),
+    memoryBytes: memory === undefined ? undefined : bytes(memory),
+    nanoCpus: cpus === undefined ? undefined : Math.round(Number(cpus) * 1e9),
+  };
+}
+
+function toArgv(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === "string" ? value.split(/\s+/).filter(Boolean) : value;
+}
+
+/** "./nodes/x:/data:ro" -> absolute host path bind; a named volume stays as it is. */
+function bindOf(volume: string, baseDir: string): string {
+  const [source, ...rest] = volume.split(":");
+  const host = source!.startsWith(".") || isAbsolute(source!) ? resolve(baseDir, source!) : source!;
+  return [host, ...rest].join(":");
+}
+
+/** Short syntax "[ip:]host:container[/proto]" or the long form -> "container/proto" binding. */
+function portOf(p: z.infer<typeof port>): [string, { hostIp: string; hostPort: string }] {
+  if (typeof p !== "string") {
+    return [
+      `${p.target}/${p.protocol ?? "tcp"}`,
+      { hostIp: p.host_ip ?? "0.0.0.0", hostPort: String(p.published) },
+    ];
+  }
+  const [spec, proto = "tcp"] = p.split("/");
+  const parts = spec!.split(":");
+  const container = parts.pop()!;
+  const hostPort = parts.pop() ?? container;
+  const hostIp = parts.pop() ?? "0.0.0.0";
+  return [`${container}/${proto}`, { hostIp, hostPort }];
+}
+
+function nanos(text: string): number {
+  const units: Record<string, number> = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(n) * units[unit!]!;
+  return total;
+}
+
+function bytes(value: string | number): number {
+  if (typeof value === "number") return value;
+  const match = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(value.trim());
+  if (!match) throw new OperatorError(`memory limit "${value}" is not a size such as 512m or 2g`);
+  const scale: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  return Math.round(Number(match[1]) * scale[match[2]!.toLowerCase()]!);
+}
