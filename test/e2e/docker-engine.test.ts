@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -9,6 +8,7 @@ import { anvilBinary } from "../../ops/engines/anvil.js";
 import { BesuEngine, PROJECT_LABEL } from "../../ops/engines/besu.js";
 import { importRootfsImage } from "../../ops/engines/images.js";
 import { OperatorError } from "../../ops/errors.js";
+import { freePort } from "../support/net.js";
 
 /**
  * The besu engine's Docker lifecycle against a real dockerd. Besu's image cannot be had here, so an
@@ -17,14 +17,6 @@ import { OperatorError } from "../../ops/errors.js";
  */
 const STANDIN = "gridchain/anvil-standin:test";
 const CHAIN_ID = 4243;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", function () {
   this.timeout(120_000);

@@ -1,41 +1,15 @@
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { EmbeddedEngine } from "../../ops/engines/embedded.js";
 import { OperatorError } from "../../ops/errors.js";
+import { FUNDED, freePort, genesisDir } from "../support/net.js";
 
-const FUNDED = new Wallet("0x8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c692be63");
 const CHAIN_ID = 4242;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function networkDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "gridchain-embedded-"));
-  const genesis = {
-    config: {
-      chainId: CHAIN_ID,
-      cancunTime: 0,
-      zeroBaseFee: true,
-      qbft: { blockperiodseconds: 1 },
-    },
-    gasLimit: "0x3b9aca00",
-    difficulty: "0x1",
-    extraData: "0x",
-    alloc: { [FUNDED.address]: { balance: "0x56bc75e2d63100000" } },
-  };
-  await writeFile(join(dir, "genesis.json"), JSON.stringify(genesis));
-  return dir;
-}
+const networkDir = () => genesisDir(CHAIN_ID);
 
 describe("embedded engine (anvil)", function () {
   this.timeout(60_000);
