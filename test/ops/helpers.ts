@@ -34,3 +34,30 @@ export function snapshot(root: string): Map<string, string> {
   walk(root);
   return files;
 }
+
+/**
+ * Reads the flat TOML gridchain writes (key=value, arrays over several lines), failing on anything
+ * else: a bare key, a table, a missing `=`, a value that is not a TOML string, number, boolean or
+ * array of strings.
+ */
+export function parseFlatToml(text: string): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  const lines = text.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#"));
+  for (let i = 0; i < lines.length; i += 1) {
+    const match = /^([a-z0-9-]+)=(.*)$/.exec(lines[i]!);
+    if (match === null) throw new Error(`not a key=value line: ${lines[i]}`);
+    let value = match[2]!;
+    if (value === "[") {
+      while (lines[i + 1] !== "]") {
+        i += 1;
+        if (i >= lines.length) throw new Error(`unterminated array for ${match[1]}`);
+        value += lines[i]!.trim();
+      }
+      i += 1;
+      value += "]";
+    }
+    if (match[1]! in result) throw new Error(`duplicate key ${match[1]}`);
+    result[match[1]!] = JSON.parse(value);
+  }
+  return result;
+}
