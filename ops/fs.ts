@@ -12,6 +12,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -42,22 +43,52 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 
 /**
  * Writes a set of files under `root` (paths relative to it), each atomically; a file whose content
- * and mode are already right is left alone. Returns how many were written and left alone.
+ * and mode are already right is left alone. All temporary files are written and flushed first (in
+ * parallel, so the filesystem can batch the flushes) and renamed only when every one succeeded:
+ * a failure leaves the folder as it was. Returns how many files were written and left alone.
  */
-export function writeFilesAtomic(
+export async function writeFilesAtomic(
   root: string,
   files: ReadonlyMap<string, { content: string; mode: number }>,
-): { written: number; unchanged: number } {
-  let written = 0;
+): Promise<{ written: number; unchanged: number }> {
+  const pending: { path: string; temp: string; content: string; mode: number }[] = [];
   let unchanged = 0;
   for (const [relative, { content, mode }] of files) {
     const path = join(root, relative);
-    if (existsSync(path) && (statSync(path).mode & 0o777) === mode && readFileSync(path, "utf8") === content) {
+    if (
+      existsSync(path) &&
+      (statSync(path).mode & 0o777) === mode &&
+      readFileSync(path, "utf8") === content
+    ) {
       unchanged += 1;
       continue;
     }
-    writeFileAtomic(path, content, mode);
-    written += 1;
+    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+    pending.push({ path, temp, content, mode });
   }
-  return { written, unchanged };
+  try {
+    for (const folder of new Set(pending.map((file) => dirname(file.path))))
+      mkdirSync(folder, { recursive: true });
+    for (let at = 0; at < pending.length; at += PARALLEL_WRITES) {
+      await Promise.all(
+        pending.slice(at, at + PARALLEL_WRITES).map(async ({ temp, content, mode }) => {
+          const handle = await open(temp, "wx", mode);
+          try {
+            await handle.chmod(mode);
+            await handle.writeFile(content);
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+        }),
+      );
+    }
+  } catch (error) {
+    for (const { temp } of pending) rmSync(temp, { force: true });
+    throw error;
+  }
+  for (const { temp, path } of pending) renameSync(temp, path);
+  return { written: pending.length, unchanged };
 }
+
+const PARALLEL_WRITES = 64;

@@ -44,7 +44,10 @@ export function nodeConfigEntries(plan: NetworkPlan, node: PlannedNode): [string
     ["p2p-interface", "0.0.0.0"],
     ["p2p-port", node.p2pPort],
     ["discovery-enabled", true],
-    ["bootnodes", plan.bootnodes.filter((boot) => boot.name !== node.name).map((boot) => boot.enode)],
+    [
+      "bootnodes",
+      plan.bootnodes.filter((boot) => boot.name !== node.name).map((boot) => boot.enode),
+    ],
     ["static-nodes-file", CONTAINER_PATHS.staticNodes],
     ["permissions-nodes-config-file-enabled", true],
     ["permissions-nodes-config-file", CONTAINER_PATHS.permissions],

@@ -61,7 +61,9 @@ export function decodeQbftExtraData(extraData: string): QbftExtraData {
     throw new Error("QBFT extraData must hold vanity, a validator list and a seal list");
   }
   if (!Array.isArray(vote)) {
-    throw new Error("QBFT extraData carries its vote as a list (an empty string is IBFT 2.0's form)");
+    throw new Error(
+      "QBFT extraData carries its vote as a list (an empty string is IBFT 2.0's form)",
+    );
   }
   if (typeof round !== "string") throw new Error("QBFT round must be a scalar");
   let parsedVote: QbftVote | undefined;
@@ -80,10 +82,7 @@ export function decodeQbftExtraData(extraData: string): QbftExtraData {
 }
 
 /** Clique extraData: the signers are the node-key addresses of the validators. */
-export function encodeCliqueExtraData(parts: {
-  signers: readonly Address[];
-  vanity?: Hex;
-}): Hex {
+export function encodeCliqueExtraData(parts: { signers: readonly Address[]; vanity?: Hex }): Hex {
   if (parts.signers.length === 0) throw new Error("a Clique genesis needs at least one signer");
   const vanity = parts.vanity ?? ZERO_VANITY;
   if (vanity.length !== 66) throw new Error(`vanity must be 32 bytes, got ${vanity}`);

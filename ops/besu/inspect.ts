@@ -14,7 +14,9 @@ export function inspectGenesis(file: string): string[] {
   try {
     genesis = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new OperatorError(`${file}: cannot read the genesis file as JSON`, { details: (error as Error).message });
+    throw new OperatorError(`${file}: cannot read the genesis file as JSON`, {
+      details: (error as Error).message,
+    });
   }
   const config = genesis.config ?? {};
   const keys = Object.keys(config).map((key) => key.toLowerCase());
@@ -48,10 +50,16 @@ export function inspectGenesis(file: string): string[] {
     }
   }
   const chainId = config.chainId ?? config.chainid;
-  const lines = [`consensus: ${consensus}`, `chain id: ${String(chainId)}`, `validators: ${validators.length}`];
+  const lines = [
+    `consensus: ${consensus}`,
+    `chain id: ${String(chainId)}`,
+    `validators: ${validators.length}`,
+  ];
   for (const address of validators) {
     const node = byAddress.get(address);
-    lines.push(node === undefined ? `  ${address}` : `  ${address}  ${node.name}  (${node.organisation})`);
+    lines.push(
+      node === undefined ? `  ${address}` : `  ${address}  ${node.name}  (${node.organisation})`,
+    );
   }
   return lines;
 }

@@ -22,7 +22,8 @@ const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0
 /** Why a text is not a usable key, or undefined when it is one. */
 export function privateKeyProblem(text: string): string | undefined {
   const hex = text.trim().replace(/^0x/i, "");
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return "a private key is 32 bytes: 64 hex digits, 0x optional";
+  if (!/^[0-9a-fA-F]{64}$/.test(hex))
+    return "a private key is 32 bytes: 64 hex digits, 0x optional";
   const value = BigInt(`0x${hex}`);
   if (value === 0n || value >= SECP256K1_N) return "the value is outside the secp256k1 key range";
   return undefined;

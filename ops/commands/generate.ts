@@ -2,13 +2,20 @@ import { dirname, join, relative } from "node:path";
 import type { Command } from "commander";
 
 /** Options of `gridchain generate`, as commander parses them. */
-export type GenerateOptions = { config: string; out?: string; rotate: boolean; composeFile?: string };
+export type GenerateOptions = {
+  config: string;
+  out?: string;
+  rotate: boolean;
+  composeFile?: string;
+};
 
 /** `gridchain generate`: one consortium YAML file to a complete Besu network folder. */
 export function register(program: Command): void {
   program
     .command("generate")
-    .description("generate the Besu network (keys, genesis, node configs, compose) from a consortium YAML file")
+    .description(
+      "generate the Besu network (keys, genesis, node configs, compose) from a consortium YAML file",
+    )
     .option("-c, --config <file>", "consortium YAML file", "network/consortium.yaml")
     .option("--out <dir>", "output folder (default: network/<name>)")
     .option("--rotate", "regenerate the node keys: a new chain, since the validators change", false)
@@ -25,7 +32,8 @@ export function register(program: Command): void {
 
 /** Validates, plans and renders everything in memory, then writes; a failed run writes nothing. */
 export async function generate(options: GenerateOptions): Promise<string[]> {
-  const { loadConsortium, planNetwork, renderNetwork, resolveKeys } = await import("../consortium/index.js");
+  const { loadConsortium, planNetwork, renderNetwork, resolveKeys } =
+    await import("../consortium/index.js");
   const { renderCompose } = await import("../compose/render.js");
   const { writeFileAtomic, writeFilesAtomic } = await import("../fs.js");
 
@@ -39,7 +47,7 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
       ? undefined
       : renderCompose(plan, `./${relative(dirname(options.composeFile), outDir) || "."}`);
 
-  const { written, unchanged } = writeFilesAtomic(outDir, files);
+  const { written, unchanged } = await writeFilesAtomic(outDir, files);
   if (options.composeFile !== undefined && extraCompose !== undefined) {
     writeFileAtomic(options.composeFile, extraCompose);
   }
@@ -53,10 +61,14 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
     `  files: ${written} written, ${unchanged} unchanged${options.composeFile === undefined ? "" : `; compose file ${options.composeFile}`}`,
   ];
   if (options.rotate && origins.nodesGenerated.length > 0) {
-    lines.push(`  rotated ${origins.nodesGenerated.length} node keys: the genesis changed, start the chain afresh`);
+    lines.push(
+      `  rotated ${origins.nodesGenerated.length} node keys: the genesis changed, start the chain afresh`,
+    );
   }
   if (typeof process.getuid === "function" && process.getuid() !== 1000) {
-    lines.push(`  note: Besu runs as uid 1000 in its container; make ${outDir}/nodes readable by it (chown -R 1000:1000)`);
+    lines.push(
+      `  note: Besu runs as uid 1000 in its container; make ${outDir}/nodes readable by it (chown -R 1000:1000)`,
+    );
   }
   for (const warning of spec.warnings) lines.push(`  warning: ${warning}`);
   return lines;

@@ -18,7 +18,13 @@ export type ComposeService = {
   ports?: string[];
   volumes: string[];
   networks: Record<string, { ipv4_address: string }>;
-  healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
+  healthcheck?: {
+    test: string[];
+    interval: string;
+    timeout: string;
+    retries: number;
+    start_period: string;
+  };
   cpus?: number;
   mem_limit?: string;
   logging: { driver: "json-file"; options: Record<string, string> };
@@ -30,7 +36,10 @@ export type ComposeModel = {
   volumes: Record<string, Record<string, never>>;
 };
 
-const LOGGING: ComposeService["logging"] = { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } };
+const LOGGING: ComposeService["logging"] = {
+  driver: "json-file",
+  options: { "max-size": "10m", "max-file": "3" },
+};
 
 /**
  * One service per node run here (validators publish nothing; RPC nodes publish HTTP and WebSocket
@@ -97,7 +106,9 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
   };
   return {
     services,
-    networks: { [network]: { driver: "bridge", ipam: { config: [{ subnet: spec.docker.subnet }] } } },
+    networks: {
+      [network]: { driver: "bridge", ipam: { config: [{ subnet: spec.docker.subnet }] } },
+    },
     volumes,
   };
 }

@@ -34,6 +34,14 @@ export function renderPrometheus(plan: NetworkPlan, metricsPort: number): string
 export function renderGrafanaDatasource(prometheusUrl: string): string {
   return toYaml({
     apiVersion: 1,
-    datasources: [{ name: "Prometheus", type: "prometheus", access: "proxy", url: prometheusUrl, isDefault: true }],
+    datasources: [
+      {
+        name: "Prometheus",
+        type: "prometheus",
+        access: "proxy",
+        url: prometheusUrl,
+        isDefault: true,
+      },
+    ],
   });
 }

@@ -9,7 +9,9 @@ export const PROMETHEUS_HOST = 2;
 export const GRAFANA_HOST = 3;
 
 /** Node names of one organisation, by role: `<org>-validator-<n>`, `<org>-rpc-<n>`, `<org>-bootnode-<n>`. */
-export function nodeNames(org: Pick<Organisation, "id" | "validators" | "rpcNodes" | "bootnodes">): {
+export function nodeNames(
+  org: Pick<Organisation, "id" | "validators" | "rpcNodes" | "bootnodes">,
+): {
   validators: string[];
   rpcNodes: string[];
   bootnodes: string[];

@@ -33,7 +33,10 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     document = loadYaml(text, { filename: file });
   } catch (error) {
     if (error instanceof YAMLException) {
-      throw new OperatorError(`${file}: not valid YAML`, { details: error.reason, hint: lineHint(error) });
+      throw new OperatorError(`${file}: not valid YAML`, {
+        details: error.reason,
+        hint: lineHint(error),
+      });
     }
     throw error;
   }
@@ -67,13 +70,21 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
       );
     }
     if (consensus.emptyBlockPeriodSeconds !== undefined) {
-      fail("consensus.emptyBlockPeriodSeconds", "Clique has no empty-block period", "use createEmptyBlocks: true|false");
+      fail(
+        "consensus.emptyBlockPeriodSeconds",
+        "Clique has no empty-block period",
+        "use createEmptyBlocks: true|false",
+      );
     }
     if (consensus.requestTimeoutSeconds !== undefined) {
       fail("consensus.requestTimeoutSeconds", "Clique has no round timeout; it is a QBFT setting");
     }
   } else if (consensus.createEmptyBlocks !== undefined) {
-    fail("consensus.createEmptyBlocks", "createEmptyBlocks is a Clique setting", "for QBFT use emptyBlockPeriodSeconds");
+    fail(
+      "consensus.createEmptyBlocks",
+      "createEmptyBlocks is a Clique setting",
+      "for QBFT use emptyBlockPeriodSeconds",
+    );
   }
   if (
     consensus.emptyBlockPeriodSeconds !== undefined &&
@@ -93,7 +104,10 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
   });
   const allowedZones = [...zoneIds].join(", ");
   if (spec.market.reviewMode === "threshold" && spec.market.manualAboveKwh === undefined) {
-    fail("market.manualAboveKwh", "reviewMode threshold needs manualAboveKwh (orders above it wait for the grid)");
+    fail(
+      "market.manualAboveKwh",
+      "reviewMode threshold needs manualAboveKwh (orders above it wait for the grid)",
+    );
   }
 
   // Organisations.
@@ -102,17 +116,26 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
   let validators = 0;
   spec.organisations.forEach((org, index) => {
     const at = `organisations[${index}]`;
-    if (orgIds.has(org.id)) fail(`${at}.id`, `duplicate organisation id "${org.id}"`, "each organisation id must be unique");
+    if (orgIds.has(org.id))
+      fail(
+        `${at}.id`,
+        `duplicate organisation id "${org.id}"`,
+        "each organisation id must be unique",
+      );
     orgIds.add(org.id);
     if (org.role === "grid-operator") gridOperators += 1;
     if (org.zone === undefined) org.zone = spec.market.zones[0]!.id;
-    else if (!zoneIds.has(org.zone)) fail(`${at}.zone`, `unknown zone "${org.zone}"; allowed: ${allowedZones}`);
+    else if (!zoneIds.has(org.zone))
+      fail(`${at}.zone`, `unknown zone "${org.zone}"; allowed: ${allowedZones}`);
     validators += org.validators;
     const names = nodeNames(org);
     for (const [node, key] of Object.entries(org.importedKeys)) {
       const keyPath = `${at}.importedKeys.${node}`;
       if (!names.all.includes(node)) {
-        fail(keyPath, `no node "${node}" in organisation ${org.id}; its nodes are ${names.all.join(", ") || "none"}`);
+        fail(
+          keyPath,
+          `no node "${node}" in organisation ${org.id}; its nodes are ${names.all.join(", ") || "none"}`,
+        );
       }
       if ("keyFile" in key) {
         const keyFile = resolve(dirname(file), key.keyFile);
@@ -123,7 +146,8 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
           return fail(`${keyPath}.keyFile`, `cannot read ${keyFile}`);
         }
         const problem = privateKeyProblem(content);
-        if (problem !== undefined) fail(`${keyPath}.keyFile`, `malformed key in ${keyFile}: ${problem}`);
+        if (problem !== undefined)
+          fail(`${keyPath}.keyFile`, `malformed key in ${keyFile}: ${problem}`);
         key.keyFile = keyFile;
       } else {
         if (!names.validators.includes(node)) {
@@ -135,10 +159,16 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     }
   });
   if (gridOperators !== 1) {
-    fail("organisations", `exactly one organisation must have role grid-operator, found ${gridOperators}`);
+    fail(
+      "organisations",
+      `exactly one organisation must have role grid-operator, found ${gridOperators}`,
+    );
   }
   if (validators === 0) {
-    fail("organisations", "the network has 0 validators; at least one organisation needs validators >= 1");
+    fail(
+      "organisations",
+      "the network has 0 validators; at least one organisation needs validators >= 1",
+    );
   }
   if (consensus.protocol === "qbft" && validators < 4) {
     warnings.push(
@@ -154,7 +184,10 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     if (addresses.has(address)) fail(`${at}.address`, `duplicate account ${account.address}`);
     addresses.add(address);
     if (!orgIds.has(account.organisation)) {
-      fail(`${at}.organisation`, `unknown organisation "${account.organisation}"; allowed: ${[...orgIds].join(", ")}`);
+      fail(
+        `${at}.organisation`,
+        `unknown organisation "${account.organisation}"; allowed: ${[...orgIds].join(", ")}`,
+      );
     }
     if (account.zone !== undefined && !zoneIds.has(account.zone)) {
       fail(`${at}.zone`, `unknown zone "${account.zone}"; allowed: ${allowedZones}`);
@@ -185,7 +218,11 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     if (port > 65535) fail("docker.hostPorts", `${what} would need host port ${port}, above 65535`);
     const other = seen.get(port);
     if (other !== undefined) {
-      fail("docker.hostPorts", `port clash: ${other} and ${what} both use host port ${port}`, "give each a distinct port");
+      fail(
+        "docker.hostPorts",
+        `port clash: ${other} and ${what} both use host port ${port}`,
+        "give each a distinct port",
+      );
     }
     seen.set(port, what);
   }
@@ -210,12 +247,16 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; what: string } 
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path
-    .map((part, index) => (typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`))
+    .map((part, index) =>
+      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
+    )
     .join("");
 }
 
 function lineHint(error: YAMLException): string | undefined {
-  return error.mark === undefined ? undefined : `line ${error.mark.line + 1}, column ${error.mark.column + 1}`;
+  return error.mark === undefined
+    ? undefined
+    : `line ${error.mark.line + 1}, column ${error.mark.column + 1}`;
 }
 
 /** Maps every YAML path ("organisations[1].id") to the 1-based line its value starts on. */
@@ -242,7 +283,11 @@ function lineIndex(text: string): Map<string, number> {
   type Frame = { kind: "map" | "seq"; path: string; key: string | undefined; item: number };
   const stack: Frame[] = [];
   const childPath = (frame: Frame): string =>
-    frame.kind === "seq" ? `${frame.path}[${frame.item}]` : frame.path ? `${frame.path}.${frame.key}` : `${frame.key}`;
+    frame.kind === "seq"
+      ? `${frame.path}[${frame.item}]`
+      : frame.path
+        ? `${frame.path}.${frame.key}`
+        : `${frame.key}`;
   const consumeValue = (offset: number): string | undefined => {
     const frame = stack.at(-1);
     if (frame === undefined) return "";
@@ -260,7 +305,12 @@ function lineIndex(text: string): Map<string, number> {
         const expectingKey = frame?.kind === "map" && frame.key === undefined;
         if (expectingKey) {
           frame.key = "?";
-          stack.push({ kind: event.type === 2 ? "seq" : "map", path: "\u0000", key: undefined, item: 0 });
+          stack.push({
+            kind: event.type === 2 ? "seq" : "map",
+            path: "\u0000",
+            key: undefined,
+            item: 0,
+          });
           break;
         }
         const path = consumeValue(event.start) ?? "";

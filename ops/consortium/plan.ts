@@ -97,7 +97,12 @@ export function generatedAccountSlots(spec: ConsortiumSpec): AccountSlot[] {
     });
   }
   for (let i = 0; i < spec.accounts.consumers; i += 1) {
-    slots.push({ id: `consumer-${i + 1}`, role: "consumer", organisation: grid.id, zone: zones[i % zones.length]! });
+    slots.push({
+      id: `consumer-${i + 1}`,
+      role: "consumer",
+      organisation: grid.id,
+      zone: zones[i % zones.length]!,
+    });
   }
   return slots;
 }
@@ -156,7 +161,9 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
   const bootnodes =
     dedicated.length > 0
       ? dedicated
-      : spec.organisations.flatMap((org) => validators.filter((node) => node.organisation === org.id).slice(0, 1));
+      : spec.organisations.flatMap((org) =>
+          validators.filter((node) => node.organisation === org.id).slice(0, 1),
+        );
 
   const accounts: PlannedAccount[] = generatedAccountSlots(spec).map((slot) => {
     const key = keys.accounts.get(slot.id);
@@ -165,7 +172,8 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
   });
   const grid = spec.organisations.find((org) => org.role === "grid-operator")!;
   spec.accounts.explicit.forEach((account) => {
-    const org = spec.organisations.find((candidate) => candidate.id === account.organisation) ?? grid;
+    const org =
+      spec.organisations.find((candidate) => candidate.id === account.organisation) ?? grid;
     accounts.push({
       id: toAddress(account.address),
       address: toAddress(account.address),

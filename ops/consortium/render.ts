@@ -1,8 +1,4 @@
-import {
-  renderNodeConfig,
-  renderPermissions,
-  renderStaticNodes,
-} from "../besu/config-toml.js";
+import { renderNodeConfig, renderPermissions, renderStaticNodes } from "../besu/config-toml.js";
 import { renderGenesis } from "../besu/genesis.js";
 import { PROMETHEUS_HOST, subnetAddress } from "./layout.js";
 import { renderCompose, renderGrafanaDatasource, renderPrometheus } from "../compose/render.js";
@@ -20,7 +16,8 @@ export const PUBLIC_MODE = 0o644;
  */
 export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
   const files = new Map<string, RenderedFile>();
-  const add = (path: string, content: string, mode = PUBLIC_MODE) => files.set(path, { content, mode });
+  const add = (path: string, content: string, mode = PUBLIC_MODE) =>
+    files.set(path, { content, mode });
 
   add("genesis.json", renderGenesis(plan));
   add("static-nodes.json", renderStaticNodes(plan));
@@ -57,13 +54,21 @@ export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
   add(
     "accounts.json",
     json(
-      plan.accounts.map(({ id, address, role, organisation, zone }) => ({ id, address, role, organisation, zone })),
+      plan.accounts.map(({ id, address, role, organisation, zone }) => ({
+        id,
+        address,
+        role,
+        organisation,
+        zone,
+      })),
     ),
   );
   add("prometheus/prometheus.yml", renderPrometheus(plan, METRICS_PORT));
   add(
     "grafana/provisioning/datasources/prometheus.yml",
-    renderGrafanaDatasource(`http://${subnetAddress(plan.spec.docker.subnet, PROMETHEUS_HOST)}:9090`),
+    renderGrafanaDatasource(
+      `http://${subnetAddress(plan.spec.docker.subnet, PROMETHEUS_HOST)}:9090`,
+    ),
   );
   add("docker-compose.yml", renderCompose(plan, "."));
   return files;

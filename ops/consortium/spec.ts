@@ -10,7 +10,10 @@ const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const name = (what: string) =>
   z
     .string()
-    .regex(NAME, `${what}: 2-32 characters, lower-case letters, digits and dashes, starting with a letter`);
+    .regex(
+      NAME,
+      `${what}: 2-32 characters, lower-case letters, digits and dashes, starting with a letter`,
+    );
 const positiveInt = z.number().int().positive();
 const port = z.number().int().min(1).max(65535);
 const ipv4 = z.ipv4();
@@ -26,10 +29,15 @@ const credits = z
 /** A node key given by the operator instead of generated: a key file, or a node run elsewhere. */
 const importedKey = z.union([
   z.strictObject({
-    keyFile: z.string().min(1).describe("path to a file holding the node's private key, relative to this YAML"),
+    keyFile: z
+      .string()
+      .min(1)
+      .describe("path to a file holding the node's private key, relative to this YAML"),
   }),
   z.strictObject({
-    publicKey: z.string().describe("the node's 64-byte public key: it runs outside this compose network"),
+    publicKey: z
+      .string()
+      .describe("the node's 64-byte public key: it runs outside this compose network"),
     ip: ipv4.describe("the IPv4 address the node listens on for P2P"),
     p2pPort: port.default(30303),
   }),
@@ -64,7 +72,10 @@ const market = z
     reviewMode: z.enum(["auto", "manual", "threshold"]).default("auto"),
     manualAboveKwh: positiveInt.optional(),
     slotSeconds: positiveInt.default(900),
-    zones: z.array(zone).min(1).default([{ id: "zone-1", importKw: 5000, exportKw: 5000 }]),
+    zones: z
+      .array(zone)
+      .min(1)
+      .default([{ id: "zone-1", importKw: 5000, exportKw: 5000 }]),
     maxKwhPerOrder: positiveInt.default(100),
     maxKwhPerParticipantPerSlot: positiveInt.default(500),
     defaultPenaltyBps: z.number().int().min(0).max(10_000).default(1000),
@@ -83,7 +94,11 @@ const market = z
 /** The schema of network/consortium.yaml. Every name is camelCase; the README lists each field. */
 export const consortiumSchema = z.strictObject({
   name: name("network name"),
-  chainId: z.number().int().min(1).max(2 ** 53 - 1),
+  chainId: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 53 - 1),
   besu: z.strictObject({ version: z.enum(BESU_VERSIONS).default("26.8.0") }).prefault({}),
   consensus: z
     .strictObject({
@@ -98,7 +113,12 @@ export const consortiumSchema = z.strictObject({
   genesis: z
     .strictObject({
       gasLimit: z.number().int().min(5000).max(Number.MAX_SAFE_INTEGER).default(1_000_000_000),
-      contractSizeLimit: z.number().int().min(24576).max(2 ** 31 - 1).default(24576),
+      contractSizeLimit: z
+        .number()
+        .int()
+        .min(24576)
+        .max(2 ** 31 - 1)
+        .default(24576),
     })
     .prefault({}),
   organisations: z.array(organisation).min(1),
@@ -132,7 +152,10 @@ export const consortiumSchema = z.strictObject({
   engine: z
     .strictObject({
       embedded: z
-        .strictObject({ host: z.literal("127.0.0.1").default("127.0.0.1"), port: port.default(8545) })
+        .strictObject({
+          host: z.literal("127.0.0.1").default("127.0.0.1"),
+          port: port.default(8545),
+        })
         .prefault({}),
     })
     .prefault({}),

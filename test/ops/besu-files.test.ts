@@ -1,6 +1,10 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { nodeConfigEntries, renderPermissions, renderStaticNodes } from "../../ops/besu/config-toml.js";
+import {
+  nodeConfigEntries,
+  renderPermissions,
+  renderStaticNodes,
+} from "../../ops/besu/config-toml.js";
 import { GENESIS_EVM_VERSION, renderGenesis } from "../../ops/besu/genesis.js";
 import { BESU_FACTS } from "../../ops/besu/versions.js";
 import { parseConsortium } from "../../ops/consortium/load.js";
@@ -31,7 +35,10 @@ organisations:
 accounts: { producers: 3, consumers: 5 }
 ${extra}`;
   const spec = parseConsortium(yaml, "files.yaml");
-  const { keys } = resolveKeys(spec, tempDir(), { rotate: false, generate: seededKeys(`${version}${protocol}`) });
+  const { keys } = resolveKeys(spec, tempDir(), {
+    rotate: false,
+    generate: seededKeys(`${version}${protocol}`),
+  });
   return planNetwork(spec, keys);
 }
 
@@ -47,7 +54,12 @@ function apiGroups(version: string): Set<string> {
   const line = rpcGroups[version]!;
   const same = /^same as (\S+)/.exec(line);
   if (same !== null) return apiGroups(same[1]!);
-  return new Set(line.replace(/\(.*\)/, "").trim().split(/\s+/));
+  return new Set(
+    line
+      .replace(/\(.*\)/, "")
+      .trim()
+      .split(/\s+/),
+  );
 }
 
 const cases: [BesuVersion, "qbft" | "clique"][] = [
@@ -77,7 +89,8 @@ describe("config.toml against the pinned Besu version", () => {
       for (const node of plan.nodes) {
         for (const [key, value] of nodeConfigEntries(plan, node)) {
           if (key !== "rpc-http-api" && key !== "rpc-ws-api") continue;
-          for (const group of value as string[]) expect(allowed.has(group), `${group} on ${version}`).to.equal(true);
+          for (const group of value as string[])
+            expect(allowed.has(group), `${group} on ${version}`).to.equal(true);
         }
       }
     });
@@ -85,13 +98,16 @@ describe("config.toml against the pinned Besu version", () => {
 
   it("emits no key that any Besu version rejects", () => {
     const rejected = new Set(
-      compatibility.templates.flatMap((template) => Object.values(template.unknownKeysByBesuVersion).flat()),
+      compatibility.templates.flatMap((template) =>
+        Object.values(template.unknownKeysByBesuVersion).flat(),
+      ),
     );
     expect(rejected.has("host-whitelist")).to.equal(true);
     for (const [version, protocol] of cases) {
       const plan = planFor(version, protocol);
       for (const node of plan.nodes) {
-        for (const [key] of nodeConfigEntries(plan, node)) expect(rejected.has(key), key).to.equal(false);
+        for (const [key] of nodeConfigEntries(plan, node))
+          expect(rejected.has(key), key).to.equal(false);
       }
     }
   });
@@ -112,7 +128,8 @@ describe("genesis.json", () => {
   for (const version of BESU_VERSIONS) {
     it(`writes the empty-block key Besu ${version} reads`, () => {
       const genesis = JSON.parse(renderGenesis(planFor(version, "qbft")));
-      const expected = version === "26.8.0" ? "emptyblockperiodseconds" : "xemptyblockperiodseconds";
+      const expected =
+        version === "26.8.0" ? "emptyblockperiodseconds" : "xemptyblockperiodseconds";
       expect(genesis.config.qbft).to.deep.equal({
         blockperiodseconds: 2,
         epochlength: 30000,
@@ -127,7 +144,9 @@ describe("genesis.json", () => {
     const genesis = JSON.parse(renderGenesis(plan));
     const addresses = plan.validators.map((node) => node.key.address.slice(2)).join("94");
     expect(genesis.extraData).to.equal(`0xf87aa0${"00".repeat(32)}f85494${addresses}c080c0`);
-    expect(genesis.mixHash).to.equal("0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365");
+    expect(genesis.mixHash).to.equal(
+      "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365",
+    );
     expect(genesis.difficulty).to.equal("0x1");
     expect(genesis.nonce).to.equal("0x0");
     expect(genesis.config.zeroBaseFee).to.equal(true);
@@ -141,7 +160,11 @@ describe("genesis.json", () => {
     const genesis = JSON.parse(renderGenesis(plan));
     const signers = plan.validators.map((node) => node.key.address.slice(2)).join("");
     expect(genesis.extraData).to.equal(`0x${"00".repeat(32)}${signers}${"00".repeat(65)}`);
-    expect(genesis.config.clique).to.deep.equal({ blockperiodseconds: 2, epochlength: 30000, createemptyblocks: true });
+    expect(genesis.config.clique).to.deep.equal({
+      blockperiodseconds: 2,
+      epochlength: 30000,
+      createemptyblocks: true,
+    });
     expect(genesis.config.qbft).to.equal(undefined);
   });
 

@@ -5,7 +5,13 @@ import {
   encodeCliqueExtraData,
   encodeQbftExtraData,
 } from "../../ops/besu/extradata.js";
-import { enodeUrl, keyFromPrivate, keyFromPublic, toAddress, type Hex } from "../../ops/besu/keys.js";
+import {
+  enodeUrl,
+  keyFromPrivate,
+  keyFromPublic,
+  toAddress,
+  type Hex,
+} from "../../ops/besu/keys.js";
 import { BESU_DATA, readJson } from "./helpers.js";
 
 type QbftVector = {
@@ -18,13 +24,23 @@ type QbftVector = {
   expectedExtraData: string;
 };
 
-const qbft = readJson<{ vectors: QbftVector[] }>(`${BESU_DATA}/vectors/qbft-extradata.json`).vectors;
-const ibft2 = readJson<{ vectors: QbftVector[] }>(`${BESU_DATA}/vectors/ibft2-extradata.json`).vectors;
-const clique = readJson<{ vectors: { id: string; signers: string[]; vanity: Hex; expectedExtraData: string }[] }>(
-  `${BESU_DATA}/vectors/clique-extradata.json`,
+const qbft = readJson<{ vectors: QbftVector[] }>(
+  `${BESU_DATA}/vectors/qbft-extradata.json`,
 ).vectors;
+const ibft2 = readJson<{ vectors: QbftVector[] }>(
+  `${BESU_DATA}/vectors/ibft2-extradata.json`,
+).vectors;
+const clique = readJson<{
+  vectors: { id: string; signers: string[]; vanity: Hex; expectedExtraData: string }[];
+}>(`${BESU_DATA}/vectors/clique-extradata.json`).vectors;
 const nodeKeys = readJson<{
-  privateKeyVectors: { name: string; privateKey: string; publicKey: string; address: string; enode?: string }[];
+  privateKeyVectors: {
+    name: string;
+    privateKey: string;
+    publicKey: string;
+    address: string;
+    enode?: string;
+  }[];
   publicKeyOnlyVectors: { publicKey: string; address: string }[];
 }>(`${BESU_DATA}/vectors/node-keys.json`);
 
@@ -67,7 +83,10 @@ describe("Besu vectors: QBFT extraData", () => {
     const parts = decodeQbftExtraData(full.expectedExtraData);
     expect(parts).to.deep.equal({
       vanity: "0x0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
-      validators: ["0x0000000000000000000000000000000000000001", "0x0000000000000000000000000000000000000002"],
+      validators: [
+        "0x0000000000000000000000000000000000000001",
+        "0x0000000000000000000000000000000000000002",
+      ],
       vote: { recipient: "0x0000000000000000000000000000000000000001", type: "ADD" },
       round: 16702650,
       seals: full.seals!.map((seal) => seal.toLowerCase()),
@@ -89,7 +108,12 @@ describe("Besu vectors: QBFT extraData", () => {
   it("encodes a DROP vote as [recipient, empty string]", () => {
     const recipient = toAddress("0x0000000000000000000000000000000000000001");
     const encoded = encodeQbftExtraData({ validators: [], vote: { recipient, type: "DROP" } });
-    expect(encoded).to.equal(`0xf83ba0${"00".repeat(32)}c0d6940000000000000000000000000000000000000001 80 80c0`.replaceAll(" ", ""));
+    expect(encoded).to.equal(
+      `0xf83ba0${"00".repeat(32)}c0d6940000000000000000000000000000000000000001 80 80c0`.replaceAll(
+        " ",
+        "",
+      ),
+    );
     expect(decodeQbftExtraData(encoded).vote).to.deep.equal({ recipient, type: "DROP" });
   });
 });
@@ -97,14 +121,21 @@ describe("Besu vectors: QBFT extraData", () => {
 describe("Besu vectors: Clique extraData", () => {
   for (const vector of clique) {
     it(`encodes ${vector.id} exactly as Besu does`, () => {
-      const encoded = encodeCliqueExtraData({ signers: vector.signers.map(toAddress), vanity: vector.vanity });
+      const encoded = encodeCliqueExtraData({
+        signers: vector.signers.map(toAddress),
+        vanity: vector.vanity,
+      });
       expect(encoded).to.equal(vector.expectedExtraData.toLowerCase());
-      expect(decodeCliqueExtraData(encoded).signers).to.deep.equal(vector.signers.map((s) => s.toLowerCase()));
+      expect(decodeCliqueExtraData(encoded).signers).to.deep.equal(
+        vector.signers.map((s) => s.toLowerCase()),
+      );
     });
   }
 
   it("refuses a Clique genesis without signers", () => {
-    expect(() => encodeCliqueExtraData({ signers: [] })).to.throw("a Clique genesis needs at least one signer");
+    expect(() => encodeCliqueExtraData({ signers: [] })).to.throw(
+      "a Clique genesis needs at least one signer",
+    );
   });
 });
 
@@ -127,8 +158,14 @@ describe("Besu vectors: node keys", () => {
   }
 
   it("rejects malformed keys with what is allowed", () => {
-    expect(() => keyFromPrivate("0x1234")).to.throw("a private key is 32 bytes: 64 hex digits, 0x optional");
-    expect(() => keyFromPrivate(`0x${"00".repeat(32)}`)).to.throw("outside the secp256k1 key range");
-    expect(() => keyFromPublic(`0x${"11".repeat(64)}`)).to.throw("not a point on the secp256k1 curve");
+    expect(() => keyFromPrivate("0x1234")).to.throw(
+      "a private key is 32 bytes: 64 hex digits, 0x optional",
+    );
+    expect(() => keyFromPrivate(`0x${"00".repeat(32)}`)).to.throw(
+      "outside the secp256k1 key range",
+    );
+    expect(() => keyFromPublic(`0x${"11".repeat(64)}`)).to.throw(
+      "not a point on the secp256k1 curve",
+    );
   });
 });

@@ -25,7 +25,10 @@ accounts:
 `;
 
 /** Runs `generate` on YAML text; returns the error line and whether the output folder exists. */
-async function generateFails(yaml: string, extraFiles: Record<string, string> = {}): Promise<{ line: string; wrote: boolean }> {
+async function generateFails(
+  yaml: string,
+  extraFiles: Record<string, string> = {},
+): Promise<{ line: string; wrote: boolean }> {
   const dir = tempDir();
   const file = join(dir, "consortium.yaml");
   writeFileSync(file, yaml);
@@ -35,14 +38,19 @@ async function generateFails(yaml: string, extraFiles: Record<string, string> = 
     await generate({ config: file, out, rotate: false });
   } catch (error) {
     expect(error).to.be.instanceOf(OperatorError);
-    return { line: (error as OperatorError).oneLine().replace(dir, "<dir>"), wrote: existsSync(out) };
+    return {
+      line: (error as OperatorError).oneLine().replace(dir, "<dir>"),
+      wrote: existsSync(out),
+    };
   }
   throw new Error("generate accepted a bad file");
 }
 
 describe("consortium YAML: bad input is refused with file, path and what is allowed", () => {
   it("unknown key", async () => {
-    const result = await generateFails(VALID.replace("    rpcNodes: 1\n", "    rpcNodes: 1\n    rpcNode: 2\n"));
+    const result = await generateFails(
+      VALID.replace("    rpcNodes: 1\n", "    rpcNodes: 1\n    rpcNode: 2\n"),
+    );
     expect(result).to.deep.equal({
       line: '<dir>/consortium.yaml: organisations[0].rpcNode: unknown key "rpcNode"; line 11',
       wrote: false,
@@ -82,7 +90,9 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
   });
 
   it("block period 0", async () => {
-    const result = await generateFails(VALID.replace("blockPeriodSeconds: 2", "blockPeriodSeconds: 0"));
+    const result = await generateFails(
+      VALID.replace("blockPeriodSeconds: 2", "blockPeriodSeconds: 0"),
+    );
     expect(result).to.deep.equal({
       line: "<dir>/consortium.yaml: consensus.blockPeriodSeconds: Too small: expected number to be >0; line 5",
       wrote: false,
@@ -163,28 +173,44 @@ describe("consortium YAML: warnings and defaults", () => {
   it("fills every default and converts credits to 6-decimal units", () => {
     const spec = parseConsortium(VALID, "v.yaml");
     expect(spec.besu.version).to.equal("26.8.0");
-    expect(spec.consensus).to.deep.equal({ protocol: "qbft", blockPeriodSeconds: 2, epochLength: 30000 });
+    expect(spec.consensus).to.deep.equal({
+      protocol: "qbft",
+      blockPeriodSeconds: 2,
+      epochLength: 30000,
+    });
     expect(spec.genesis).to.deep.equal({ gasLimit: 1_000_000_000, contractSizeLimit: 24576 });
     expect(spec.market.slotSeconds).to.equal(900);
     expect(spec.market.upgradeDelaySeconds).to.equal(0);
-    expect(spec.market.startingCredits).to.deep.equal({ producer: 0n, consumer: 1_000_000_000n, gridOperator: 0n });
+    expect(spec.market.startingCredits).to.deep.equal({
+      producer: 0n,
+      consumer: 1_000_000_000n,
+      gridOperator: 0n,
+    });
     expect(spec.engine).to.deep.equal({ embedded: { host: "127.0.0.1", port: 8545 } });
     expect(spec.organisations.map((org) => org.zone)).to.deep.equal(["zone-1", "zone-1"]);
     expect(spec.warnings).to.deep.equal([]);
   });
 
   it("parses startingCredits decimals exactly and rejects a seventh decimal", () => {
-    const spec = parseConsortium(`${VALID}market:\n  startingCredits: { consumer: "12.5" }\n`, "v.yaml");
+    const spec = parseConsortium(
+      `${VALID}market:\n  startingCredits: { consumer: "12.5" }\n`,
+      "v.yaml",
+    );
     expect(spec.market.startingCredits.consumer).to.equal(12_500_000n);
-    expect(() => parseConsortium(`${VALID}market:\n  startingCredits: { consumer: "1.0000001" }\n`, "v.yaml")).to.throw(
+    expect(() =>
+      parseConsortium(`${VALID}market:\n  startingCredits: { consumer: "1.0000001" }\n`, "v.yaml"),
+    ).to.throw(
       "v.yaml: market.startingCredits.consumer: a GridCredit amount: a decimal string with at most 6 decimals",
     );
   });
 
   it("refuses an organisation zone that market.zones does not define", () => {
-    expect(() => parseConsortium(VALID.replace("    role: producer\n", "    role: producer\n    zone: west\n"), "v.yaml")).to.throw(
-      'v.yaml: organisations[1].zone: unknown zone "west"; allowed: zone-1',
-    );
+    expect(() =>
+      parseConsortium(
+        VALID.replace("    role: producer\n", "    role: producer\n    zone: west\n"),
+        "v.yaml",
+      ),
+    ).to.throw('v.yaml: organisations[1].zone: unknown zone "west"; allowed: zone-1');
   });
 
   it("refuses threshold review without manualAboveKwh", () => {
