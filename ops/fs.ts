@@ -67,8 +67,15 @@ export async function writeFilesAtomic(
     pending.push({ path, temp, content, mode });
   }
   try {
-    for (const folder of new Set(pending.map((file) => dirname(file.path))))
-      mkdirSync(folder, { recursive: true });
+    // A folder that holds nothing but secrets is created 0700.
+    const secretOnly = new Map<string, boolean>();
+    for (const [relative, { mode }] of files) {
+      const folder = dirname(join(root, relative));
+      secretOnly.set(folder, (secretOnly.get(folder) ?? true) && mode === SECRET_FILE_MODE);
+    }
+    for (const folder of new Set(pending.map((file) => dirname(file.path)))) {
+      mkdirSync(folder, { recursive: true, mode: secretOnly.get(folder) === true ? 0o700 : 0o755 });
+    }
     for (let at = 0; at < pending.length; at += PARALLEL_WRITES) {
       await Promise.all(
         pending.slice(at, at + PARALLEL_WRITES).map(async ({ temp, content, mode }) => {
@@ -92,3 +99,4 @@ export async function writeFilesAtomic(
 }
 
 const PARALLEL_WRITES = 64;
+const SECRET_FILE_MODE = 0o600;

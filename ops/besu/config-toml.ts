@@ -25,7 +25,11 @@ export type TomlValue = string | number | boolean | readonly string[];
  */
 export function nodeConfigEntries(plan: NetworkPlan, node: PlannedNode): [string, TomlValue][] {
   const consensusApi = plan.spec.consensus.protocol === "qbft" ? "QBFT" : "CLIQUE";
-  const serviceNames = ["localhost", "127.0.0.1", node.name, node.ip];
+  // Host names clients use: the published port on the host, the service name and IP inside the
+  // compose network (Prometheus scrapes by IP; Besu applies the same allowlist to metrics).
+  const serviceNames = [
+    ...new Set(["localhost", "127.0.0.1", plan.spec.docker.publishHost, node.name, node.ip]),
+  ];
   const entries: [string, TomlValue][] = [
     ["data-path", CONTAINER_PATHS.data],
     ["genesis-file", CONTAINER_PATHS.genesis],

@@ -39,6 +39,13 @@ export function subnetCapacity(cidr: string): number {
   return Math.max(0, 2 ** (32 - bits) - 1 - FIRST_NODE_HOST);
 }
 
+/** Whether an IPv4 address lies inside the subnet. */
+export function inSubnet(cidr: string, ip: string): boolean {
+  const { base, bits } = parseCidr(cidr);
+  const value = ip.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  return value >= base && value < base + 2 ** (32 - bits);
+}
+
 /** The address `host` places into the subnet (host 1 = first usable address). */
 export function subnetAddress(cidr: string, host: number): string {
   const value = parseCidr(cidr).base + host;

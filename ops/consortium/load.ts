@@ -4,7 +4,7 @@ import { load as loadYaml, parseEvents, YAMLException, type Event } from "js-yam
 import type { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
 import { privateKeyProblem, publicKeyProblem } from "../besu/keys.js";
-import { nodeNames, publishedPorts, subnetCapacity } from "./layout.js";
+import { inSubnet, nodeNames, publishedPorts, subnetCapacity } from "./layout.js";
 import {
   BESU_VERSIONS,
   LAST_CLIQUE_VERSION,
@@ -155,6 +155,12 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
         }
         const problem = publicKeyProblem(key.publicKey);
         if (problem !== undefined) fail(`${keyPath}.publicKey`, `malformed public key: ${problem}`);
+        if (inSubnet(spec.docker.subnet, key.ip)) {
+          fail(
+            `${keyPath}.ip`,
+            `${key.ip} is inside the compose subnet ${spec.docker.subnet}; a node run elsewhere needs an address outside it`,
+          );
+        }
       }
     }
   });
@@ -239,6 +245,8 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; what: string } 
     what = `unknown key "${issue.keys[0]}"`;
   } else if (issue.code === "invalid_value" && issue.path.join(".") === "besu.version") {
     what = `unsupported Besu version; allowed: ${BESU_VERSIONS.join(", ")}`;
+  } else if (issue.code === "invalid_union" && issue.path.includes("importedKeys")) {
+    what = "an imported key is either { keyFile } or { publicKey, ip, p2pPort? }";
   } else if (issue.code === "invalid_type") {
     what = issue.message.replace(/^Invalid input: /, "");
   }

@@ -219,3 +219,59 @@ describe("consortium YAML: warnings and defaults", () => {
     );
   });
 });
+
+describe("consortium YAML: imported keys", () => {
+  const withImport = (entry: string) =>
+    VALID.replace(
+      "    rpcNodes: 1\n",
+      `    rpcNodes: 1\n    importedKeys:\n      grid-validator-2: ${entry}\n`,
+    );
+  const publicKey = `0x${"ab".repeat(64)}`;
+
+  it("says which two forms an imported key may take", () => {
+    expect(() =>
+      parseConsortium(withImport(`{ keyFile: a.key, ip: 10.0.0.1 }`), "v.yaml"),
+    ).to.throw(
+      "v.yaml: organisations[0].importedKeys.grid-validator-2: an imported key is either { keyFile } or { publicKey, ip, p2pPort? }",
+    );
+  });
+
+  it("refuses a remote node address inside the compose subnet", () => {
+    // A real secp256k1 point (Besu's operator test key), so the IP check is what fails.
+    const key =
+      "0x9481ee2b34196827e8c4807ae29c2675c15d3641e482ab81cc0bc3ef535755b426b9f5c474213df28a563fab0bf0830b455ee8955b3faac93075422a6abf160d";
+    expect(() =>
+      parseConsortium(withImport(`{ publicKey: "${key}", ip: 172.16.240.50 }`), "v.yaml"),
+    ).to.throw(
+      "v.yaml: organisations[0].importedKeys.grid-validator-2.ip: 172.16.240.50 is inside the compose subnet 172.16.240.0/24; a node run elsewhere needs an address outside it",
+    );
+  });
+
+  it("refuses an imported key for a node the organisation does not have", () => {
+    expect(() =>
+      parseConsortium(
+        VALID.replace(
+          "    rpcNodes: 1\n",
+          "    rpcNodes: 1\n    importedKeys:\n      grid-validator-3: { keyFile: a.key }\n",
+        ),
+        "v.yaml",
+      ),
+    ).to.throw(
+      'v.yaml: organisations[0].importedKeys.grid-validator-3: no node "grid-validator-3" in organisation grid; its nodes are grid-validator-1, grid-validator-2, grid-rpc-1',
+    );
+  });
+
+  it("refuses an RPC node imported by public key only", () => {
+    expect(() =>
+      parseConsortium(
+        VALID.replace(
+          "    rpcNodes: 1\n",
+          `    rpcNodes: 1\n    importedKeys:\n      grid-rpc-1: { publicKey: "${publicKey}", ip: 10.0.0.1 }\n`,
+        ),
+        "v.yaml",
+      ),
+    ).to.throw(
+      "v.yaml: organisations[0].importedKeys.grid-rpc-1: only a validator can be imported by public key (a node run elsewhere)",
+    );
+  });
+});

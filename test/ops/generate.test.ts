@@ -72,6 +72,7 @@ describe("gridchain generate", () => {
     }
     for (const file of readdirSync(join(out, "accounts")))
       expect(modeOf(join(out, "accounts", file))).to.equal(0o600);
+    expect(modeOf(join(out, "accounts"))).to.equal(0o700);
     expect(readdirSync(out).filter((name) => name.endsWith(".tmp"))).to.deep.equal([]);
 
     const second = await generate({ config: PILOT, out, rotate: false });
