@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Command } from "commander";
 
@@ -70,6 +71,21 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
       `  note: Besu runs as uid 1000 in its container; make ${outDir}/nodes readable by it (chown -R 1000:1000)`,
     );
   }
+  const stale = staleNodeFolders(outDir, new Set(plan.nodes.map((node) => node.name)));
+  if (stale.length > 0) {
+    lines.push(
+      `  not in the YAML any more (left in place, delete by hand): nodes/${stale.join(", nodes/")}`,
+    );
+  }
   for (const warning of spec.warnings) lines.push(`  warning: ${warning}`);
   return lines;
+}
+
+/** Node folders a previous run wrote for nodes the YAML no longer has: reported, never deleted. */
+function staleNodeFolders(outDir: string, nodes: ReadonlySet<string>): string[] {
+  const folder = join(outDir, "nodes");
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((name) => !nodes.has(name))
+    .sort();
 }

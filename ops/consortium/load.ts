@@ -233,6 +233,12 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     seen.set(port, what);
   }
 
+  if (!spec.docker.publishHost.startsWith("127.")) {
+    warnings.push(
+      `RPC, Prometheus and Grafana are published on ${spec.docker.publishHost}: reachable from beyond this host`,
+    );
+  }
+
   return { ...spec, file, warnings };
 }
 

@@ -1,4 +1,4 @@
-import { enodeUrl, toAddress, type Address, type Hex, type KeyPair } from "../besu/keys.js";
+import { enodeUrl, toAddress, type Address, type KeyPair } from "../besu/keys.js";
 import { FIRST_NODE_HOST, nodeNames, subnetAddress } from "./layout.js";
 import type { AccountRole, ConsortiumSpec } from "./spec.js";
 
@@ -190,5 +190,3 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
   }
   return { spec, nodes, validators, bootnodes, accounts };
 }
-
-export type { Address, Hex };

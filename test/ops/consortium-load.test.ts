@@ -213,6 +213,13 @@ describe("consortium YAML: warnings and defaults", () => {
     ).to.throw('v.yaml: organisations[1].zone: unknown zone "west"; allowed: zone-1');
   });
 
+  it("warns when the ports are published beyond loopback", () => {
+    const spec = parseConsortium(`${VALID}docker:\n  publishHost: 0.0.0.0\n`, "v.yaml");
+    expect(spec.warnings).to.deep.equal([
+      "RPC, Prometheus and Grafana are published on 0.0.0.0: reachable from beyond this host",
+    ]);
+  });
+
   it("refuses threshold review without manualAboveKwh", () => {
     expect(() => parseConsortium(`${VALID}market:\n  reviewMode: threshold\n`, "v.yaml")).to.throw(
       "v.yaml: market.manualAboveKwh: reviewMode threshold needs manualAboveKwh",

@@ -82,6 +82,23 @@ describe("gridchain generate", () => {
     expect(snapshot(out)).to.deep.equal(before);
   });
 
+  it("reports node folders the YAML no longer has and leaves them in place", async () => {
+    const dir = tempDir();
+    const out = join(dir, "out");
+    await generate({ config: PILOT, out, rotate: false });
+    const smaller = readFileSync(PILOT, "utf8").replace(
+      "    validators: 2\n    rpcNodes: 1\n",
+      "    validators: 2\n",
+    );
+    writeFileSync(join(dir, "c.yaml"), smaller);
+    const lines = await generate({ config: join(dir, "c.yaml"), out, rotate: false });
+    expect(lines[1]).to.equal("  nodes: 4 (4 validators, 0 RPC, 0 bootnodes)");
+    expect(lines).to.include(
+      "  not in the YAML any more (left in place, delete by hand): nodes/grid-rpc-1",
+    );
+    expect(existsSync(join(out, "nodes/grid-rpc-1/key"))).to.equal(true);
+  });
+
   it("--rotate replaces node keys (and so the genesis) but keeps account keys", async () => {
     const out = join(tempDir(), "pilot");
     await generate({ config: PILOT, out, rotate: false });
