@@ -33,10 +33,11 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     document = loadYaml(text, { filename: file });
   } catch (error) {
     if (error instanceof YAMLException) {
-      throw new OperatorError(`${file}: not valid YAML`, {
-        details: error.reason,
-        hint: lineHint(error),
-      });
+      const at =
+        error.mark === undefined
+          ? ""
+          : ` at line ${error.mark.line + 1}, column ${error.mark.column + 1}`;
+      throw new OperatorError(`${file}: not valid YAML`, { details: `${error.reason}${at}` });
     }
     throw error;
   }
@@ -265,12 +266,6 @@ function formatPath(path: readonly PropertyKey[]): string {
       typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
     )
     .join("");
-}
-
-function lineHint(error: YAMLException): string | undefined {
-  return error.mark === undefined
-    ? undefined
-    : `line ${error.mark.line + 1}, column ${error.mark.column + 1}`;
 }
 
 /** Maps every YAML path ("organisations[1].id") to the 1-based line its value starts on. */

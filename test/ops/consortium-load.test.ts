@@ -150,6 +150,14 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
     });
   });
 
+  it("YAML that does not parse", async () => {
+    const result = await generateFails(VALID.replace("chainId: 7", "chainId: [7"));
+    expect(result.wrote).to.equal(false);
+    expect(result.line).to.match(
+      /^<dir>\/consortium\.yaml: not valid YAML; .+ at line \d+, column \d+$/,
+    );
+  });
+
   it("a missing file names the file and the -c option", async () => {
     expect(() => loadConsortium("/nonexistent/consortium.yaml")).to.throw(
       OperatorError,
