@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import fc from "fast-check";
 import {
   decodeCliqueExtraData,
   decodeQbftExtraData,
@@ -166,6 +167,56 @@ describe("Besu vectors: node keys", () => {
     );
     expect(() => keyFromPublic(`0x${"11".repeat(64)}`)).to.throw(
       "not a point on the secp256k1 curve",
+    );
+  });
+});
+
+describe("extraData round trips (property)", () => {
+  const address = fc
+    .uint8Array({ minLength: 20, maxLength: 20 })
+    .map((bytes) => toAddress(`0x${Buffer.from(bytes).toString("hex")}`));
+  const bytesHex = (length: number) =>
+    fc
+      .uint8Array({ minLength: length, maxLength: length })
+      .map((bytes) => `0x${Buffer.from(bytes).toString("hex")}` as Hex);
+
+  it("QBFT: decode(encode(parts)) gives the parts back", () => {
+    fc.assert(
+      fc.property(
+        fc.array(address, { maxLength: 40 }),
+        bytesHex(32),
+        fc.option(
+          fc.record({ recipient: address, type: fc.constantFrom("ADD" as const, "DROP" as const) }),
+          {
+            nil: undefined,
+          },
+        ),
+        fc.nat({ max: 2 ** 31 - 1 }),
+        fc.array(bytesHex(65), { maxLength: 5 }),
+        (validators, vanity, vote, round, seals) => {
+          const encoded = encodeQbftExtraData({ validators, vanity, vote, round, seals });
+          expect(decodeQbftExtraData(encoded)).to.deep.equal({
+            vanity,
+            validators,
+            vote,
+            round,
+            seals,
+          });
+        },
+      ),
+    );
+  });
+
+  it("Clique: decode(encode(signers)) gives the signers back", () => {
+    fc.assert(
+      fc.property(
+        fc.array(address, { minLength: 1, maxLength: 40 }),
+        bytesHex(32),
+        (signers, vanity) => {
+          const decoded = decodeCliqueExtraData(encodeCliqueExtraData({ signers, vanity }));
+          expect(decoded).to.deep.equal({ vanity, signers, seal: `0x${"00".repeat(65)}` });
+        },
+      ),
     );
   });
 });

@@ -153,6 +153,40 @@ describe("gridchain generate", () => {
     ]);
   });
 
+  it("lists explicit accounts (address only) with their role, organisation and zone, without a key", async () => {
+    const dir = tempDir();
+    const explicit = "0x627306090abaB3A6e1400e9345bC60c78a8BEf57";
+    const yaml = readFileSync(PILOT, "utf8").replace(
+      "  consumers: 8\n",
+      `  consumers: 8\n  explicit:\n    - { address: "${explicit}", role: producer, organisation: solar-south }\n`,
+    );
+    writeFileSync(join(dir, "c.yaml"), yaml);
+    const out = join(dir, "out");
+    await generate({ config: join(dir, "c.yaml"), out, rotate: false });
+    const accounts = JSON.parse(readFileSync(join(out, "accounts.json"), "utf8")) as {
+      id: string;
+    }[];
+    expect(accounts).to.have.length(16);
+    expect(accounts[15]).to.deep.equal({
+      id: explicit.toLowerCase(),
+      address: explicit.toLowerCase(),
+      role: "producer",
+      organisation: "solar-south",
+      zone: "south",
+    });
+    expect(accounts.slice(3, 7)).to.deep.include({
+      id: "producer-2",
+      address: keyFromPrivate(readFileSync(join(out, "accounts/producer-2.key"), "utf8")).address,
+      role: "producer",
+      organisation: "solar-south",
+      zone: "south",
+    });
+    expect(readdirSync(join(out, "accounts"))).to.have.length(15);
+    expect(readFileSync(join(out, "permissions_config.toml"), "utf8")).to.include(
+      `"${explicit.toLowerCase()}"`,
+    );
+  });
+
   it("refuses a malformed key already in the network folder, naming the file, and writes nothing", async () => {
     const out = join(tempDir(), "pilot");
     await generate({ config: PILOT, out, rotate: false });
