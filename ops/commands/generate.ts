@@ -53,10 +53,13 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
     writeFileAtomic(options.composeFile, extraCompose);
   }
 
-  const count = (kind: string) => plan.nodes.filter((node) => node.kind === kind).length;
+  const count = (kind: string, word: string) => {
+    const n = plan.nodes.filter((node) => node.kind === kind).length;
+    return `${n} ${word}${n === 1 || word === "RPC" ? "" : "s"}`;
+  };
   const lines = [
     `generated network "${spec.name}" (${spec.consensus.protocol.toUpperCase()}, Besu ${spec.besu.version}, chain id ${spec.chainId}) in ${outDir}`,
-    `  nodes: ${plan.nodes.length} (${count("validator")} validators, ${count("rpc")} RPC, ${count("bootnode")} bootnodes)`,
+    `  nodes: ${plan.nodes.length} (${count("validator", "validator")}, ${count("rpc", "RPC")}, ${count("bootnode", "bootnode")})`,
     `  node keys: ${origins.nodesGenerated.length} generated, ${origins.nodesReused.length} reused, ${origins.nodesImported.length} imported`,
     `  accounts: ${plan.accounts.length} (keys: ${origins.accountsGenerated.length} generated, ${origins.accountsReused.length} reused)`,
     `  files: ${written} written, ${unchanged} unchanged${options.composeFile === undefined ? "" : `; compose file ${options.composeFile}`}`,
