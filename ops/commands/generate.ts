@@ -64,9 +64,9 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
     `  accounts: ${plan.accounts.length} (keys: ${origins.accountsGenerated.length} generated, ${origins.accountsReused.length} reused)`,
     `  files: ${written} written, ${unchanged} unchanged${options.composeFile === undefined ? "" : `; compose file ${options.composeFile}`}`,
   ];
-  if (options.rotate && origins.nodesGenerated.length > 0) {
+  if (origins.nodesRotated.length > 0) {
     lines.push(
-      `  rotated ${origins.nodesGenerated.length} node keys: the genesis changed, start the chain afresh`,
+      `  rotated ${origins.nodesRotated.length} node keys: the genesis changed, start the chain afresh`,
     );
   }
   if (typeof process.getuid === "function" && process.getuid() !== 1000) {

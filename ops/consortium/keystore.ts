@@ -8,6 +8,8 @@ import type { ConsortiumSpec } from "./spec.js";
 /** Where keys came from in this run: the CLI reports counts, never key material. */
 export type KeyOrigins = {
   nodesGenerated: string[];
+  /** Generated in place of an existing key because of `rotate`. */
+  nodesRotated: string[];
   nodesReused: string[];
   nodesImported: string[];
   accountsGenerated: string[];
@@ -32,6 +34,7 @@ export function resolveKeys(
   const generate = options.generate ?? generateKey;
   const origins: KeyOrigins = {
     nodesGenerated: [],
+    nodesRotated: [],
     nodesReused: [],
     nodesImported: [],
     accountsGenerated: [],
@@ -53,6 +56,7 @@ export function resolveKeys(
       } else {
         nodes.set(source.node, generate());
         origins.nodesGenerated.push(source.node);
+        if (existsSync(file)) origins.nodesRotated.push(source.node);
       }
     }
   }

@@ -128,6 +128,7 @@ describe("gridchain generate", () => {
     const out = join(dir, "out");
     const lines = await generate({ config: join(dir, "c.yaml"), out, rotate: true });
     expect(lines[2]).to.equal("  node keys: 3 generated, 0 reused, 2 imported");
+    expect(lines.filter((line) => line.includes("rotated"))).to.deep.equal([]);
     expect(readFileSync(join(out, "nodes/grid-validator-1/key"), "utf8")).to.equal(
       imported.privateKey,
     );
