@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { keccak256, toUtf8Bytes } from "ethers";
@@ -11,9 +11,18 @@ export function readJson<T = any>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh temporary folder, removed when the test run ends (it may hold generated keys). */
 export function tempDir(prefix = "gridchain-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
+
+after(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A deterministic key source for tests: key n = keccak256("seed/n"). */
 export function seededKeys(seed: string): () => KeyPair {
