@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import * as generate from "./generate.js";
+import * as inspect from "./inspect.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -7,4 +9,4 @@ export type CommandModule = { register(program: Command): void };
  * Every command of the CLI, in the order `--help` lists them. Each lives in its own file and is
  * loaded lazily by its action so that `gridchain --help` stays fast.
  */
-export const commands: CommandModule[] = [];
+export const commands: CommandModule[] = [generate, inspect];

@@ -1,0 +1,122 @@
+import {
+  METRICS_PORT,
+  RPC_HTTP_PORT,
+  RPC_WS_PORT,
+  type NetworkPlan,
+  type PlannedNode,
+} from "../consortium/plan.js";
+
+/** Where the compose file mounts each file inside a Besu container. */
+export const CONTAINER_PATHS = {
+  data: "/opt/besu/data",
+  genesis: "/config/genesis.json",
+  staticNodes: "/config/static-nodes.json",
+  permissions: "/config/permissions_config.toml",
+  nodeFolder: "/config/node",
+  nodeKey: "/config/node/key",
+  config: "/config/node/config.toml",
+} as const;
+
+export type TomlValue = string | number | boolean | readonly string[];
+
+/**
+ * The config.toml entries of one node, in a fixed order. Every key is a Besu option name (without
+ * `--`) of the pinned version: Besu refuses to start on an unknown key.
+ */
+export function nodeConfigEntries(plan: NetworkPlan, node: PlannedNode): [string, TomlValue][] {
+  const consensusApi = plan.spec.consensus.protocol === "qbft" ? "QBFT" : "CLIQUE";
+  // Host names clients use: the published port on the host, the service name and IP inside the
+  // compose network (Prometheus scrapes by IP; Besu applies the same allowlist to metrics).
+  const serviceNames = [
+    ...new Set(["localhost", "127.0.0.1", plan.spec.docker.publishHost, node.name, node.ip]),
+  ];
+  const entries: [string, TomlValue][] = [
+    ["data-path", CONTAINER_PATHS.data],
+    ["genesis-file", CONTAINER_PATHS.genesis],
+    ["node-private-key-file", CONTAINER_PATHS.nodeKey],
+    ["logging", "INFO"],
+    // What --profile=ENTERPRISE sets, written out so the file says what the node does.
+    ["sync-mode", "FULL"],
+    ["data-storage-format", "FOREST"],
+    ["min-gas-price", 0],
+    ["tx-pool", "SEQUENCED"],
+    ["tx-pool-no-local-priority", true],
+    ["revert-reason-enabled", true],
+    // P2P on the fixed compose IP; static nodes and bootnodes use IPs, never DNS names.
+    ["p2p-enabled", true],
+    ["p2p-host", node.ip],
+    ["p2p-interface", "0.0.0.0"],
+    ["p2p-port", node.p2pPort],
+    ["discovery-enabled", true],
+    [
+      "bootnodes",
+      plan.bootnodes.filter((boot) => boot.name !== node.name).map((boot) => boot.enode),
+    ],
+    ["static-nodes-file", CONTAINER_PATHS.staticNodes],
+    ["permissions-nodes-config-file-enabled", true],
+    ["permissions-nodes-config-file", CONTAINER_PATHS.permissions],
+    ["permissions-accounts-config-file-enabled", true],
+    ["permissions-accounts-config-file", CONTAINER_PATHS.permissions],
+    ["host-allowlist", serviceNames],
+    // JSON-RPC listens inside the container on every node; only RPC nodes publish it to the host.
+    ["rpc-http-enabled", true],
+    ["rpc-http-host", "0.0.0.0"],
+    ["rpc-http-port", RPC_HTTP_PORT],
+  ];
+  if (node.kind === "rpc") {
+    const apis = ["ETH", "NET", "WEB3", "TXPOOL", consensusApi, "ADMIN", "PERM", "DEBUG", "TRACE"];
+    entries.push(
+      ["rpc-http-api", apis],
+      ["rpc-http-cors-origins", ["http://localhost", "http://127.0.0.1"]],
+      ["rpc-ws-enabled", true],
+      ["rpc-ws-host", "0.0.0.0"],
+      ["rpc-ws-port", RPC_WS_PORT],
+      ["rpc-ws-api", apis],
+    );
+  } else {
+    entries.push(["rpc-http-api", ["ETH", "NET", "WEB3", consensusApi, "ADMIN", "PERM", "TXPOOL"]]);
+  }
+  entries.push(
+    ["metrics-enabled", true],
+    ["metrics-host", "0.0.0.0"],
+    ["metrics-port", METRICS_PORT],
+  );
+  return entries;
+}
+
+/** Renders flat TOML: strings as JSON-compatible basic strings, arrays one item per line. */
+export function renderToml(entries: readonly [string, TomlValue][]): string {
+  const lines = entries.map(([key, value]) => {
+    if (Array.isArray(value)) {
+      if (value.length === 0) return `${key}=[]`;
+      return `${key}=[\n${value.map((item) => `  ${JSON.stringify(item)}`).join(",\n")}\n]`;
+    }
+    return `${key}=${typeof value === "string" ? JSON.stringify(value) : String(value)}`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+/** config.toml of one node. */
+export function renderNodeConfig(plan: NetworkPlan, node: PlannedNode): string {
+  return renderToml(nodeConfigEntries(plan, node));
+}
+
+/**
+ * static-nodes.json: every node's enode with its fixed IP (Besu rejects host names here unless DNS
+ * is enabled). The same file serves every node; Besu skips its own entry.
+ */
+export function renderStaticNodes(plan: NetworkPlan): string {
+  return `${JSON.stringify(
+    plan.nodes.map((node) => node.enode),
+    null,
+    2,
+  )}\n`;
+}
+
+/** permissions_config.toml: every node may connect; every consortium account may transact. */
+export function renderPermissions(plan: NetworkPlan): string {
+  return renderToml([
+    ["nodes-allowlist", plan.nodes.map((node) => node.enode)],
+    ["accounts-allowlist", plan.accounts.map((account) => account.address)],
+  ]);
+}

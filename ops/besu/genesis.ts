@@ -1,0 +1,77 @@
+import type { NetworkPlan } from "../consortium/plan.js";
+import { encodeCliqueExtraData, encodeQbftExtraData } from "./extradata.js";
+import { BESU_FACTS } from "./versions.js";
+
+/**
+ * The EVM fork the genesis enables; it must equal hardhat.config.ts's EVM_VERSION so contracts
+ * compiled for it run on the network (OpenZeppelin 5.7 needs cancun's mcopy).
+ */
+export const GENESIS_EVM_VERSION = "cancun";
+
+/** Block-numbered forks up to London, then the time-based Shanghai and Cancun, all at genesis. */
+const FORKS_AT_GENESIS = {
+  homesteadBlock: 0,
+  eip150Block: 0,
+  eip155Block: 0,
+  eip158Block: 0,
+  byzantiumBlock: 0,
+  constantinopleBlock: 0,
+  petersburgBlock: 0,
+  istanbulBlock: 0,
+  muirGlacierBlock: 0,
+  berlinBlock: 0,
+  londonBlock: 0,
+  shanghaiTime: 0,
+  cancunTime: 0,
+};
+
+/** The BFT header constants Besu expects in a QBFT genesis ("Istanbul" mix hash). */
+const BFT_MIX_HASH = "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365";
+
+/** genesis.json: chain id, forks, zero base fee, gas and contract-size limits, consensus section. */
+export function renderGenesis(plan: NetworkPlan): string {
+  const { spec } = plan;
+  const { consensus } = spec;
+  const validators = plan.validators.map((node) => node.key.address);
+  let consensusSection: Record<string, unknown>;
+  let extraData: string;
+  if (consensus.protocol === "qbft") {
+    const qbft: Record<string, number> = {
+      blockperiodseconds: consensus.blockPeriodSeconds,
+      epochlength: consensus.epochLength,
+      requesttimeoutseconds: consensus.requestTimeoutSeconds ?? 2 * consensus.blockPeriodSeconds,
+    };
+    if (consensus.emptyBlockPeriodSeconds !== undefined) {
+      qbft[BESU_FACTS[spec.besu.version].emptyBlockPeriodKey] = consensus.emptyBlockPeriodSeconds;
+    }
+    consensusSection = { qbft };
+    extraData = encodeQbftExtraData({ validators });
+  } else {
+    consensusSection = {
+      clique: {
+        blockperiodseconds: consensus.blockPeriodSeconds,
+        epochlength: consensus.epochLength,
+        createemptyblocks: consensus.createEmptyBlocks ?? true,
+      },
+    };
+    extraData = encodeCliqueExtraData({ signers: validators });
+  }
+  const genesis = {
+    config: {
+      chainId: spec.chainId,
+      ...FORKS_AT_GENESIS,
+      zeroBaseFee: true,
+      contractSizeLimit: spec.genesis.contractSizeLimit,
+      ...consensusSection,
+    },
+    nonce: "0x0",
+    timestamp: "0x0",
+    gasLimit: `0x${spec.genesis.gasLimit.toString(16)}`,
+    difficulty: "0x1",
+    mixHash: consensus.protocol === "qbft" ? BFT_MIX_HASH : `0x${"00".repeat(32)}`,
+    coinbase: `0x${"00".repeat(20)}`,
+    extraData,
+    alloc: {},
+  };
+  return `${JSON.stringify(genesis, null, 2)}\n`;
+}

@@ -1,0 +1,349 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { load as loadYaml, parseEvents, YAMLException, type Event } from "js-yaml";
+import type { z } from "zod/v4";
+import { OperatorError } from "../errors.js";
+import { privateKeyProblem, publicKeyProblem } from "../besu/keys.js";
+import { inSubnet, nodeNames, publishedPorts, subnetCapacity } from "./layout.js";
+import {
+  BESU_VERSIONS,
+  LAST_CLIQUE_VERSION,
+  consortiumSchema,
+  type ConsortiumSpec,
+} from "./spec.js";
+
+/** Reads, parses and validates a consortium YAML file; throws one OperatorError on the first problem. */
+export function loadConsortium(file: string): ConsortiumSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new OperatorError(`${file}: cannot read the consortium file`, {
+      details: (error as Error).message,
+      hint: "pass the file with -c, e.g. -c network/consortium.yaml",
+    });
+  }
+  return parseConsortium(text, file);
+}
+
+/** Validates consortium YAML text; `file` names it in errors and anchors relative key files. */
+export function parseConsortium(text: string, file: string): ConsortiumSpec {
+  let document: unknown;
+  try {
+    document = loadYaml(text, { filename: file });
+  } catch (error) {
+    if (error instanceof YAMLException) {
+      const at =
+        error.mark === undefined
+          ? ""
+          : ` at line ${error.mark.line + 1}, column ${error.mark.column + 1}`;
+      throw new OperatorError(`${file}: not valid YAML`, { details: `${error.reason}${at}` });
+    }
+    throw error;
+  }
+  const lines = lineIndex(text);
+  const fail = (path: string, what: string, hint?: string): never => {
+    const line = lines.get(path);
+    throw new OperatorError(`${file}: ${path || "(top level)"}: ${what}`, {
+      details: line === undefined ? undefined : `line ${line}`,
+      hint,
+    });
+  };
+
+  const parsed = consortiumSchema.safeParse(document);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const { path, what } = describeIssue(issue);
+    const more = parsed.error.issues.length - 1;
+    fail(path, more > 0 ? `${what} (and ${more} more problem${more > 1 ? "s" : ""})` : what);
+  }
+  const spec = parsed.data!;
+  const warnings: string[] = [];
+
+  // Consensus against the pinned Besu version.
+  const consensus = spec.consensus;
+  if (consensus.protocol === "clique") {
+    if (spec.besu.version !== LAST_CLIQUE_VERSION) {
+      fail(
+        "consensus.protocol",
+        `clique needs Besu <= ${LAST_CLIQUE_VERSION} (Besu removed Clique in 26.4.0), the file pins ${spec.besu.version}`,
+        `set besu.version: ${LAST_CLIQUE_VERSION}, or use protocol: qbft`,
+      );
+    }
+    if (consensus.emptyBlockPeriodSeconds !== undefined) {
+      fail(
+        "consensus.emptyBlockPeriodSeconds",
+        "Clique has no empty-block period",
+        "use createEmptyBlocks: true|false",
+      );
+    }
+    if (consensus.requestTimeoutSeconds !== undefined) {
+      fail("consensus.requestTimeoutSeconds", "Clique has no round timeout; it is a QBFT setting");
+    }
+  } else if (consensus.createEmptyBlocks !== undefined) {
+    fail(
+      "consensus.createEmptyBlocks",
+      "createEmptyBlocks is a Clique setting",
+      "for QBFT use emptyBlockPeriodSeconds",
+    );
+  }
+  if (
+    consensus.emptyBlockPeriodSeconds !== undefined &&
+    consensus.emptyBlockPeriodSeconds < consensus.blockPeriodSeconds
+  ) {
+    fail(
+      "consensus.emptyBlockPeriodSeconds",
+      `must be at least blockPeriodSeconds (${consensus.blockPeriodSeconds}), got ${consensus.emptyBlockPeriodSeconds}`,
+    );
+  }
+
+  // Market zones first: organisations and accounts refer to them.
+  const zoneIds = new Set<string>();
+  spec.market.zones.forEach((zone, index) => {
+    if (zoneIds.has(zone.id)) fail(`market.zones[${index}].id`, `duplicate zone id "${zone.id}"`);
+    zoneIds.add(zone.id);
+  });
+  const allowedZones = [...zoneIds].join(", ");
+  if (spec.market.reviewMode === "threshold" && spec.market.manualAboveKwh === undefined) {
+    fail(
+      "market.manualAboveKwh",
+      "reviewMode threshold needs manualAboveKwh (orders above it wait for the grid)",
+    );
+  }
+
+  // Organisations.
+  const orgIds = new Set<string>();
+  let gridOperators = 0;
+  let validators = 0;
+  spec.organisations.forEach((org, index) => {
+    const at = `organisations[${index}]`;
+    if (orgIds.has(org.id))
+      fail(
+        `${at}.id`,
+        `duplicate organisation id "${org.id}"`,
+        "each organisation id must be unique",
+      );
+    orgIds.add(org.id);
+    if (org.role === "grid-operator") gridOperators += 1;
+    if (org.zone === undefined) org.zone = spec.market.zones[0]!.id;
+    else if (!zoneIds.has(org.zone))
+      fail(`${at}.zone`, `unknown zone "${org.zone}"; allowed: ${allowedZones}`);
+    validators += org.validators;
+    const names = nodeNames(org);
+    for (const [node, key] of Object.entries(org.importedKeys)) {
+      const keyPath = `${at}.importedKeys.${node}`;
+      if (!names.all.includes(node)) {
+        fail(
+          keyPath,
+          `no node "${node}" in organisation ${org.id}; its nodes are ${names.all.join(", ") || "none"}`,
+        );
+      }
+      if ("keyFile" in key) {
+        const keyFile = resolve(dirname(file), key.keyFile);
+        let content: string;
+        try {
+          content = readFileSync(keyFile, "utf8");
+        } catch {
+          return fail(`${keyPath}.keyFile`, `cannot read ${keyFile}`);
+        }
+        const problem = privateKeyProblem(content);
+        if (problem !== undefined)
+          fail(`${keyPath}.keyFile`, `malformed key in ${keyFile}: ${problem}`);
+        key.keyFile = keyFile;
+      } else {
+        if (!names.validators.includes(node)) {
+          fail(keyPath, "only a validator can be imported by public key (a node run elsewhere)");
+        }
+        const problem = publicKeyProblem(key.publicKey);
+        if (problem !== undefined) fail(`${keyPath}.publicKey`, `malformed public key: ${problem}`);
+        if (inSubnet(spec.docker.subnet, key.ip)) {
+          fail(
+            `${keyPath}.ip`,
+            `${key.ip} is inside the compose subnet ${spec.docker.subnet}; a node run elsewhere needs an address outside it`,
+          );
+        }
+      }
+    }
+  });
+  if (gridOperators !== 1) {
+    fail(
+      "organisations",
+      `exactly one organisation must have role grid-operator, found ${gridOperators}`,
+    );
+  }
+  if (validators === 0) {
+    fail(
+      "organisations",
+      "the network has 0 validators; at least one organisation needs validators >= 1",
+    );
+  }
+  if (consensus.protocol === "qbft" && validators < 4) {
+    warnings.push(
+      `${validators} QBFT validator${validators === 1 ? "" : "s"}: the network cannot tolerate a faulty validator (that needs at least 4)`,
+    );
+  }
+
+  // Accounts.
+  const addresses = new Set<string>();
+  spec.accounts.explicit.forEach((account, index) => {
+    const at = `accounts.explicit[${index}]`;
+    const address = account.address.toLowerCase();
+    if (addresses.has(address)) fail(`${at}.address`, `duplicate account ${account.address}`);
+    addresses.add(address);
+    if (!orgIds.has(account.organisation)) {
+      fail(
+        `${at}.organisation`,
+        `unknown organisation "${account.organisation}"; allowed: ${[...orgIds].join(", ")}`,
+      );
+    }
+    if (account.zone !== undefined && !zoneIds.has(account.zone)) {
+      fail(`${at}.zone`, `unknown zone "${account.zone}"; allowed: ${allowedZones}`);
+    }
+  });
+
+  // Docker: room on the subnet and distinct host ports.
+  const composeNodes = spec.organisations.reduce(
+    (sum, org) =>
+      sum +
+      nodeNames(org).all.filter((node) => {
+        const key = org.importedKeys[node];
+        return key === undefined || "keyFile" in key;
+      }).length,
+    0,
+  );
+  const capacity = subnetCapacity(spec.docker.subnet);
+  if (composeNodes > capacity) {
+    fail(
+      "docker.subnet",
+      `${spec.docker.subnet} has room for ${capacity} nodes (addresses .1-.9 are kept for the gateway and monitoring), the network has ${composeNodes}`,
+      "use a larger subnet, e.g. a /23",
+    );
+  }
+  const ports = publishedPorts(spec);
+  const seen = new Map<number, string>();
+  for (const { port, what } of ports) {
+    if (port > 65535) fail("docker.hostPorts", `${what} would need host port ${port}, above 65535`);
+    const other = seen.get(port);
+    if (other !== undefined) {
+      fail(
+        "docker.hostPorts",
+        `port clash: ${other} and ${what} both use host port ${port}`,
+        "give each a distinct port",
+      );
+    }
+    seen.set(port, what);
+  }
+
+  if (!spec.docker.publishHost.startsWith("127.")) {
+    warnings.push(
+      `RPC, Prometheus and Grafana are published on ${spec.docker.publishHost}: reachable from beyond this host`,
+    );
+  }
+
+  return { ...spec, file, warnings };
+}
+
+/** The YAML path of a zod issue ("organisations[1].id") and what went wrong, with what is allowed. */
+function describeIssue(issue: z.core.$ZodIssue): { path: string; what: string } {
+  let path = formatPath(issue.path);
+  let what = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    path = formatPath([...issue.path, issue.keys[0]!]);
+    what = `unknown key "${issue.keys[0]}"`;
+  } else if (issue.code === "invalid_value" && issue.path.join(".") === "besu.version") {
+    what = `unsupported Besu version; allowed: ${BESU_VERSIONS.join(", ")}`;
+  } else if (issue.code === "invalid_union" && issue.path.includes("importedKeys")) {
+    what = "an imported key is either { keyFile } or { publicKey, ip, p2pPort? }";
+  } else if (issue.code === "invalid_type") {
+    what = issue.message.replace(/^Invalid input: /, "");
+  }
+  return { path, what };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) =>
+      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
+    )
+    .join("");
+}
+
+/** Maps every YAML path ("organisations[1].id") to the 1-based line its value starts on. */
+function lineIndex(text: string): Map<string, number> {
+  const index = new Map<string, number>();
+  let events: Event[];
+  try {
+    events = parseEvents(text, {});
+  } catch {
+    return index;
+  }
+  const newlines: number[] = [];
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) newlines.push(at);
+  const lineOf = (offset: number): number => {
+    let low = 0;
+    let high = newlines.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (newlines[mid]! < offset) low = mid + 1;
+      else high = mid;
+    }
+    return low + 1;
+  };
+  type Frame = { kind: "map" | "seq"; path: string; key: string | undefined; item: number };
+  const stack: Frame[] = [];
+  const childPath = (frame: Frame): string =>
+    frame.kind === "seq"
+      ? `${frame.path}[${frame.item}]`
+      : frame.path
+        ? `${frame.path}.${frame.key}`
+        : `${frame.key}`;
+  const consumeValue = (offset: number): string | undefined => {
+    const frame = stack.at(-1);
+    if (frame === undefined) return "";
+    const path = childPath(frame);
+    index.set(path, lineOf(offset));
+    if (frame.kind === "seq") frame.item += 1;
+    else frame.key = undefined;
+    return path;
+  };
+  for (const event of events) {
+    switch (event.type) {
+      case 2:
+      case 3: {
+        const frame = stack.at(-1);
+        const expectingKey = frame?.kind === "map" && frame.key === undefined;
+        if (expectingKey) {
+          frame.key = "?";
+          stack.push({
+            kind: event.type === 2 ? "seq" : "map",
+            path: "\u0000",
+            key: undefined,
+            item: 0,
+          });
+          break;
+        }
+        const path = consumeValue(event.start) ?? "";
+        stack.push({ kind: event.type === 2 ? "seq" : "map", path, key: undefined, item: 0 });
+        break;
+      }
+      case 4: {
+        const frame = stack.at(-1);
+        if (frame?.kind === "map" && frame.key === undefined) {
+          frame.key = text.slice(event.valueStart, event.valueEnd).replace(/^["']|["']$/g, "");
+        } else {
+          consumeValue(event.valueStart);
+        }
+        break;
+      }
+      case 5:
+        consumeValue(event.anchorStart);
+        break;
+      case 6:
+        stack.pop();
+        break;
+      default:
+        break;
+    }
+  }
+  return index;
+}

@@ -1,0 +1,79 @@
+import { renderNodeConfig, renderPermissions, renderStaticNodes } from "../besu/config-toml.js";
+import { renderGenesis } from "../besu/genesis.js";
+import { PROMETHEUS_HOST, subnetAddress } from "./layout.js";
+import { renderCompose, renderGrafanaDatasource, renderPrometheus } from "../compose/render.js";
+import { METRICS_PORT, type NetworkPlan } from "./plan.js";
+
+/** A file of the generated network: its text and the mode it is written with. */
+export type RenderedFile = { content: string; mode: number };
+
+export const SECRET_MODE = 0o600;
+export const PUBLIC_MODE = 0o644;
+
+/**
+ * Every file of network/<name>/, by path relative to that folder. Pure: the same plan gives the
+ * same bytes. Secrets (node and account private keys) carry mode 0600.
+ */
+export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
+  const files = new Map<string, RenderedFile>();
+  const add = (path: string, content: string, mode = PUBLIC_MODE) =>
+    files.set(path, { content, mode });
+
+  add("genesis.json", renderGenesis(plan));
+  add("static-nodes.json", renderStaticNodes(plan));
+  add("permissions_config.toml", renderPermissions(plan));
+  for (const node of plan.nodes.filter((candidate) => candidate.inCompose)) {
+    const folder = `nodes/${node.name}`;
+    add(`${folder}/key`, node.key.privateKey!, SECRET_MODE);
+    add(`${folder}/key.pub`, node.key.publicKey);
+    add(`${folder}/address`, node.key.address);
+    add(`${folder}/enode`, node.enode);
+    add(`${folder}/config.toml`, renderNodeConfig(plan, node));
+  }
+  add(
+    "nodes.json",
+    json(
+      plan.nodes.map((node) => ({
+        name: node.name,
+        organisation: node.organisation,
+        kind: node.kind,
+        address: node.key.address,
+        publicKey: node.key.publicKey,
+        ip: node.ip,
+        enode: node.enode,
+        runsHere: node.inCompose,
+        ...(node.published === undefined ? {} : { hostPorts: node.published }),
+      })),
+    ),
+  );
+  for (const account of plan.accounts) {
+    if (account.key?.privateKey !== undefined) {
+      add(`accounts/${account.id}.key`, account.key.privateKey, SECRET_MODE);
+    }
+  }
+  add(
+    "accounts.json",
+    json(
+      plan.accounts.map(({ id, address, role, organisation, zone }) => ({
+        id,
+        address,
+        role,
+        organisation,
+        zone,
+      })),
+    ),
+  );
+  add("prometheus/prometheus.yml", renderPrometheus(plan, METRICS_PORT));
+  add(
+    "grafana/provisioning/datasources/prometheus.yml",
+    renderGrafanaDatasource(
+      `http://${subnetAddress(plan.spec.docker.subnet, PROMETHEUS_HOST)}:9090`,
+    ),
+  );
+  add("docker-compose.yml", renderCompose(plan, "."));
+  return files;
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

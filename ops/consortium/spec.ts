@@ -1,0 +1,173 @@
+import { z } from "zod/v4";
+
+/** Besu versions gridchain knows the option names and genesis keys of (shared/besu). */
+export const BESU_VERSIONS = ["26.8.0", "26.2.0"] as const;
+export type BesuVersion = (typeof BESU_VERSIONS)[number];
+/** The last Besu release that still has Clique (removed in 26.4.0). */
+export const LAST_CLIQUE_VERSION: BesuVersion = "26.2.0";
+
+const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+const name = (what: string) =>
+  z
+    .string()
+    .regex(
+      NAME,
+      `${what}: 2-32 characters, lower-case letters, digits and dashes, starting with a letter`,
+    );
+const positiveInt = z.number().int().positive();
+const port = z.number().int().min(1).max(65535);
+const ipv4 = z.ipv4();
+/** GridCredit has 6 decimals; amounts are written as decimal strings to keep them exact. */
+const credits = z
+  .string()
+  .regex(/^\d{1,18}(\.\d{1,6})?$/, "a GridCredit amount: a decimal string with at most 6 decimals")
+  .transform((text) => {
+    const [whole = "0", fraction = ""] = text.split(".");
+    return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, "0"));
+  });
+
+/** A node key given by the operator instead of generated: a key file, or a node run elsewhere. */
+const importedKey = z.union([
+  z.strictObject({
+    keyFile: z
+      .string()
+      .min(1)
+      .describe("path to a file holding the node's private key, relative to this YAML"),
+  }),
+  z.strictObject({
+    publicKey: z
+      .string()
+      .describe("the node's 64-byte public key: it runs outside this compose network"),
+    ip: ipv4.describe("the IPv4 address the node listens on for P2P"),
+    p2pPort: port.default(30303),
+  }),
+]);
+
+const organisation = z.strictObject({
+  id: name("organisation id"),
+  name: z.string().min(1).optional(),
+  role: z.enum(["grid-operator", "producer"]),
+  zone: z.string().optional(),
+  validators: z.number().int().min(0).default(1),
+  rpcNodes: z.number().int().min(0).default(0),
+  bootnodes: z.number().int().min(0).default(0),
+  importedKeys: z.record(z.string(), importedKey).default({}),
+});
+
+const explicitAccount = z.strictObject({
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address: 0x and 40 hex digits"),
+  role: z.enum(["deployer", "grid-operator", "meter", "producer", "consumer"]),
+  organisation: z.string(),
+  zone: z.string().optional(),
+});
+
+const zone = z.strictObject({
+  id: name("zone id"),
+  importKw: positiveInt,
+  exportKw: positiveInt,
+});
+
+const market = z
+  .strictObject({
+    reviewMode: z.enum(["auto", "manual", "threshold"]).default("auto"),
+    manualAboveKwh: positiveInt.optional(),
+    slotSeconds: positiveInt.default(900),
+    zones: z
+      .array(zone)
+      .min(1)
+      .default([{ id: "zone-1", importKw: 5000, exportKw: 5000 }]),
+    maxKwhPerOrder: positiveInt.default(100),
+    maxKwhPerParticipantPerSlot: positiveInt.default(500),
+    defaultPenaltyBps: z.number().int().min(0).max(10_000).default(1000),
+    startingCredits: z
+      .strictObject({
+        producer: credits.default(0n),
+        consumer: credits.default(1_000_000_000n),
+        gridOperator: credits.default(0n),
+      })
+      .prefault({}),
+    upgradeDelaySeconds: z.number().int().min(0).default(0),
+    channelSettleTimeoutSeconds: positiveInt.default(3600),
+  })
+  .prefault({});
+
+/** The schema of network/consortium.yaml. Every name is camelCase; the README lists each field. */
+export const consortiumSchema = z.strictObject({
+  name: name("network name"),
+  chainId: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 53 - 1),
+  besu: z.strictObject({ version: z.enum(BESU_VERSIONS).default("26.8.0") }).prefault({}),
+  consensus: z
+    .strictObject({
+      protocol: z.enum(["qbft", "clique"]).default("qbft"),
+      blockPeriodSeconds: positiveInt.default(2),
+      emptyBlockPeriodSeconds: positiveInt.optional(),
+      requestTimeoutSeconds: positiveInt.optional(),
+      epochLength: positiveInt.default(30000),
+      createEmptyBlocks: z.boolean().optional(),
+    })
+    .prefault({}),
+  genesis: z
+    .strictObject({
+      gasLimit: z.number().int().min(5000).max(Number.MAX_SAFE_INTEGER).default(1_000_000_000),
+      contractSizeLimit: z
+        .number()
+        .int()
+        .min(24576)
+        .max(2 ** 31 - 1)
+        .default(24576),
+    })
+    .prefault({}),
+  organisations: z.array(organisation).min(1),
+  accounts: z
+    .strictObject({
+      producers: z.number().int().min(0).default(0),
+      consumers: z.number().int().min(0).default(0),
+      explicit: z.array(explicitAccount).default([]),
+    })
+    .prefault({}),
+  docker: z
+    .strictObject({
+      subnet: z.cidrv4().default("172.16.240.0/24"),
+      publishHost: ipv4.default("127.0.0.1"),
+      hostPorts: z
+        .strictObject({
+          rpcHttp: port.default(8545),
+          rpcWs: port.default(8546),
+          prometheus: port.default(9090),
+          grafana: port.default(3000),
+        })
+        .prefault({}),
+      nodeCpus: z.number().positive().default(2),
+      nodeMemory: z
+        .string()
+        .regex(/^\d+[mg]$/, "a memory size like 512m or 2g")
+        .default("2g"),
+    })
+    .prefault({}),
+  market,
+  engine: z
+    .strictObject({
+      embedded: z
+        .strictObject({
+          host: z.literal("127.0.0.1").default("127.0.0.1"),
+          port: port.default(8545),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+});
+
+/** A validated consortium: every default filled in, every cross-reference checked. */
+export type ConsortiumSpec = z.output<typeof consortiumSchema> & {
+  /** The YAML file it was read from (errors and relative key files refer to it). */
+  readonly file: string;
+  /** Facts that are allowed but worth a warning (e.g. too few validators to tolerate a fault). */
+  readonly warnings: readonly string[];
+};
+export type Organisation = ConsortiumSpec["organisations"][number];
+export type ImportedKey = Organisation["importedKeys"][string];
+export type AccountRole = ConsortiumSpec["accounts"]["explicit"][number]["role"];

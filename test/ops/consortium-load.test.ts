@@ -1,0 +1,292 @@
+import { expect } from "chai";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generate } from "../../ops/commands/generate.js";
+import { OperatorError } from "../../ops/errors.js";
+import { loadConsortium, parseConsortium } from "../../ops/consortium/load.js";
+import { tempDir } from "./helpers.js";
+
+const VALID = `name: trial
+chainId: 7
+consensus:
+  protocol: qbft
+  blockPeriodSeconds: 2
+organisations:
+  - id: grid
+    role: grid-operator
+    validators: 2
+    rpcNodes: 1
+  - id: solar
+    role: producer
+    validators: 2
+accounts:
+  producers: 2
+  consumers: 2
+`;
+
+/** Runs `generate` on YAML text; returns the error line and whether the output folder exists. */
+async function generateFails(
+  yaml: string,
+  extraFiles: Record<string, string> = {},
+): Promise<{ line: string; wrote: boolean }> {
+  const dir = tempDir();
+  const file = join(dir, "consortium.yaml");
+  writeFileSync(file, yaml);
+  for (const [name, content] of Object.entries(extraFiles)) writeFileSync(join(dir, name), content);
+  const out = join(dir, "out");
+  try {
+    await generate({ config: file, out, rotate: false });
+  } catch (error) {
+    expect(error).to.be.instanceOf(OperatorError);
+    return {
+      line: (error as OperatorError).oneLine().replace(dir, "<dir>"),
+      wrote: existsSync(out),
+    };
+  }
+  throw new Error("generate accepted a bad file");
+}
+
+describe("consortium YAML: bad input is refused with file, path and what is allowed", () => {
+  it("unknown key", async () => {
+    const result = await generateFails(
+      VALID.replace("    rpcNodes: 1\n", "    rpcNodes: 1\n    rpcNode: 2\n"),
+    );
+    expect(result).to.deep.equal({
+      line: '<dir>/consortium.yaml: organisations[0].rpcNode: unknown key "rpcNode"; line 11',
+      wrote: false,
+    });
+  });
+
+  it("wrong type", async () => {
+    const result = await generateFails(VALID.replace("chainId: 7", "chainId: seven"));
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: chainId: expected number, received string; line 2",
+      wrote: false,
+    });
+  });
+
+  it("duplicate organisation id", async () => {
+    const result = await generateFails(VALID.replace("id: solar", "id: grid"));
+    expect(result).to.deep.equal({
+      line: '<dir>/consortium.yaml: organisations[1].id: duplicate organisation id "grid"; line 11; hint: each organisation id must be unique',
+      wrote: false,
+    });
+  });
+
+  it("clique on Besu 26.8.0", async () => {
+    const result = await generateFails(VALID.replace("protocol: qbft", "protocol: clique"));
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: consensus.protocol: clique needs Besu <= 26.2.0 (Besu removed Clique in 26.4.0), the file pins 26.8.0; line 4; hint: set besu.version: 26.2.0, or use protocol: qbft",
+      wrote: false,
+    });
+  });
+
+  it("0 validators", async () => {
+    const result = await generateFails(VALID.replaceAll("validators: 2", "validators: 0"));
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: organisations: the network has 0 validators; at least one organisation needs validators >= 1; line 7",
+      wrote: false,
+    });
+  });
+
+  it("block period 0", async () => {
+    const result = await generateFails(
+      VALID.replace("blockPeriodSeconds: 2", "blockPeriodSeconds: 0"),
+    );
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: consensus.blockPeriodSeconds: Too small: expected number to be >0; line 5",
+      wrote: false,
+    });
+  });
+
+  it("empty-block period below the block period", async () => {
+    const result = await generateFails(
+      VALID.replace("blockPeriodSeconds: 2", "blockPeriodSeconds: 5\n  emptyBlockPeriodSeconds: 3"),
+    );
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: consensus.emptyBlockPeriodSeconds: must be at least blockPeriodSeconds (5), got 3; line 6",
+      wrote: false,
+    });
+  });
+
+  it("malformed imported key file", async () => {
+    const yaml = VALID.replace(
+      "    rpcNodes: 1\n",
+      "    rpcNodes: 1\n    importedKeys:\n      grid-validator-1: { keyFile: v1.key }\n",
+    );
+    const result = await generateFails(yaml, { "v1.key": "0x12345" });
+    result.line = result.line.replace(/\/tmp\/gridchain-test-\w+/, "<dir>");
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: organisations[0].importedKeys.grid-validator-1.keyFile: malformed key in <dir>/v1.key: a private key is 32 bytes: 64 hex digits, 0x optional; line 12",
+      wrote: false,
+    });
+  });
+
+  it("malformed imported public key", async () => {
+    const yaml = VALID.replace(
+      "    rpcNodes: 1\n",
+      `    rpcNodes: 1\n    importedKeys:\n      grid-validator-2: { publicKey: "0x${"ab".repeat(63)}", ip: 10.0.0.5 }\n`,
+    );
+    const result = await generateFails(yaml);
+    expect(result.line).to.equal(
+      "<dir>/consortium.yaml: organisations[0].importedKeys.grid-validator-2.publicKey: malformed public key: a node public key is 64 bytes: 128 hex digits (uncompressed, without the 04 prefix); line 12",
+    );
+    expect(result.wrote).to.equal(false);
+  });
+
+  it("subnet too small for the node count", async () => {
+    const result = await generateFails(`${VALID}docker:\n  subnet: 10.9.0.0/29\n`);
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: docker.subnet: 10.9.0.0/29 has room for 0 nodes (addresses .1-.9 are kept for the gateway and monitoring), the network has 5; line 18; hint: use a larger subnet, e.g. a /23",
+      wrote: false,
+    });
+  });
+
+  it("port clash", async () => {
+    const result = await generateFails(`${VALID}docker:\n  hostPorts:\n    grafana: 8546\n`);
+    expect(result).to.deep.equal({
+      line: "<dir>/consortium.yaml: docker.hostPorts: port clash: grid-rpc-1 WebSocket RPC and Grafana both use host port 8546; line 19; hint: give each a distinct port",
+      wrote: false,
+    });
+  });
+
+  it("YAML that does not parse", async () => {
+    const result = await generateFails(VALID.replace("chainId: 7", "chainId: [7"));
+    expect(result.wrote).to.equal(false);
+    expect(result.line).to.match(
+      /^<dir>\/consortium\.yaml: not valid YAML; .+ at line \d+, column \d+$/,
+    );
+  });
+
+  it("a missing file names the file and the -c option", async () => {
+    expect(() => loadConsortium("/nonexistent/consortium.yaml")).to.throw(
+      OperatorError,
+      "/nonexistent/consortium.yaml: cannot read the consortium file",
+    );
+  });
+});
+
+describe("consortium YAML: warnings and defaults", () => {
+  it("warns (but generates) when QBFT has fewer than 4 validators", async () => {
+    const dir = tempDir();
+    const file = join(dir, "c.yaml");
+    writeFileSync(file, VALID.replace("validators: 2\naccounts", "validators: 1\naccounts"));
+    const lines = await generate({ config: file, out: join(dir, "out"), rotate: false });
+    expect(lines).to.include(
+      "  warning: 3 QBFT validators: the network cannot tolerate a faulty validator (that needs at least 4)",
+    );
+    expect(existsSync(join(dir, "out", "genesis.json"))).to.equal(true);
+  });
+
+  it("fills every default and converts credits to 6-decimal units", () => {
+    const spec = parseConsortium(VALID, "v.yaml");
+    expect(spec.besu.version).to.equal("26.8.0");
+    expect(spec.consensus).to.deep.equal({
+      protocol: "qbft",
+      blockPeriodSeconds: 2,
+      epochLength: 30000,
+    });
+    expect(spec.genesis).to.deep.equal({ gasLimit: 1_000_000_000, contractSizeLimit: 24576 });
+    expect(spec.market.slotSeconds).to.equal(900);
+    expect(spec.market.upgradeDelaySeconds).to.equal(0);
+    expect(spec.market.startingCredits).to.deep.equal({
+      producer: 0n,
+      consumer: 1_000_000_000n,
+      gridOperator: 0n,
+    });
+    expect(spec.engine).to.deep.equal({ embedded: { host: "127.0.0.1", port: 8545 } });
+    expect(spec.organisations.map((org) => org.zone)).to.deep.equal(["zone-1", "zone-1"]);
+    expect(spec.warnings).to.deep.equal([]);
+  });
+
+  it("parses startingCredits decimals exactly and rejects a seventh decimal", () => {
+    const spec = parseConsortium(
+      `${VALID}market:\n  startingCredits: { consumer: "12.5" }\n`,
+      "v.yaml",
+    );
+    expect(spec.market.startingCredits.consumer).to.equal(12_500_000n);
+    expect(() =>
+      parseConsortium(`${VALID}market:\n  startingCredits: { consumer: "1.0000001" }\n`, "v.yaml"),
+    ).to.throw(
+      "v.yaml: market.startingCredits.consumer: a GridCredit amount: a decimal string with at most 6 decimals",
+    );
+  });
+
+  it("refuses an organisation zone that market.zones does not define", () => {
+    expect(() =>
+      parseConsortium(
+        VALID.replace("    role: producer\n", "    role: producer\n    zone: west\n"),
+        "v.yaml",
+      ),
+    ).to.throw('v.yaml: organisations[1].zone: unknown zone "west"; allowed: zone-1');
+  });
+
+  it("warns when the ports are published beyond loopback", () => {
+    const spec = parseConsortium(`${VALID}docker:\n  publishHost: 0.0.0.0\n`, "v.yaml");
+    expect(spec.warnings).to.deep.equal([
+      "RPC, Prometheus and Grafana are published on 0.0.0.0: reachable from beyond this host",
+    ]);
+  });
+
+  it("refuses threshold review without manualAboveKwh", () => {
+    expect(() => parseConsortium(`${VALID}market:\n  reviewMode: threshold\n`, "v.yaml")).to.throw(
+      "v.yaml: market.manualAboveKwh: reviewMode threshold needs manualAboveKwh",
+    );
+  });
+});
+
+describe("consortium YAML: imported keys", () => {
+  const withImport = (entry: string) =>
+    VALID.replace(
+      "    rpcNodes: 1\n",
+      `    rpcNodes: 1\n    importedKeys:\n      grid-validator-2: ${entry}\n`,
+    );
+  const publicKey = `0x${"ab".repeat(64)}`;
+
+  it("says which two forms an imported key may take", () => {
+    expect(() =>
+      parseConsortium(withImport(`{ keyFile: a.key, ip: 10.0.0.1 }`), "v.yaml"),
+    ).to.throw(
+      "v.yaml: organisations[0].importedKeys.grid-validator-2: an imported key is either { keyFile } or { publicKey, ip, p2pPort? }",
+    );
+  });
+
+  it("refuses a remote node address inside the compose subnet", () => {
+    // A real secp256k1 point (Besu's operator test key), so the IP check is what fails.
+    const key =
+      "0x9481ee2b34196827e8c4807ae29c2675c15d3641e482ab81cc0bc3ef535755b426b9f5c474213df28a563fab0bf0830b455ee8955b3faac93075422a6abf160d";
+    expect(() =>
+      parseConsortium(withImport(`{ publicKey: "${key}", ip: 172.16.240.50 }`), "v.yaml"),
+    ).to.throw(
+      "v.yaml: organisations[0].importedKeys.grid-validator-2.ip: 172.16.240.50 is inside the compose subnet 172.16.240.0/24; a node run elsewhere needs an address outside it",
+    );
+  });
+
+  it("refuses an imported key for a node the organisation does not have", () => {
+    expect(() =>
+      parseConsortium(
+        VALID.replace(
+          "    rpcNodes: 1\n",
+          "    rpcNodes: 1\n    importedKeys:\n      grid-validator-3: { keyFile: a.key }\n",
+        ),
+        "v.yaml",
+      ),
+    ).to.throw(
+      'v.yaml: organisations[0].importedKeys.grid-validator-3: no node "grid-validator-3" in organisation grid; its nodes are grid-validator-1, grid-validator-2, grid-rpc-1',
+    );
+  });
+
+  it("refuses an RPC node imported by public key only", () => {
+    expect(() =>
+      parseConsortium(
+        VALID.replace(
+          "    rpcNodes: 1\n",
+          `    rpcNodes: 1\n    importedKeys:\n      grid-rpc-1: { publicKey: "${publicKey}", ip: 10.0.0.1 }\n`,
+        ),
+        "v.yaml",
+      ),
+    ).to.throw(
+      "v.yaml: organisations[0].importedKeys.grid-rpc-1: only a validator can be imported by public key (a node run elsewhere)",
+    );
+  });
+});
