@@ -36,7 +36,8 @@ export type BesuEngineOptions = {
 /**
  * The besu engine: the generated docker-compose network run through the Docker Engine API. It reads
  * the compose file the generator wrote, creates the network and one container per service with
- * labels, and `down` removes exactly the labelled containers and networks (bind-mounted data stays).
+ * labels, and `down` removes exactly the labelled containers and networks; chain data in the named
+ * volumes and bind mounts stays, so the next `up` resumes the same chain.
  */
 export class BesuEngine implements Engine {
   readonly kind = "besu" as const;
@@ -92,6 +93,19 @@ export class BesuEngine implements Engine {
           Labels: { [PROJECT_LABEL]: plan.project },
           IPAM: net.subnet ? { Driver: "default", Config: [{ Subnet: net.subnet }] } : undefined,
         });
+      }
+      for (const volume of plan.volumes) {
+        // Chain data outlives `down`: volumes are created once and kept (labelled, never removed here).
+        const existing = await this.docker
+          .getVolume(volume)
+          .inspect()
+          .catch(() => undefined);
+        if (existing === undefined) {
+          await this.docker.createVolume({
+            Name: volume,
+            Labels: { [PROJECT_LABEL]: plan.project },
+          });
+        }
       }
       for (const c of plan.containers) {
         const container = await this.docker.createContainer(this.createOptions(plan.project, c));
@@ -204,6 +218,7 @@ export class BesuEngine implements Engine {
   private createOptions(project: string, c: ContainerPlan): Docker.ContainerCreateOptions {
     return {
       name: c.name,
+      Hostname: c.hostname,
       Image: c.image,
       Cmd: c.cmd,
       Entrypoint: c.entrypoint,
@@ -230,6 +245,7 @@ export class BesuEngine implements Engine {
         Memory: c.memoryBytes,
         NanoCpus: c.nanoCpus,
         NetworkMode: c.network?.name,
+        LogConfig: c.log && { Type: c.log.driver, Config: c.log.options },
       },
       NetworkingConfig: c.network && {
         EndpointsConfig: {

@@ -24,6 +24,7 @@ const port = z.union([
 const service = z.object({
   image: z.string(),
   container_name: z.string().optional(),
+  hostname: z.string().optional(),
   command: z.union([z.string(), z.array(z.string())]).optional(),
   entrypoint: z.union([z.string(), z.array(z.string())]).optional(),
   environment: z
@@ -66,6 +67,9 @@ const service = z.object({
     })
     .optional(),
   depends_on: z.unknown().optional(),
+  logging: z
+    .object({ driver: z.string(), options: z.record(z.string(), z.string()).optional() })
+    .optional(),
 });
 
 const composeFile = z.object({
@@ -92,6 +96,7 @@ export type ComposeService = z.infer<typeof service>;
 export type ContainerPlan = {
   service: string;
   name: string;
+  hostname?: string;
   image: string;
   cmd?: string[];
   entrypoint?: string[];
@@ -112,11 +117,14 @@ export type ContainerPlan = {
   labels: Record<string, string>;
   memoryBytes?: number;
   nanoCpus?: number;
+  log?: { driver: string; options: Record<string, string> };
 };
 
 export type ComposePlan = {
   project: string;
   networks: Array<{ name: string; subnet?: string }>;
+  /** Named volumes, prefixed with the project as Compose does; they hold each node's chain data. */
+  volumes: string[];
   containers: ContainerPlan[];
 };
 
@@ -145,10 +153,11 @@ export async function readComposePlan(file: string, project?: string): Promise<C
     name: `${name}_${key}`,
     subnet: value?.ipam?.config[0]?.subnet,
   }));
+  const named = new Set(Object.keys(doc.volumes ?? {}));
   const containers = Object.entries(doc.services).map(([key, svc]) =>
-    containerPlan(name, key, svc, baseDir),
+    containerPlan(name, key, svc, baseDir, named),
   );
-  return { project: name, networks, containers };
+  return { project: name, networks, volumes: [...named].map((v) => `${name}_${v}`), containers };
 }
 
 function containerPlan(
@@ -156,6 +165,7 @@ function containerPlan(
   key: string,
   svc: ComposeService,
   baseDir: string,
+  namedVolumes: ReadonlySet<string>,
 ): ContainerPlan {
   const networkEntry = Array.isArray(svc.networks)
     ? svc.networks[0] !== undefined
@@ -168,6 +178,7 @@ function containerPlan(
   return {
     service: key,
     name: svc.container_name ?? `${project}-${key}`,
+    hostname: svc.hostname,
     image: svc.image,
     cmd: toArgv(svc.command),
     entrypoint: toArgv(svc.entrypoint),
@@ -175,7 +186,7 @@ function containerPlan(
       ? svc.environment
       : Object.entries(svc.environment ?? {}).map(([k, v]) => `${k}=${v}`),
     user: svc.user,
-    binds: (svc.volumes ?? []).map((v) => bindOf(v, baseDir)),
+    binds: (svc.volumes ?? []).map((v) => bindOf(v, baseDir, project, namedVolumes)),
     ports: Object.fromEntries((svc.ports ?? []).map(portOf)),
     network: networkEntry && {
       name: `${project}_${networkEntry[0]}`,
@@ -197,6 +208,7 @@ function containerPlan(
       : (svc.labels ?? {}),
     memoryBytes: memory === undefined ? undefined : bytes(memory),
     nanoCpus: cpus === undefined ? undefined : Math.round(Number(cpus) * 1e9),
+    log: svc.logging && { driver: svc.logging.driver, options: svc.logging.options ?? {} },
   };
 }
 
@@ -205,9 +217,18 @@ function toArgv(value: string | string[] | undefined): string[] | undefined {
   return typeof value === "string" ? value.split(/\s+/).filter(Boolean) : value;
 }
 
-/** "./nodes/x:/data:ro" -> absolute host path bind; a named volume stays as it is. */
-function bindOf(volume: string, baseDir: string): string {
+/**
+ * "./nodes/x:/data:ro" -> an absolute host path; "x-data:/data" (a top-level named volume) ->
+ * "<project>_x-data:/data", the name Compose gives it.
+ */
+function bindOf(
+  volume: string,
+  baseDir: string,
+  project: string,
+  named: ReadonlySet<string>,
+): string {
   const [source, ...rest] = volume.split(":");
+  if (named.has(source!)) return [`${project}_${source}`, ...rest].join(":");
   const host = source!.startsWith(".") || isAbsolute(source!) ? resolve(baseDir, source!) : source!;
   return [host, ...rest].join(":");
 }

@@ -54,6 +54,10 @@ describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", functio
     for (const c of leftovers) await docker.getContainer(c.Id).remove({ force: true });
     const nets = await docker.listNetworks({ filters: { label: [`${PROJECT_LABEL}=${project}`] } });
     for (const n of nets) await docker.getNetwork(n.Id).remove();
+    const { Volumes: volumes } = await docker.listVolumes({
+      filters: { label: [`${PROJECT_LABEL}=${project}`] },
+    });
+    for (const v of volumes ?? []) await docker.getVolume(v.Name).remove();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -74,7 +78,9 @@ describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", functio
       ],
       ...(published ? { ports: [`127.0.0.1:${port}:8545`] } : {}),
       networks: { consortium: { ipv4_address: ip } },
+      volumes: [`${ip.endsWith(".10") ? "rpc" : "validator"}-data:/data`],
       restart: "no",
+      logging: { driver: "json-file", options: { "max-size": "1m" } },
       deploy: { resources: { limits: { cpus: "0.5", memory: "256m" } } },
     });
     const doc = {
@@ -86,6 +92,7 @@ describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", functio
       networks: {
         consortium: { driver: "bridge", ipam: { config: [{ subnet: "172.30.77.0/24" }] } },
       },
+      volumes: { "rpc-data": {}, "validator-data": {} },
     };
     const file = join(dir, "docker-compose.yml");
     await writeFile(file, dumpYaml(doc));
@@ -114,6 +121,11 @@ describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", functio
         rpcNode.NetworkSettings.Networks[`${project}_consortium`]!.IPAMConfig!.IPv4Address,
       ).to.equal("172.30.77.10");
       expect(rpcNode.HostConfig.Memory).to.equal(256 * 1024 * 1024);
+      expect(rpcNode.HostConfig.Binds).to.deep.equal([`${project}_rpc-data:/data`]);
+      expect(rpcNode.HostConfig.LogConfig).to.deep.equal({
+        Type: "json-file",
+        Config: { "max-size": "1m" },
+      });
       expect(rpcNode.HostConfig.PortBindings!["8545/tcp"]).to.deep.equal([
         { HostIp: "127.0.0.1", HostPort: String(port) },
       ]);
@@ -127,6 +139,10 @@ describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", functio
       const nets = await docker.listNetworks({ filters: { name: [`${project}_consortium`] } });
       expect(nets).to.have.length(0);
       expect((await bystander.inspect()).Id).to.equal(bystander.id);
+      // Chain data is kept for the next up.
+      expect((await docker.getVolume(`${project}_rpc-data`).inspect()).Labels).to.deep.equal({
+        [PROJECT_LABEL]: project,
+      });
     } finally {
       await bystander.remove({ force: true });
     }
