@@ -28,6 +28,13 @@ const FORKS_AT_GENESIS = {
 /** The BFT header constants Besu expects in a QBFT genesis ("Istanbul" mix hash). */
 const BFT_MIX_HASH = "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365";
 
+/**
+ * Ether given to every consortium account at genesis. Besu with min gas price 0 needs none, but the
+ * embedded engine (anvil) refuses a sender with no balance even at gas price 0, and both engines
+ * must start from the same genesis. The amount is meaningless at zero gas price: money is GridCredit.
+ */
+export const ACCOUNT_GENESIS_BALANCE_WEI = 10n ** 24n;
+
 /** genesis.json: chain id, forks, zero base fee, gas and contract-size limits, consensus section. */
 export function renderGenesis(plan: NetworkPlan): string {
   const { spec } = plan;
@@ -71,7 +78,12 @@ export function renderGenesis(plan: NetworkPlan): string {
     mixHash: consensus.protocol === "qbft" ? BFT_MIX_HASH : `0x${"00".repeat(32)}`,
     coinbase: `0x${"00".repeat(20)}`,
     extraData,
-    alloc: {},
+    alloc: Object.fromEntries(
+      plan.accounts
+        .map((account) => account.address.toLowerCase())
+        .sort()
+        .map((address) => [address, { balance: `0x${ACCOUNT_GENESIS_BALANCE_WEI.toString(16)}` }]),
+    ),
   };
   return `${JSON.stringify(genesis, null, 2)}\n`;
 }

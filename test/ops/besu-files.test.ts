@@ -5,7 +5,11 @@ import {
   renderPermissions,
   renderStaticNodes,
 } from "../../ops/besu/config-toml.js";
-import { GENESIS_EVM_VERSION, renderGenesis } from "../../ops/besu/genesis.js";
+import {
+  ACCOUNT_GENESIS_BALANCE_WEI,
+  GENESIS_EVM_VERSION,
+  renderGenesis,
+} from "../../ops/besu/genesis.js";
 import { BESU_FACTS } from "../../ops/besu/versions.js";
 import { parseConsortium } from "../../ops/consortium/load.js";
 import { planNetwork, type NetworkPlan } from "../../ops/consortium/plan.js";
@@ -153,6 +157,17 @@ describe("genesis.json", () => {
     expect(genesis.config.chainId).to.equal(99);
     expect(genesis.config.contractSizeLimit).to.equal(24576);
     expect(genesis.gasLimit).to.equal("0x3b9aca00");
+  });
+
+  it("funds every consortium account, and nothing else, in alloc", () => {
+    const plan = planFor("26.8.0", "qbft");
+    const genesis = JSON.parse(renderGenesis(plan));
+    const expected = plan.accounts.map((account) => account.address.toLowerCase()).sort();
+    expect(expected.length).to.be.greaterThan(0);
+    expect(Object.keys(genesis.alloc)).to.deep.equal(expected);
+    for (const entry of Object.values(genesis.alloc)) {
+      expect(entry).to.deep.equal({ balance: `0x${ACCOUNT_GENESIS_BALANCE_WEI.toString(16)}` });
+    }
   });
 
   it("writes Clique extraData and createemptyblocks for a Clique network on 26.2.0", () => {
