@@ -157,14 +157,17 @@ export class EmbeddedEngine implements Engine {
     const own = await this.ownProcess();
     const base = { engine: this.kind, rpcUrl: this.rpcUrl() } as const;
     if (own.state !== "running") {
+      const saved = await exists(this.stateFile);
       return {
         ...base,
         running: false,
         problem:
           own.state === "stale"
             ? `stale PID file ${this.pidFile}: process ${own.record.pid} is gone`
-            : "not started",
-        details: { stateFile: (await exists(this.stateFile)) ? this.stateFile : null },
+            : saved
+              ? `stopped; 'gridchain up' resumes from ${this.stateFile}`
+              : "not started",
+        details: { stateFile: saved ? this.stateFile : null },
       };
     }
     try {

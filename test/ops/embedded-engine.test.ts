@@ -43,7 +43,9 @@ describe("embedded engine (anvil)", function () {
     provider.destroy();
 
     await engine.down();
-    expect((await engine.status()).running).to.equal(false);
+    const stopped = await engine.status();
+    expect(stopped.running).to.equal(false);
+    expect(stopped.problem).to.equal(`stopped; 'gridchain up' resumes from ${engine.stateFile}`);
     expect(JSON.parse(await readFile(engine.stateFile, "utf8"))).to.have.property("accounts");
 
     await engine.up();
