@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EnergyMarket} from "../market/EnergyMarket.sol";
+
+/**
+ * @title EnergyMarketV2Test
+ * @notice A second market implementation for upgrade tests: same storage, one new function.
+ */
+contract EnergyMarketV2Test is EnergyMarket {
+    /// @notice Tells the upgraded implementation apart; reads the order count to prove state survived.
+    function upgradeProbe() external view returns (string memory tag, uint256 orders) {
+        return ("v2", this.orderCount());
+    }
+}
