@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessManager.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -40,7 +39,7 @@ import {GridReview} from "../review/GridReview.sol";
  * Exits (reject, cancel, deny, expire, withdraw free bond, meter, settle) work while paused, so pausing
  * never traps funds or capacity.
  */
-contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgradeable, UUPSUpgradeable {
+contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeable {
     using SafeERC20 for IERC20;
 
     /// @notice Where the energy comes from; informative for buyers, not used by the review.
@@ -69,8 +68,9 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
     }
 
     /**
-     * @notice An offer as stored (three slots). `remainingWh` is what is still unsold; the rest is
-     * immutable after publishing.
+     * @notice An offer as stored. `remainingWh` is what is still unsold; the rest is immutable after
+     * publishing. Everything a request or confirm reads sits in the first two slots; prices are uint64
+     * (up to 1.8e13 credits per kWh at 6 decimals).
      */
     struct Offer {
         address seller;
@@ -78,12 +78,12 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
         uint16 zone;
         EnergyType energyType;
         bool cancelled;
-        uint96 pricePerKwh;
-        uint96 defaultPerKwh;
         uint40 deliveryStart;
-        uint64 quantityWh;
         uint40 deliveryEnd;
         uint40 expiresAt;
+        uint64 pricePerKwh;
+        uint64 defaultPerKwh;
+        uint64 quantityWh;
     }
 
     /**
@@ -97,7 +97,7 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
         address seller;
         uint256 offerId;
         uint64 quantityWh;
-        uint96 pricePerKwh;
+        uint64 pricePerKwh;
         uint40 deliveryStart;
         uint40 deliveryEnd;
         uint96 defaultAmount;
@@ -133,7 +133,8 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
     struct MarketStorage {
         GridReview review;
         uint32 offerCount;
-        uint64 orderCount;
+        uint56 orderCount;
+        bool paused;
         IERC20 credit;
         mapping(uint256 offerId => Offer) offers;
         mapping(uint256 orderId => OrderRecord) orders;
@@ -165,7 +166,9 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
     error MarketDeliveryNotOver(uint256 orderId, uint40 deliveryEnd);
     error MarketMeterReadingNotIncreasing(bytes32 meterId, uint64 lastReadingWh, uint64 newReadingWh);
     error MarketDefaultAlreadySettled(uint256 orderId);
-    error MarketOfferTooLarge(uint32 offerCount);
+    error MarketIdsExhausted();
+    error MarketPaused();
+    error MarketNotPaused();
 
     /// @notice Step A: an offer entered the order book with all its terms.
     event OfferPublished(
@@ -173,8 +176,8 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
         address indexed seller,
         uint16 zone,
         EnergyType energyType,
-        uint96 pricePerKwh,
-        uint96 defaultPerKwh,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
         uint64 quantityWh,
         uint40 deliveryStart,
         uint40 deliveryEnd,
@@ -205,7 +208,7 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
         address indexed seller,
         uint256 offerId,
         uint64 quantityWh,
-        uint96 pricePerKwh,
+        uint64 pricePerKwh,
         uint40 deliveryStart,
         uint40 deliveryEnd,
         uint96 defaultAmount,
@@ -238,6 +241,18 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
     );
     event BondDeposited(address indexed account, uint256 amount, uint128 free);
     event BondWithdrawn(address indexed account, uint256 amount, uint128 free);
+    /// @notice New business stopped (`account` is the grid operator who paused).
+    event Paused(address indexed account);
+    event Unpaused(address indexed account);
+
+    /**
+     * @dev The pause flag shares a slot with the review address and the id counters, which every
+     * publish, request and confirm reads anyway: checking it costs no extra storage read.
+     */
+    modifier whenNotPaused() {
+        _requireNotPaused();
+        _;
+    }
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -251,7 +266,6 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
      */
     function initialize(address authority, IERC20 credit_, GridReview review_) external initializer {
         __AccessManaged_init(authority);
-        __Pausable_init();
         MarketStorage storage $ = _getMarketStorage();
         $.credit = credit_;
         $.review = review_;
@@ -267,8 +281,8 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
      */
     function publish(
         EnergyType energyType,
-        uint96 pricePerKwh,
-        uint96 defaultPerKwh,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
         uint64 quantityWh,
         uint40 deliveryStart,
         uint40 deliveryEnd,
@@ -279,7 +293,7 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
         if (expiresAt <= block.timestamp || expiresAt > deliveryStart)
             revert MarketExpiryInvalid(expiresAt, block.timestamp, deliveryStart);
         MarketStorage storage $ = _getMarketStorage();
-        if ($.offerCount == type(uint32).max) revert MarketOfferTooLarge($.offerCount);
+        if ($.offerCount == type(uint32).max) revert MarketIdsExhausted();
         offerId = ++$.offerCount;
         uint16 zone = $.review.zoneOf(msg.sender);
         $.offers[offerId] = Offer({
@@ -288,12 +302,12 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
             zone: zone,
             energyType: energyType,
             cancelled: false,
+            deliveryStart: deliveryStart,
+            deliveryEnd: deliveryEnd,
+            expiresAt: expiresAt,
             pricePerKwh: pricePerKwh,
             defaultPerKwh: defaultPerKwh,
-            deliveryStart: deliveryStart,
-            quantityWh: quantityWh,
-            deliveryEnd: deliveryEnd,
-            expiresAt: expiresAt
+            quantityWh: quantityWh
         });
         emit OfferPublished(
             offerId,
@@ -554,11 +568,22 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
 
     /// @notice Stops new business (publish, request, confirm, approve); exits keep working.
     function pause() external restricted {
-        _pause();
+        MarketStorage storage $ = _getMarketStorage();
+        if ($.paused) revert MarketPaused();
+        $.paused = true;
+        emit Paused(msg.sender);
     }
 
+    /// @notice Resumes new business.
     function unpause() external restricted {
-        _unpause();
+        MarketStorage storage $ = _getMarketStorage();
+        if (!$.paused) revert MarketNotPaused();
+        $.paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    function paused() external view returns (bool) {
+        return _getMarketStorage().paused;
     }
 
     // ---------------------------------------------------------------- views
@@ -618,6 +643,10 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
 
     function _authorizeUpgrade(address) internal override restricted {}
 
+    function _requireNotPaused() private view {
+        if (_getMarketStorage().paused) revert MarketPaused();
+    }
+
     function _offer(uint256 offerId) private view returns (Offer storage offer) {
         offer = _getMarketStorage().offers[offerId];
         if (offer.seller == address(0)) revert MarketUnknownOffer(offerId);
@@ -651,6 +680,7 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, PausableUpgrad
             GridReview.OrderTerms({
                 orderId: orderId,
                 seller: seller,
+                sellerZone: offer.zone,
                 buyer: order.buyer,
                 quantityWh: order.quantityWh,
                 deliveryStart: offer.deliveryStart,

@@ -66,10 +66,15 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint64 importWh;
     }
 
-    /// @notice What the market passes for a review or a release; the same values for both.
+    /**
+     * @notice What the market passes for a review or a release; the same values for both.
+     * `sellerZone` is the zone the offer was published from: an offer keeps its zone, so a seller the
+     * grid operator moves to another zone publishes new offers from there.
+     */
     struct OrderTerms {
         uint256 orderId;
         address seller;
+        uint16 sellerZone;
         address buyer;
         uint64 quantityWh;
         uint40 deliveryStart;
@@ -236,7 +241,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     function review(OrderTerms calldata terms) external onlyMarket returns (Approval memory approval) {
         ReviewStorage storage $ = _getReviewStorage();
         approval.version = $.parametersVersion;
-        approval.sellerZone = $.zoneOf[terms.seller];
+        approval.sellerZone = terms.sellerZone;
         approval.buyerZone = $.zoneOf[terms.buyer];
         (DenialReason reason, uint64 firstSlot, uint64 slotCount, uint64 perSlotWh) = _check($, terms, approval);
         if (reason != DenialReason.None) {
@@ -361,8 +366,12 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint256 participantLimit = $.maxParticipantSlotWh;
         bool crossZone = approval.sellerZone != approval.buyerZone;
         // Joules (W*s) a zone may export/import per slot; compared with Wh*3600 so no rounding occurs.
-        uint256 exportJ = uint256($.capacity[approval.sellerZone].exportW) * slotLength;
-        uint256 importJ = uint256($.capacity[approval.buyerZone].importW) * slotLength;
+        uint256 exportJ;
+        uint256 importJ;
+        if (crossZone) {
+            exportJ = uint256($.capacity[approval.sellerZone].exportW) * slotLength;
+            importJ = uint256($.capacity[approval.buyerZone].importW) * slotLength;
+        }
         for (uint64 slot = firstSlot; slot < firstSlot + slotCount; ++slot) {
             if (
                 uint256($.participantUsage[terms.seller][slot]) + perSlotWh > participantLimit ||

@@ -1,8 +1,10 @@
 /**
  * Gas per step of one trade on the in-process network, printed as a table:
  *   ops/bin/node22 node_modules/hardhat/dist/src/cli.js run ops/bench/gas.ts   (npm run bench:gas)
- * "cold" is the first trade touching a delivery slot (its usage counters are created); "warm" is a
- * second trade on the same offer and slot, the steady state of a busy market.
+ * A trade's cost depends on how many reservation counters it creates (a fresh storage slot costs
+ * 22.1k gas): the first cross-zone trade in a slot creates four (seller and buyer usage, seller-zone
+ * export, buyer-zone import), a first same-zone trade two, a new buyer in a busy slot one, a repeat
+ * buyer none.
  */
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
@@ -21,7 +23,8 @@ const at = (index: number): HardhatEthersSigner => {
   if (signer === undefined) throw new Error(`the network has no account #${index}`);
   return signer;
 };
-const [admin, grid, meter, solar, alice, bob] = [0, 1, 2, 3, 4, 5].map(at) as [
+const [admin, grid, meter, solar, alice, bob, carol] = [0, 1, 2, 3, 4, 5, 6].map(at) as [
+  HardhatEthersSigner,
   HardhatEthersSigner,
   HardhatEthersSigner,
   HardhatEthersSigner,
@@ -41,7 +44,7 @@ const manifest = await deployMarket({
     gridOperators: [a(grid)],
     meters: [a(meter)],
     producers: [a(solar)],
-    consumers: [a(alice), a(bob)],
+    consumers: [a(alice), a(bob), a(carol)],
   },
   review: {
     slotSeconds: Number(SLOT_SECONDS),
@@ -54,7 +57,9 @@ const manifest = await deployMarket({
 const review = await ethers.getContractAt("GridReview", manifest.contracts.GridReview.proxy);
 const market = await ethers.getContractAt("EnergyMarket", manifest.contracts.EnergyMarket.proxy);
 const credit = await ethers.getContractAt("GridCredit", manifest.contracts.GridCredit.proxy);
-await review.connect(grid).setZones([solar.address, alice.address, bob.address], [1, 2, 2]);
+await review
+  .connect(grid)
+  .setZones([solar.address, alice.address, bob.address, carol.address], [1, 2, 2, 1]);
 await review.connect(grid).setZoneCapacity(1, LINE_W, LINE_W);
 await review.connect(grid).setZoneCapacity(2, LINE_W, LINE_W);
 await credit.connect(grid).mint(solar.address, CREDITS, ethers.ZeroHash);
@@ -76,35 +81,51 @@ rows.push([
   "publish offer",
   await gasOf(market.connect(solar).publish(0, 250_000n, 100_000n, 1_000_000n, start, end, start)),
 ]);
-const trade = async (buyer: HardhatEthersSigner, quantityWh: bigint) => {
-  const request = await gasOf(market.connect(buyer).request(1n, quantityWh));
+await market
+  .connect(solar)
+  .publish(0, 250_000n, 100_000n, 1_000_000n, end, end + SLOT_SECONDS, start);
+const trade = async (offerId: bigint, buyer: HardhatEthersSigner, quantityWh: bigint) => {
+  const request = await gasOf(market.connect(buyer).request(offerId, quantityWh));
   const orderId = await market.orderCount();
   const confirm = await gasOf(market.connect(solar).confirm(orderId));
   return { orderId, request, confirm };
 };
-const cold = await trade(alice, 10_000n);
-rows.push(["request (cold)", cold.request]);
-rows.push(["confirm + auto review (cold, cross-zone)", cold.confirm]);
-rows.push(["whole trade: request + confirm (cold)", cold.request + cold.confirm]);
-const warm = await trade(bob, 10_000n);
-rows.push(["request (warm)", warm.request]);
-rows.push(["confirm + auto review (warm, cross-zone)", warm.confirm]);
-rows.push(["whole trade: request + confirm (warm)", warm.request + warm.confirm]);
-const manual = await trade(alice, 60_000n);
-rows.push(["confirm, review reserves, awaits grid operator", manual.confirm]);
-rows.push(["manual review: grid operator approves", await gasOf(market.connect(grid).approveOrder(manual.orderId))]);
+const report = (label: string, t: { request: bigint; confirm: bigint }) => {
+  rows.push([`${label}: request`, t.request]);
+  rows.push([`${label}: confirm + auto review`, t.confirm]);
+  rows.push([`${label}: whole trade`, t.request + t.confirm]);
+};
+const first = await trade(1n, alice, 10_000n);
+report("first cross-zone trade in a slot", first);
+const newBuyer = await trade(1n, bob, 10_000n);
+report("new buyer, busy slot", newBuyer);
+report("repeat buyer, busy slot", await trade(1n, alice, 10_000n));
+report("first same-zone trade in a slot", await trade(2n, carol, 10_000n));
+const manual = await trade(1n, alice, 60_000n);
+rows.push(["confirm above threshold (reserves, awaits operator)", manual.confirm]);
+rows.push([
+  "manual review: grid operator approves",
+  await gasOf(market.connect(grid).approveOrder(manual.orderId)),
+]);
 
 await networkHelpers.time.increaseTo(end);
 const meterId = ethers.id("meter:alice");
 rows.push([
   "meter reading, delivered in full",
-  await gasOf(market.connect(meter).recordMeterReading(cold.orderId, meterId, 10_000n, 10_000n)),
+  await gasOf(market.connect(meter).recordMeterReading(first.orderId, meterId, 10_000n, 10_000n)),
 ]);
 rows.push([
   "meter reading, shortfall",
-  await gasOf(market.connect(meter).recordMeterReading(warm.orderId, ethers.id("meter:bob"), 4_000n, 4_000n)),
+  await gasOf(
+    market
+      .connect(meter)
+      .recordMeterReading(newBuyer.orderId, ethers.id("meter:bob"), 4_000n, 4_000n),
+  ),
 ]);
-rows.push(["default settlement", await gasOf(market.connect(alice).settleDefault(warm.orderId))]);
+rows.push([
+  "default settlement",
+  await gasOf(market.connect(alice).settleDefault(newBuyer.orderId)),
+]);
 
 const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`${"step".padEnd(width)}  gas`);

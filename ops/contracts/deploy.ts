@@ -6,7 +6,13 @@ import type { NetworkConnection } from "hardhat/types/network";
 import { OperatorError } from "../errors.js";
 import type { DeployedContract, DeploymentManifest } from "./manifest.js";
 import { writeManifest } from "./manifest.js";
-import { MARKET_CONTRACTS, ROLE_IDS, ROLE_TABLE, type MarketContractName, type RoleName } from "./roles.js";
+import {
+  MARKET_CONTRACTS,
+  ROLE_IDS,
+  ROLE_TABLE,
+  type MarketContractName,
+  type RoleName,
+} from "./roles.js";
 
 /** A 0x-prefixed 20-byte hex address. */
 export type Address = `0x${string}`;
@@ -109,7 +115,13 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
     const implementation = await upgrades.erc1967.getImplementationAddress(proxyAddress);
     return {
       contract: proxy,
-      record: { contractName: name, proxy: proxyAddress, implementation, proxyTx, implementationTx },
+      record: {
+        contractName: name,
+        proxy: proxyAddress,
+        implementation,
+        proxyTx,
+        implementationTx,
+      },
     };
   };
 
@@ -185,7 +197,9 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
  * With a delay the upgrade is scheduled on the manager; calling again with the same arguments
  * executes it once due (before that it fails with the time it becomes executable).
  */
-export async function upgradeMarketContract(params: UpgradeMarketContractParams): Promise<UpgradeResult> {
+export async function upgradeMarketContract(
+  params: UpgradeMarketContractParams,
+): Promise<UpgradeResult> {
   const { hre, connection, manifest } = params;
   const { ethers } = connection;
   const upgrades = await upgradesFor(hre, connection);
@@ -207,7 +221,9 @@ export async function upgradeMarketContract(params: UpgradeMarketContractParams)
 
   const factory = await ethers.getContractFactory(params.implementation, upgrader);
   const prepared = await upgrades.prepareUpgrade(current.proxy, factory, { kind: "uups" });
-  const implementation = (typeof prepared === "string" ? prepared : await implFromTx(prepared)) as Address;
+  const implementation = (
+    typeof prepared === "string" ? prepared : await implFromTx(prepared)
+  ) as Address;
   const data = factory.interface.encodeFunctionData("upgradeToAndCall", [implementation, "0x"]);
 
   const record = (tx: string, scheduleTx: string | null): DeploymentManifest => ({
@@ -235,7 +251,8 @@ export async function upgradeMarketContract(params: UpgradeMarketContractParams)
     return { status: "upgraded" as const, implementation, tx: tx.hash, manifest: updated };
   };
 
-  if (delay === 0n) return finish(await upgrader.sendTransaction({ to: current.proxy, data }), null);
+  if (delay === 0n)
+    return finish(await upgrader.sendTransaction({ to: current.proxy, data }), null);
 
   const operationId = await managerContract.hashOperation(upgraderAddress, current.proxy, data);
   const scheduledFor = await managerContract.getSchedule(operationId);
@@ -243,7 +260,14 @@ export async function upgradeMarketContract(params: UpgradeMarketContractParams)
     const scheduleTx = await managerContract.schedule(current.proxy, data, 0);
     await scheduleTx.wait();
     const executableAt = Number(await managerContract.getSchedule(operationId));
-    return { status: "scheduled", implementation, operationId, executableAt, tx: scheduleTx.hash, manifest };
+    return {
+      status: "scheduled",
+      implementation,
+      operationId,
+      executableAt,
+      tx: scheduleTx.hash,
+      manifest,
+    };
   }
   const latest = await ethers.provider.getBlock("latest");
   if (latest === null || BigInt(latest.timestamp) < scheduledFor) {
@@ -266,18 +290,25 @@ async function wiringCalls(
   const managerInterface = (await ethers.getContractFactory("GridAccessManager")).interface;
   const interfaces = Object.fromEntries(
     await Promise.all(
-      MARKET_CONTRACTS.map(async (name) => [name, (await ethers.getContractFactory(name)).interface] as const),
+      MARKET_CONTRACTS.map(
+        async (name) => [name, (await ethers.getContractFactory(name)).interface] as const,
+      ),
     ),
-  ) as Record<MarketContractName, Awaited<ReturnType<typeof ethers.getContractFactory>>["interface"]>;
+  ) as Record<
+    MarketContractName,
+    Awaited<ReturnType<typeof ethers.getContractFactory>>["interface"]
+  >;
 
   const calls: string[] = [];
   for (const [name, id] of Object.entries(ROLE_IDS) as [RoleName, bigint][]) {
-    if (id !== ROLE_IDS.ADMIN) calls.push(managerInterface.encodeFunctionData("labelRole", [id, name]));
+    if (id !== ROLE_IDS.ADMIN)
+      calls.push(managerInterface.encodeFunctionData("labelRole", [id, name]));
   }
   for (const rule of ROLE_TABLE) {
     const selectors = rule.functions.map((fn) => {
       const fragment = interfaces[rule.contract].getFunction(fn);
-      if (fragment === null) throw new Error(`${rule.contract} has no function ${fn} (ops/contracts/roles.ts)`);
+      if (fragment === null)
+        throw new Error(`${rule.contract} has no function ${fn} (ops/contracts/roles.ts)`);
       return fragment.selector;
     });
     calls.push(
@@ -290,7 +321,9 @@ async function wiringCalls(
   }
   const grant = (role: RoleName, accounts: Address[], delay = 0) => {
     for (const account of new Set(accounts)) {
-      calls.push(managerInterface.encodeFunctionData("grantRole", [ROLE_IDS[role], account, delay]));
+      calls.push(
+        managerInterface.encodeFunctionData("grantRole", [ROLE_IDS[role], account, delay]),
+      );
     }
   };
   grant("UPGRADER", roles.upgraders, roles.upgraderDelaySeconds);
@@ -315,8 +348,11 @@ async function firstSigner(connection: NetworkConnection): Promise<HardhatEthers
   return signer;
 }
 
-async function implFromTx(tx: { wait(): Promise<{ contractAddress?: string | null } | null> }): Promise<string> {
+async function implFromTx(tx: {
+  wait(): Promise<{ contractAddress?: string | null } | null>;
+}): Promise<string> {
   const receipt = await tx.wait();
-  if (!receipt?.contractAddress) throw new Error("the implementation deployment created no contract");
+  if (!receipt?.contractAddress)
+    throw new Error("the implementation deployment created no contract");
   return receipt.contractAddress;
 }

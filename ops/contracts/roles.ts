@@ -16,7 +16,12 @@ export const ROLE_IDS = {
 export type RoleName = keyof typeof ROLE_IDS;
 
 /** The contracts the deploy module puts behind UUPS proxies, in deployment order. */
-export const MARKET_CONTRACTS = ["GridAccessManager", "GridCredit", "GridReview", "EnergyMarket"] as const;
+export const MARKET_CONTRACTS = [
+  "GridAccessManager",
+  "GridCredit",
+  "GridReview",
+  "EnergyMarket",
+] as const;
 export type MarketContractName = (typeof MARKET_CONTRACTS)[number];
 
 /** One row: these functions of this contract may be called by holders of this role. */

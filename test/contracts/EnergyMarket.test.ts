@@ -282,7 +282,10 @@ describe("EnergyMarket", () => {
       const w = await loadFixture(autoMarket);
       const offerId = await publishOffer(w, w.solar, 15_000n);
       const orderId = await requestOrder(w, w.bob, offerId, 15_000n);
-      await expect(w.market.connect(w.solar).confirm(orderId)).to.emit(w.market, "OrderEstablished");
+      await expect(w.market.connect(w.solar).confirm(orderId)).to.emit(
+        w.market,
+        "OrderEstablished",
+      );
       const slot = await slotOf(w);
       expect((await w.review.zoneUsage(1, slot)).exportWh).to.equal(0n);
       expect((await w.review.zoneUsage(1, slot)).importWh).to.equal(0n);
@@ -303,11 +306,7 @@ describe("EnergyMarket", () => {
     });
 
     describe("denies with the reason of the first rule broken", () => {
-      const denied = async (
-        w: MarketWorld,
-        orderId: bigint,
-        reason: bigint,
-      ): Promise<void> => {
+      const denied = async (w: MarketWorld, orderId: bigint, reason: bigint): Promise<void> => {
         const version = await w.review.parametersVersion();
         const freeBefore = (await w.market.bondOf(w.solar.address)).free;
         const order = await w.market.getOrder(orderId);
@@ -341,7 +340,9 @@ describe("EnergyMarket", () => {
 
       it("WindowTooLong: the window covers more than 96 slots", async () => {
         const w = await loadFixture(autoMarket);
-        const offerId = await publishOffer(w, w.solar, 1_000n, { end: w.deliveryStart + 97n * SLOT });
+        const offerId = await publishOffer(w, w.solar, 1_000n, {
+          end: w.deliveryStart + 97n * SLOT,
+        });
         await denied(w, await requestOrder(w, w.alice, offerId, 1_000n), Denial.WindowTooLong);
       });
 
@@ -412,6 +413,7 @@ describe("EnergyMarket", () => {
       const terms = {
         orderId: 1n,
         seller: w.solar.address,
+        sellerZone: 1,
         buyer: w.alice.address,
         quantityWh: 1n,
         deliveryStart: w.deliveryStart,
@@ -480,8 +482,14 @@ describe("EnergyMarket", () => {
         const offerId = await publishOffer(w, w.solar, 11_000n);
         const small = await requestOrder(w, w.alice, offerId, 5_000n);
         const large = await requestOrder(w, w.bob, offerId, 5_001n);
-        await expect(w.market.connect(w.solar).confirm(small)).to.emit(w.market, "OrderEstablished");
-        await expect(w.market.connect(w.solar).confirm(large)).to.emit(w.market, "OrderAwaitingReview");
+        await expect(w.market.connect(w.solar).confirm(small)).to.emit(
+          w.market,
+          "OrderEstablished",
+        );
+        await expect(w.market.connect(w.solar).confirm(large)).to.emit(
+          w.market,
+          "OrderAwaitingReview",
+        );
         expect((await w.market.getOrder(large)).status).to.equal(OrderStatus.AwaitingReview);
       });
     });
@@ -573,7 +581,9 @@ describe("EnergyMarket", () => {
     it("closes a fully delivered order and frees the bond", async () => {
       const w = await loadFixture(establishedTrade);
       await time.increaseTo(w.deliveryEnd);
-      await expect(w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 52_000n, 10_000n))
+      await expect(
+        w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 52_000n, 10_000n),
+      )
         .to.emit(w.market, "MeterReadingRecorded")
         .withArgs(w.orderId, meterId, w.meter.address, 52_000n, 10_000n, 0n);
       const order = await w.market.getOrder(w.orderId);
@@ -581,7 +591,9 @@ describe("EnergyMarket", () => {
       expect(order.deliveredWh).to.equal(10_000n);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
       expect(await w.market.lastMeterReading(meterId)).to.equal(52_000n);
-      await expect(w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 53_000n, 10_000n))
+      await expect(
+        w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 53_000n, 10_000n),
+      )
         .to.be.revertedWithCustomError(w.market, "MarketUnexpectedOrderStatus")
         .withArgs(w.orderId, OrderStatus.Delivered, OrderStatus.Established);
     });
@@ -677,17 +689,20 @@ describe("EnergyMarket", () => {
         w.market
           .connect(w.solar)
           .publish(0, 1n, 1n, 1n, w.deliveryStart, w.deliveryEnd, w.deliveryStart),
-      ).to.be.revertedWithCustomError(w.market, "EnforcedPause");
+      ).to.be.revertedWithCustomError(w.market, "MarketPaused");
       await expect(w.market.connect(w.alice).request(offerId, 1n)).to.be.revertedWithCustomError(
         w.market,
-        "EnforcedPause",
+        "MarketPaused",
       );
       await expect(w.market.connect(w.solar).confirm(orderId)).to.be.revertedWithCustomError(
         w.market,
-        "EnforcedPause",
+        "MarketPaused",
       );
       await w.market.connect(w.grid).unpause();
-      await expect(w.market.connect(w.solar).confirm(orderId)).to.emit(w.market, "OrderEstablished");
+      await expect(w.market.connect(w.solar).confirm(orderId)).to.emit(
+        w.market,
+        "OrderEstablished",
+      );
     });
 
     it("never blocks exits: reject, cancel, expire, withdraw, meter and settle", async () => {
@@ -699,8 +714,14 @@ describe("EnergyMarket", () => {
       const stale = await requestOrder(w, w.bob, offer2, 1_000n);
       await w.market.connect(w.grid).pause();
       await expect(w.market.connect(w.solar).reject(rejected)).to.emit(w.market, "OrderRejected");
-      await expect(w.market.connect(w.bob).cancelOrder(cancelled)).to.emit(w.market, "OrderCancelled");
-      await expect(w.market.connect(w.wind).cancelOffer(offer2)).to.emit(w.market, "OfferCancelled");
+      await expect(w.market.connect(w.bob).cancelOrder(cancelled)).to.emit(
+        w.market,
+        "OrderCancelled",
+      );
+      await expect(w.market.connect(w.wind).cancelOffer(offer2)).to.emit(
+        w.market,
+        "OfferCancelled",
+      );
       await expect(w.market.expireOrder(stale)).to.emit(w.market, "OrderExpired");
       await expect(w.market.connect(w.wind).withdrawBond(1n)).to.emit(w.market, "BondWithdrawn");
       await time.increaseTo(w.deliveryEnd);

@@ -64,9 +64,9 @@ export async function deployWorld(
     if (found === undefined) throw new Error(`the network has no account #${index}`);
     return found;
   };
-  const [admin, grid, meter, solar, wind, alice, bob, carol, outsider] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(
-    signer,
-  ) as [
+  const [admin, grid, meter, solar, wind, alice, bob, carol, outsider] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8,
+  ].map(signer) as [
     HardhatEthersSigner,
     HardhatEthersSigner,
     HardhatEthersSigner,
