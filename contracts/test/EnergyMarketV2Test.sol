@@ -6,6 +6,8 @@ import {EnergyMarket} from "../market/EnergyMarket.sol";
 /**
  * @title EnergyMarketV2Test
  * @notice A second market implementation for upgrade tests: same storage, one new function.
+ * @dev It adds no state, so the inherited `initialize` is all a proxy ever needed.
+ * @custom:oz-upgrades-unsafe-allow missing-initializer
  */
 contract EnergyMarketV2Test is EnergyMarket {
     /// @notice Tells the upgraded implementation apart; reads the order count to prove state survived.
