@@ -666,8 +666,11 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         if (actual != expected) revert MarketUnexpectedOrderStatus(orderId, actual, expected);
     }
 
-    function _isGridOperator(address account) private view returns (bool isOperator) {
-        (isOperator, ) = IAccessManager(authority()).hasRole(GridRoles.GRID_OPERATOR, account);
+    /// @dev Only an immediate grid operator: a member granted with an execution delay cannot schedule
+    /// these unrestricted exits, so it gets no shortcut around its delay either.
+    function _isGridOperator(address account) private view returns (bool) {
+        (bool isMember, uint32 delay) = IAccessManager(authority()).hasRole(GridRoles.GRID_OPERATOR, account);
+        return isMember && delay == 0;
     }
 
     function _terms(

@@ -219,6 +219,10 @@ export async function upgradeMarketContract(
     });
   }
 
+  // A later process (or another machine) has no plugin record of the proxy: import the current
+  // implementation first so the storage-layout check compares against what is really deployed.
+  const currentFactory = await ethers.getContractFactory(current.contractName, upgrader);
+  await upgrades.forceImport(current.proxy, currentFactory, { kind: "uups" });
   const factory = await ethers.getContractFactory(params.implementation, upgrader);
   const prepared = await upgrades.prepareUpgrade(current.proxy, factory, { kind: "uups" });
   const implementation = (

@@ -408,6 +408,13 @@ describe("EnergyMarket", () => {
         .withArgs(1n, 0n);
     });
 
+    it("refuses capacity for zone 0, which means no zone", async () => {
+      const w = await loadFixture(autoMarket);
+      await expect(w.review.connect(w.grid).setZoneCapacity(0, 1n, 1n))
+        .to.be.revertedWithCustomError(w.review, "ReviewZoneInvalid")
+        .withArgs(0n);
+    });
+
     it("lets only the market reserve capacity", async () => {
       const w = await loadFixture(autoMarket);
       const terms = {
@@ -477,6 +484,24 @@ describe("EnergyMarket", () => {
         expect((await w.market.getOffer(offerId)).remainingWh).to.equal(10_000n);
       });
 
+      it("lets only the grid operator deny, also while paused; approving waits for unpause", async () => {
+        const w = await loadFixture(manualMarket);
+        const offerId = await publishOffer(w, w.solar, 10_000n);
+        const first = await requestOrder(w, w.alice, offerId, 1_000n);
+        const second = await requestOrder(w, w.alice, offerId, 1_000n);
+        await w.market.connect(w.solar).confirm(first);
+        await w.market.connect(w.solar).confirm(second);
+        await expect(w.market.connect(w.alice).denyOrder(first))
+          .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
+          .withArgs(w.alice.address);
+        await w.market.connect(w.grid).pause();
+        await expect(w.market.connect(w.grid).approveOrder(first)).to.be.revertedWithCustomError(
+          w.market,
+          "MarketPaused",
+        );
+        await expect(w.market.connect(w.grid).denyOrder(second)).to.emit(w.market, "OrderDenied");
+      });
+
       it("goes to the grid operator only above the threshold", async () => {
         const w = await loadFixture(thresholdMarket);
         const offerId = await publishOffer(w, w.solar, 11_000n);
@@ -508,6 +533,18 @@ describe("EnergyMarket", () => {
       await expect(w.market.connect(w.alice).cancelOrder(confirmed))
         .to.be.revertedWithCustomError(w.market, "MarketCancelNotAllowed")
         .withArgs(confirmed, w.alice.address, OrderStatus.Established);
+    });
+
+    it("lets nobody else cancel an order", async () => {
+      const w = await loadFixture(autoMarket);
+      const offerId = await publishOffer(w, w.solar, 10_000n);
+      const orderId = await requestOrder(w, w.alice, offerId, 1_000n);
+      await expect(w.market.connect(w.outsider).cancelOrder(orderId))
+        .to.be.revertedWithCustomError(w.market, "MarketCancelNotAllowed")
+        .withArgs(orderId, w.outsider.address, OrderStatus.Requested);
+      await expect(w.market.connect(w.solar).cancelOrder(orderId))
+        .to.be.revertedWithCustomError(w.market, "MarketCancelNotAllowed")
+        .withArgs(orderId, w.solar.address, OrderStatus.Requested);
     });
 
     it("lets the grid operator cancel an established order and undoes its confirm", async () => {
@@ -663,6 +700,17 @@ describe("EnergyMarket", () => {
   });
 
   describe("bonds", () => {
+    it("deposits approved credits into the free bond", async () => {
+      const w = await loadFixture(autoMarket);
+      await w.credit.connect(w.grid).mint(w.solar.address, 500n, ethers.ZeroHash);
+      await w.credit.connect(w.solar).approve(await w.market.getAddress(), 500n);
+      await expect(w.market.connect(w.solar).depositBond(500n))
+        .to.emit(w.market, "BondDeposited")
+        .withArgs(w.solar.address, 500n, BOND + 500n);
+      expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND + 500n, 0n]);
+      expect(await w.credit.balanceOf(await w.market.getAddress())).to.equal(2n * BOND + 500n);
+    });
+
     it("withdraws only the free bond", async () => {
       const w = await loadFixture(establishedTrade);
       const free = BOND - defaultFor(10_000n);
@@ -673,6 +721,97 @@ describe("EnergyMarket", () => {
         .to.emit(w.market, "BondWithdrawn")
         .withArgs(w.solar.address, free, 0n);
       expect(await w.credit.balanceOf(w.solar.address)).to.equal(free);
+    });
+  });
+
+  describe("upgrades", () => {
+    it("accept upgradeToAndCall only from the upgrader role", async () => {
+      const w = await loadFixture(autoMarket);
+      for (const target of [w.market, w.review]) {
+        await expect(target.connect(w.grid).upgradeToAndCall(w.grid.address, "0x"))
+          .to.be.revertedWithCustomError(target, "AccessManagedUnauthorized")
+          .withArgs(w.grid.address);
+      }
+    });
+  });
+
+  describe("logs", () => {
+    it("carry enough to rebuild the order book and every trade", async () => {
+      const w = await loadFixture(autoMarket);
+      const a = await publishOffer(w, w.solar, 10_000n);
+      const b = await publishOffer(w, w.wind, 5_000n);
+      const o1 = await requestOrder(w, w.alice, a, 4_000n);
+      const o2 = await requestOrder(w, w.bob, b, 5_000n);
+      const o3 = await requestOrder(w, w.carol, a, 1_000n);
+      const o4 = await requestOrder(w, w.bob, a, 2_000n);
+      await w.market.connect(w.solar).confirm(o1);
+      await w.market.connect(w.wind).confirm(o2);
+      await w.market.connect(w.solar).confirm(o3); // denied: carol has no zone
+      await w.market.connect(w.solar).reject(o4);
+      await w.market.connect(w.grid).cancelOrder(o2);
+      await w.market.connect(w.wind).cancelOffer(b);
+
+      const offers = new Map<bigint, { remainingWh: bigint; cancelled: boolean }>();
+      const orders = new Map<bigint, { status: bigint; quantityWh: bigint; offerId: bigint }>();
+      const logs = await ethers.provider.getLogs({
+        address: await w.market.getAddress(),
+        fromBlock: 0,
+      });
+      for (const log of logs) {
+        const parsed = w.market.interface.parseLog(log);
+        if (parsed === null) continue;
+        const args = parsed.args;
+        switch (parsed.name) {
+          case "OfferPublished":
+            offers.set(args.offerId, { remainingWh: args.quantityWh, cancelled: false });
+            break;
+          case "OfferCancelled":
+            offers.get(args.offerId)!.cancelled = true;
+            break;
+          case "OrderRequested":
+            orders.set(args.orderId, {
+              status: OrderStatus.Requested,
+              quantityWh: args.quantityWh,
+              offerId: args.offerId,
+            });
+            break;
+          case "OrderEstablished":
+            orders.get(args.orderId)!.status = OrderStatus.Established;
+            offers.get(args.offerId)!.remainingWh = args.offerRemainingWh;
+            break;
+          case "OrderDenied":
+            orders.get(args.orderId)!.status = OrderStatus.Denied;
+            break;
+          case "OrderRejected":
+            orders.get(args.orderId)!.status = OrderStatus.Rejected;
+            break;
+          case "OrderCancelled": {
+            const order = orders.get(args.orderId)!;
+            if (args.previousStatus !== OrderStatus.Requested)
+              offers.get(order.offerId)!.remainingWh += order.quantityWh;
+            order.status = OrderStatus.Cancelled;
+            break;
+          }
+        }
+      }
+      expect(offers.size).to.equal(Number(await w.market.offerCount()));
+      for (const [id, offer] of offers) {
+        const onChain = await w.market.getOffer(id);
+        expect([offer.remainingWh, offer.cancelled]).to.deep.equal([
+          onChain.remainingWh,
+          onChain.cancelled,
+        ]);
+      }
+      expect(orders.size).to.equal(Number(await w.market.orderCount()));
+      for (const [id, order] of orders) {
+        expect(order.status, `order ${id}`).to.equal((await w.market.getOrder(id)).status);
+      }
+      expect([...orders.values()].map((o) => o.status)).to.deep.equal([
+        OrderStatus.Established,
+        OrderStatus.Cancelled,
+        OrderStatus.Denied,
+        OrderStatus.Rejected,
+      ]);
     });
   });
 

@@ -9,6 +9,7 @@ import hre from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
   ROLE_IDS,
+  deployMarket,
   ROLE_TABLE,
   readManifest,
   upgradeMarketContract,
@@ -102,6 +103,40 @@ describe("deploy module (ops/contracts)", () => {
       w.manifest.transactions.wiring,
     );
     expect(receipt?.status).to.equal(1);
+  });
+
+  it("hands the admin role to the consortium's admin and drops the deployer's", async () => {
+    const { ethers } = connection;
+    const [deployer, , , , , , , , , consortium] = await ethers.getSigners();
+    const manifest = await deployMarket({
+      hre,
+      connection,
+      deployer: deployer!,
+      roles: {
+        admin: consortium!.address as Address,
+        upgraders: [consortium!.address as Address],
+        upgraderDelaySeconds: 86_400,
+        gridOperators: [],
+        meters: [],
+        producers: [],
+        consumers: [],
+      },
+      review: {
+        slotSeconds: 3600,
+        maxOrderWh: 1n,
+        maxParticipantSlotWh: 1n,
+        mode: "manual",
+        manualThresholdWh: 0n,
+      },
+    });
+    expect(manifest.roles.admin).to.equal(consortium!.address);
+    expect(manifest.deployer).to.equal(deployer!.address);
+    await expectWired(connection, manifest);
+    const manager = await ethers.getContractAt(
+      "GridAccessManager",
+      manifest.contracts.GridAccessManager.proxy,
+    );
+    expect(await manager.hasRole(ROLE_IDS.ADMIN, deployer!.address)).to.deep.equal([false, 0n]);
   });
 
   it("writes the manifest atomically and reads back the same object", async () => {
@@ -304,7 +339,6 @@ describe("deploy module against anvil", () => {
     const [admin, grid, meter, solar, alice] = signers;
     const before = await conn.ethers.provider.getBalance(admin!.address);
     const path = join(dir, "anvil.json");
-    const { deployMarket } = await import("../../ops/contracts/index.js");
     const a = (s: { address: string } | undefined) => s!.address as Address;
     const manifest = await deployMarket({
       hre,
@@ -352,5 +386,23 @@ describe("deploy module against anvil", () => {
     await (await market.connect(alice!).request(1n, 1_000n)).wait();
     await (await market.connect(solar!).confirm(1n)).wait();
     expect((await market.getOrder(1n)).status).to.equal(7n);
+
+    const upgraded = await upgradeMarketContract({
+      hre,
+      connection: conn,
+      manifest,
+      contract: "EnergyMarket",
+      implementation: "EnergyMarketV2Test",
+      manifestPath: path,
+    });
+    expect(upgraded.status).to.equal("upgraded");
+    const v2 = await conn.ethers.getContractAt(
+      "EnergyMarketV2Test",
+      manifest.contracts.EnergyMarket.proxy,
+    );
+    expect(await v2.upgradeProbe()).to.deep.equal(["v2", 1n]);
+    expect((await readManifest(path)).contracts.EnergyMarket.implementation).to.equal(
+      upgraded.implementation,
+    );
   });
 });
