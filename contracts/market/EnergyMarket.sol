@@ -34,8 +34,9 @@ import {GridReview} from "../review/GridReview.sol";
  *   settlement pays `payout <= defaultAmount` to the buyer and frees the rest.
  * - Each order has one outcome: every transition checks the current status and moves forward, so a
  *   second confirm, meter reading or settlement of the same order reverts.
- * - Capacity is reserved exactly while an order is awaiting review or established and before it is
- *   metered; paths out of those states before metering release it with the zones recorded at review.
+ * - Capacity stays reserved from confirm on; every path that ends an order before delivery (deny,
+ *   cancel, expire) releases it with the zones recorded at review. Metering releases nothing: the
+ *   window is over, so its slots can no longer be booked.
  * Exits (reject, cancel, deny, expire, withdraw free bond, meter, settle) work while paused, so pausing
  * never traps funds or capacity.
  */
@@ -239,10 +240,13 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         uint256 payout,
         uint256 returned
     );
+    /// @notice `amount` entered the account's free bond, now `free`.
     event BondDeposited(address indexed account, uint256 amount, uint128 free);
+    /// @notice `amount` left the account's free bond, now `free`.
     event BondWithdrawn(address indexed account, uint256 amount, uint128 free);
     /// @notice New business stopped (`account` is the grid operator who paused).
     event Paused(address indexed account);
+    /// @notice New business resumed.
     event Unpaused(address indexed account);
 
     /**
@@ -582,16 +586,19 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         emit Unpaused(msg.sender);
     }
 
+    /// @notice Whether new business is stopped.
     function paused() external view returns (bool) {
         return _getMarketStorage().paused;
     }
 
     // ---------------------------------------------------------------- views
 
+    /// @notice An offer's terms and what is left of it; reverts for an id never issued.
     function getOffer(uint256 offerId) external view returns (Offer memory) {
         return _offer(offerId);
     }
 
+    /// @notice An order joined with its offer's seller, price and window; reverts for an id never issued.
     function getOrder(uint256 orderId) external view returns (Order memory) {
         OrderRecord storage order = _order(orderId);
         Offer storage offer = _getMarketStorage().offers[order.offerId];
@@ -614,14 +621,17 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
             });
     }
 
+    /// @notice Offers published so far; ids run from 1 to this count.
     function offerCount() external view returns (uint256) {
         return _getMarketStorage().offerCount;
     }
 
+    /// @notice Orders requested so far; ids run from 1 to this count.
     function orderCount() external view returns (uint256) {
         return _getMarketStorage().orderCount;
     }
 
+    /// @notice A seller's bond: what it may withdraw and what backs its open orders.
     function bondOf(address account) external view returns (Bond memory) {
         return _getMarketStorage().bonds[account];
     }
@@ -631,10 +641,12 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         return _getMarketStorage().lastReading[meterId];
     }
 
+    /// @notice The GridCredit token bonds and defaults are paid in.
     function credit() external view returns (IERC20) {
         return _getMarketStorage().credit;
     }
 
+    /// @notice The grid's review contract.
     function review() external view returns (GridReview) {
         return _getMarketStorage().review;
     }

@@ -189,3 +189,58 @@ describe("GridReview reservations (property)", () => {
     );
   });
 });
+
+describe("EnergyMarket default settlement (property)", () => {
+  it("splits the locked default exactly between buyer and seller, pro rata, rounding down", async () => {
+    const base = await networkHelpers.loadFixture(propertyWorld);
+    const marketAddress = await base.market.getAddress();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.bigInt({ min: 1n, max: MAX_ORDER }),
+        // Up to 500 credits per kWh: the largest default (2 kWh) stays within the 1000-credit bond.
+        fc.bigInt({ min: 0n, max: 5n * 10n ** 8n }),
+        fc.nat({ max: 1000 }),
+        async (quantityWh, defaultPerKwh, deliveredPermille) => {
+          const w = await networkHelpers.loadFixture(propertyWorld);
+          const deliveredWh = (quantityWh * BigInt(deliveredPermille)) / 1000n;
+          await w.market
+            .connect(w.solar)
+            .publish(
+              0,
+              1n,
+              defaultPerKwh,
+              quantityWh,
+              w.deliveryStart,
+              w.deliveryEnd,
+              w.deliveryStart,
+            );
+          const offerId = await w.market.offerCount();
+          await w.market.connect(w.bob).request(offerId, quantityWh);
+          const orderId = await w.market.orderCount();
+          await w.market.connect(w.solar).confirm(orderId);
+          const defaultAmount = (quantityWh * defaultPerKwh + 999n) / 1000n;
+          expect((await w.market.getOrder(orderId)).defaultAmount).to.equal(defaultAmount);
+          await networkHelpers.time.increaseTo(w.deliveryEnd);
+          await w.market
+            .connect(w.meter)
+            .recordMeterReading(orderId, connection.ethers.id("meter:bob"), 1n, deliveredWh);
+          const bondBefore = await w.market.bondOf(w.solar.address);
+          const buyerBefore = await w.credit.balanceOf(w.bob.address);
+          if (deliveredWh < quantityWh) await w.market.settleDefault(orderId);
+          const payout = (await w.credit.balanceOf(w.bob.address)) - buyerBefore;
+          const bondAfter = await w.market.bondOf(w.solar.address);
+          const returned = bondAfter.free - bondBefore.free;
+          const shortfall = quantityWh - deliveredWh;
+          expect(payout).to.equal((defaultAmount * shortfall) / quantityWh);
+          expect(payout + returned).to.equal(deliveredWh < quantityWh ? defaultAmount : 0n);
+          expect(bondAfter.locked).to.equal(0n);
+          const bonds =
+            (await w.market.bondOf(w.solar.address)).free +
+            (await w.market.bondOf(w.wind.address)).free;
+          expect(await w.credit.balanceOf(marketAddress)).to.equal(bonds);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
