@@ -1,6 +1,6 @@
 import { upgrades as upgradesFor } from "@openzeppelin/hardhat-upgrades";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import type { BaseContract, TransactionResponse } from "ethers";
+import { isAddress, type Interface, type TransactionResponse } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
 import { OperatorError } from "../errors.js";
@@ -96,10 +96,11 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
   const deployer = params.deployer ?? (await firstSigner(connection));
   const deployerAddress = (await deployer.getAddress()) as Address;
 
+  validateDeployParams(params);
   const deployProxy = async (
     name: MarketContractName,
     args: unknown[],
-  ): Promise<{ contract: BaseContract; record: DeployedContract }> => {
+  ): Promise<DeployedContract> => {
     const factory = await ethers.getContractFactory(name, deployer);
     const implDeploy = await upgrades.deployImplementation(factory, {
       kind: "uups",
@@ -113,50 +114,33 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
     const proxyTx = proxy.deploymentTransaction()?.hash;
     if (proxyTx === undefined) throw new Error(`no deployment transaction for the ${name} proxy`);
     const implementation = await upgrades.erc1967.getImplementationAddress(proxyAddress);
-    return {
-      contract: proxy,
-      record: {
-        contractName: name,
-        proxy: proxyAddress,
-        implementation,
-        proxyTx,
-        implementationTx,
-      },
-    };
+    return { contractName: name, proxy: proxyAddress, implementation, proxyTx, implementationTx };
   };
 
   const manager = await deployProxy("GridAccessManager", [deployerAddress]);
-  const credit = await deployProxy("GridCredit", [manager.record.proxy]);
+  const credit = await deployProxy("GridCredit", [manager.proxy]);
   const { review: p } = params;
   const review = await deployProxy("GridReview", [
-    manager.record.proxy,
+    manager.proxy,
     p.slotSeconds,
     p.maxOrderWh,
     p.maxParticipantSlotWh,
     REVIEW_MODE_IDS[p.mode],
     p.manualThresholdWh,
   ]);
-  const market = await deployProxy("EnergyMarket", [
-    manager.record.proxy,
-    credit.record.proxy,
-    review.record.proxy,
-  ]);
+  const market = await deployProxy("EnergyMarket", [manager.proxy, credit.proxy, review.proxy]);
   const records: Record<MarketContractName, DeployedContract> = {
-    GridAccessManager: manager.record,
-    GridCredit: credit.record,
-    GridReview: review.record,
-    EnergyMarket: market.record,
+    GridAccessManager: manager,
+    GridCredit: credit,
+    GridReview: review,
+    EnergyMarket: market,
   };
 
-  const reviewContract = await ethers.getContractAt("GridReview", review.record.proxy, deployer);
-  const setMarketTx = await reviewContract.setMarket(market.record.proxy);
+  const reviewContract = await ethers.getContractAt("GridReview", review.proxy, deployer);
+  const setMarketTx = await reviewContract.setMarket(market.proxy);
   await setMarketTx.wait();
 
-  const managerContract = await ethers.getContractAt(
-    "GridAccessManager",
-    manager.record.proxy,
-    deployer,
-  );
+  const managerContract = await ethers.getContractAt("GridAccessManager", manager.proxy, deployer);
   const calls = await wiringCalls(connection, records, params.roles, deployerAddress);
   const wiringTx = await managerContract.multicall(calls);
   await wiringTx.wait();
@@ -281,6 +265,51 @@ export async function upgradeMarketContract(
     });
   }
   return finish(await managerContract.execute(current.proxy, data), null);
+}
+
+const UINT32_MAX = 2 ** 32 - 1;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Checks the parameters before anything is sent, so a mistake never leaves half a deployment: one
+ * error names the parameter and what is allowed.
+ */
+function validateDeployParams(params: DeployMarketParams): void {
+  const fail = (path: string, allowed: string, value: unknown): never => {
+    throw new OperatorError(`invalid deploy parameter ${path}`, {
+      details: `got ${typeof value === "bigint" ? value.toString() : JSON.stringify(value)}; allowed: ${allowed}`,
+    });
+  };
+  const { roles, review } = params;
+  if (roles.admin !== undefined && !isAddress(roles.admin))
+    fail("roles.admin", "an address", roles.admin);
+  for (const key of ["upgraders", "gridOperators", "meters", "producers", "consumers"] as const) {
+    roles[key].forEach((account, i) => {
+      if (!isAddress(account)) fail(`roles.${key}[${i}]`, "an address", account);
+    });
+  }
+  if (
+    !Number.isInteger(roles.upgraderDelaySeconds) ||
+    roles.upgraderDelaySeconds < 0 ||
+    roles.upgraderDelaySeconds > UINT32_MAX
+  )
+    fail(
+      "roles.upgraderDelaySeconds",
+      `an integer from 0 to ${UINT32_MAX}`,
+      roles.upgraderDelaySeconds,
+    );
+  if (
+    !Number.isInteger(review.slotSeconds) ||
+    review.slotSeconds < 1 ||
+    review.slotSeconds > UINT32_MAX
+  )
+    fail("review.slotSeconds", `an integer from 1 to ${UINT32_MAX}`, review.slotSeconds);
+  for (const key of ["maxOrderWh", "maxParticipantSlotWh", "manualThresholdWh"] as const) {
+    if (review[key] < 0n || review[key] > UINT64_MAX)
+      fail(`review.${key}`, `0 to ${UINT64_MAX} Wh`, review[key]);
+  }
+  if (!(review.mode in REVIEW_MODE_IDS))
+    fail("review.mode", Object.keys(REVIEW_MODE_IDS).join(", "), review.mode);
 }
 
 /** The manager calls that wire every table row and grant every role, in one multicall. */

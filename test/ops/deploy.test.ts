@@ -139,6 +139,39 @@ describe("deploy module (ops/contracts)", () => {
     expect(await manager.hasRole(ROLE_IDS.ADMIN, deployer!.address)).to.deep.equal([false, 0n]);
   });
 
+  it("refuses bad parameters before sending anything", async () => {
+    const { ethers } = connection;
+    const [deployer] = await ethers.getSigners();
+    const nonce = await ethers.provider.getTransactionCount(deployer!.address);
+    const error = await rejection(
+      deployMarket({
+        hre,
+        connection,
+        deployer: deployer!,
+        roles: {
+          upgraders: [],
+          upgraderDelaySeconds: 0,
+          gridOperators: [],
+          meters: [],
+          producers: [deployer!.address as Address, "0xnot-an-address" as Address],
+          consumers: [],
+        },
+        review: {
+          slotSeconds: 900,
+          maxOrderWh: 1n,
+          maxParticipantSlotWh: 1n,
+          mode: "auto",
+          manualThresholdWh: 0n,
+        },
+      }),
+    );
+    expect(error).to.be.instanceOf(OperatorError);
+    expect((error as OperatorError).oneLine()).to.equal(
+      'invalid deploy parameter roles.producers[1]; got "0xnot-an-address"; allowed: an address',
+    );
+    expect(await ethers.provider.getTransactionCount(deployer!.address)).to.equal(nonce);
+  });
+
   it("writes the manifest atomically and reads back the same object", async () => {
     const w = await networkHelpers.loadFixture(world);
     const path = join(dir, "deployments", "local.json");
