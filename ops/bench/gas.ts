@@ -1,0 +1,133 @@
+/**
+ * Gas per step of one trade on the in-process network, printed as a table:
+ *   ops/bin/node22 node_modules/hardhat/dist/src/cli.js run ops/bench/gas.ts   (npm run bench:gas)
+ * A trade's cost depends on how many reservation counters it creates (a fresh storage slot costs
+ * 22.1k gas): the first cross-zone trade in a slot creates four (seller and buyer usage, seller-zone
+ * export, buyer-zone import), a first same-zone trade two, a new buyer in a busy slot one, a repeat
+ * buyer none.
+ */
+import hre from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { ContractTransactionResponse } from "ethers";
+import { deployMarket, type Address } from "../contracts/index.js";
+
+const SLOT_SECONDS = 900n;
+const LINE_W = 4_000_000n; // 4 MW: the bench never hits a capacity limit
+const CREDITS = 10n ** 12n;
+
+const connection = await hre.network.create();
+const { ethers, networkHelpers } = connection;
+const signers = await ethers.getSigners();
+const at = (index: number): HardhatEthersSigner => {
+  const signer = signers[index];
+  if (signer === undefined) throw new Error(`the network has no account #${index}`);
+  return signer;
+};
+const [admin, grid, meter, solar, alice, bob, carol] = [0, 1, 2, 3, 4, 5, 6].map(at) as [
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+];
+const a = (s: HardhatEthersSigner) => s.address as Address;
+
+const manifest = await deployMarket({
+  hre,
+  connection,
+  deployer: admin,
+  roles: {
+    upgraders: [a(admin)],
+    upgraderDelaySeconds: 0,
+    gridOperators: [a(grid)],
+    meters: [a(meter)],
+    producers: [a(solar)],
+    consumers: [a(alice), a(bob), a(carol)],
+  },
+  review: {
+    slotSeconds: Number(SLOT_SECONDS),
+    maxOrderWh: 10n ** 9n,
+    maxParticipantSlotWh: 10n ** 9n,
+    mode: "manualAbove",
+    manualThresholdWh: 50_000n,
+  },
+});
+const review = await ethers.getContractAt("GridReview", manifest.contracts.GridReview.proxy);
+const market = await ethers.getContractAt("EnergyMarket", manifest.contracts.EnergyMarket.proxy);
+const credit = await ethers.getContractAt("GridCredit", manifest.contracts.GridCredit.proxy);
+await review
+  .connect(grid)
+  .setZones([solar.address, alice.address, bob.address, carol.address], [1, 2, 2, 1]);
+await review.connect(grid).setZoneCapacity(1, LINE_W, LINE_W);
+await review.connect(grid).setZoneCapacity(2, LINE_W, LINE_W);
+await credit.connect(grid).mint(solar.address, CREDITS, ethers.ZeroHash);
+await credit.connect(solar).approve(await market.getAddress(), CREDITS);
+await market.connect(solar).depositBond(CREDITS);
+
+const gasOf = async (sent: Promise<ContractTransactionResponse>): Promise<bigint> => {
+  const receipt = await (await sent).wait();
+  if (receipt === null) throw new Error("no receipt");
+  return receipt.gasUsed;
+};
+
+const now = BigInt(await networkHelpers.time.latest());
+const start = ((now + 7200n) / SLOT_SECONDS + 1n) * SLOT_SECONDS;
+const end = start + SLOT_SECONDS;
+const rows: [string, bigint][] = [];
+
+rows.push([
+  "publish offer",
+  await gasOf(market.connect(solar).publish(0, 250_000n, 100_000n, 1_000_000n, start, end, start)),
+]);
+await market
+  .connect(solar)
+  .publish(0, 250_000n, 100_000n, 1_000_000n, end, end + SLOT_SECONDS, start);
+const trade = async (offerId: bigint, buyer: HardhatEthersSigner, quantityWh: bigint) => {
+  const request = await gasOf(market.connect(buyer).request(offerId, quantityWh));
+  const orderId = await market.orderCount();
+  const confirm = await gasOf(market.connect(solar).confirm(orderId));
+  return { orderId, request, confirm };
+};
+const report = (label: string, t: { request: bigint; confirm: bigint }) => {
+  rows.push([`${label}: request`, t.request]);
+  rows.push([`${label}: confirm + auto review`, t.confirm]);
+  rows.push([`${label}: whole trade`, t.request + t.confirm]);
+};
+const first = await trade(1n, alice, 10_000n);
+report("first cross-zone trade in a slot", first);
+const newBuyer = await trade(1n, bob, 10_000n);
+report("new buyer, busy slot", newBuyer);
+report("repeat buyer, busy slot", await trade(1n, alice, 10_000n));
+report("first same-zone trade in a slot", await trade(2n, carol, 10_000n));
+const manual = await trade(1n, alice, 60_000n);
+rows.push(["confirm above threshold (reserves, awaits operator)", manual.confirm]);
+rows.push([
+  "manual review: grid operator approves",
+  await gasOf(market.connect(grid).approveOrder(manual.orderId)),
+]);
+
+await networkHelpers.time.increaseTo(end);
+const meterId = ethers.id("meter:alice");
+rows.push([
+  "meter reading, delivered in full",
+  await gasOf(market.connect(meter).recordMeterReading(first.orderId, meterId, 10_000n, 10_000n)),
+]);
+rows.push([
+  "meter reading, shortfall",
+  await gasOf(
+    market
+      .connect(meter)
+      .recordMeterReading(newBuyer.orderId, ethers.id("meter:bob"), 4_000n, 4_000n),
+  ),
+]);
+rows.push([
+  "default settlement",
+  await gasOf(market.connect(alice).settleDefault(newBuyer.orderId)),
+]);
+
+const width = Math.max(...rows.map(([name]) => name.length));
+console.log(`${"step".padEnd(width)}  gas`);
+console.log(`${"-".repeat(width)}  ${"-".repeat(7)}`);
+for (const [name, gas] of rows) console.log(`${name.padEnd(width)}  ${gas.toString().padStart(7)}`);
