@@ -5,7 +5,7 @@ import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessMana
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
@@ -35,6 +35,8 @@ import {GridRoles} from "../access/GridRoles.sol";
  * @dev `pause`, `unpause`, `setSettleTimeout` and `upgradeToAndCall` are `restricted`: the
  * {GridAccessManager} decides who may call them. Channel ids come from one global counter and are
  * never reused, so proofs of a settled channel never match a reopened channel between the same pair.
+ * The reentrancy guard lives in transient storage (EIP-1153, cancun): it needs no initializer and
+ * no storage slot, and works the same behind the proxy.
  *
  * Conservation invariant: for every channel, the contract holds exactly
  * `TAD = deposit1 + deposit2 - withdrawn1 - withdrawn2` (total available deposit) of GridCredit, and
@@ -47,7 +49,7 @@ contract PaymentChannels is
     PausableUpgradeable,
     EIP712Upgradeable,
     UUPSUpgradeable,
-    ReentrancyGuard
+    ReentrancyGuardTransient
 {
     using SafeERC20 for IERC20;
 
