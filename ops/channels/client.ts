@@ -1,14 +1,13 @@
 import { getAddress, type SigningKey } from "ethers";
 import type { GridCredit, PaymentChannels } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
+import { defaultEcdsa, type Ecdsa } from "./ecdsa.js";
 import { orderPrice, type OrderSource } from "./market.js";
 import {
   ChannelsTypedData,
   ZERO_HASH,
   orderPaymentHash,
   addressOf,
-  recoverSigner,
-  signDigest,
   type Address,
   type ChannelsDomain,
   type Credits,
@@ -73,11 +72,8 @@ export type ChannelClientOptions = {
   /** The write-ahead log of this account's channels. */
   storePath: string;
   chain?: ChainAccess;
-  /**
-   * Checks that `signature` over `digest` is `expected`'s. Defaults to ECDSA recovery; a faster
-   * verifier for a known partner key can be plugged in.
-   */
-  verify?: (digest: Hash, signature: string, expected: Address) => boolean;
+  /** secp256k1 implementation; defaults to libsecp256k1 when installed, else ethers. */
+  ecdsa?: Ecdsa;
 };
 
 const EMPTY_PROOF = {
@@ -99,7 +95,7 @@ export class ChannelClient {
   private readonly key: SigningKey;
   private readonly store: ChannelStore;
   private readonly chain: ChainAccess | undefined;
-  private readonly verify: (digest: Hash, signature: string, expected: Address) => boolean;
+  private readonly ecdsa: Ecdsa;
   private readonly channels = new Map<bigint, ChannelState>();
   private readonly inFlightOrders = new Map<bigint, Promise<SignedBalanceProof>>();
 
@@ -109,9 +105,7 @@ export class ChannelClient {
     this.typedData = new ChannelsTypedData(options.domain);
     this.store = store;
     this.chain = options.chain;
-    this.verify =
-      options.verify ??
-      ((digest, signature, expected) => recoverSigner(digest, signature) === expected);
+    this.ecdsa = options.ecdsa ?? defaultEcdsa;
   }
 
   /** Opens the store and replays it: the client resumes exactly where the log ends. */
@@ -295,7 +289,7 @@ export class ChannelClient {
       transferredAmount,
       additionalHash: tag.additionalHash ?? ZERO_HASH,
     };
-    const signature = signDigest(this.key, this.typedData.proofDigest("BalanceProof", fields));
+    const signature = this.sign(this.typedData.proofDigest("BalanceProof", fields));
     const record: StoreRecord = { kind: "sent", ...fields, signature };
     if (tag.orderId !== undefined) record.orderId = tag.orderId;
     // Applied before the write so that concurrent payments take distinct nonces; released after.
@@ -323,7 +317,7 @@ export class ChannelClient {
       );
     }
     const digest = this.typedData.proofDigest("BalanceProof", proof);
-    if (!this.verify(digest, proof.signature, state.partner)) {
+    if (this.ecdsa.recover(digest, proof.signature) !== state.partner) {
       throw new BalanceProofRejected(
         "bad-signature",
         `signature is not ${state.partner}'s for channel ${proof.channelId} on this chain and contract`,
@@ -370,7 +364,7 @@ export class ChannelClient {
     return {
       proof,
       beneficiary: this.address,
-      updateSignature: signDigest(this.key, this.typedData.proofDigest("Update", proof)),
+      updateSignature: this.sign(this.typedData.proofDigest("Update", proof)),
     };
   }
 
@@ -389,7 +383,7 @@ export class ChannelClient {
     return {
       amount1: fields.amount1,
       amount2: fields.amount2,
-      signature: signDigest(this.key, this.typedData.cooperativeSettleDigest(fields)),
+      signature: this.sign(this.typedData.cooperativeSettleDigest(fields)),
     };
   }
 
@@ -397,7 +391,7 @@ export class ChannelClient {
   async cooperativeSettle(channelId: bigint, partnerSignature: string): Promise<void> {
     const { channels } = this.requireChain();
     const fields = this.cooperativeFields(channelId);
-    const own = signDigest(this.key, this.typedData.cooperativeSettleDigest(fields));
+    const own = this.sign(this.typedData.cooperativeSettleDigest(fields));
     const selfFirst = fields.participant1 === this.address;
     await (
       await channels.cooperativeSettle(
@@ -418,8 +412,7 @@ export class ChannelClient {
     totalWithdraw: Credits,
     expiry: bigint,
   ): string {
-    return signDigest(
-      this.key,
+    return this.sign(
       this.typedData.withdrawDigest({ channelId, participant, totalWithdraw, expiry }),
     );
   }
@@ -444,10 +437,7 @@ export class ChannelClient {
     const { channels } = this.requireChain();
     const state = this.state(channelId);
     const proof = state.received ?? EMPTY_PROOF;
-    const closeSignature = signDigest(
-      this.key,
-      this.typedData.proofDigest("Close", { ...proof, channelId }),
-    );
+    const closeSignature = this.sign(this.typedData.proofDigest("Close", { ...proof, channelId }));
     await (await channels.closeChannel(channelId, this.address, proof, closeSignature)).wait();
     await this.record({ kind: "closed", channelId });
   }
@@ -540,6 +530,10 @@ export class ChannelClient {
     return side === "self"
       ? state.selfDeposit - state.selfWithdrawn + received - sent
       : state.partnerDeposit - state.partnerWithdrawn + sent - received;
+  }
+
+  private sign(digest: Hash): string {
+    return this.ecdsa.sign(this.key, digest);
   }
 
   private requireChain(): ChainAccess {

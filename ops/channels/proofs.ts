@@ -1,13 +1,11 @@
 import {
   AbiCoder,
-  Signature,
-  SigningKey,
+  type SigningKey,
   TypedDataEncoder,
   computeAddress,
   getAddress,
   getBytes,
   keccak256,
-  recoverAddress,
   toUtf8Bytes,
   type TypedDataField,
 } from "ethers";
@@ -189,20 +187,6 @@ export class ChannelsTypedData {
     message.set(this.separator, 2);
     message.set(structHash, 2 + WORD);
     return keccak256(message);
-  }
-}
-
-/** Signs a digest with a private key: 65-byte r,s,v hex, low-s, as the contract's ECDSA expects. */
-export function signDigest(key: SigningKey, digest: Hash): string {
-  return key.sign(digest).serialized;
-}
-
-/** The address that signed `digest`, or undefined when the signature is malformed. */
-export function recoverSigner(digest: Hash, signature: string): Address | undefined {
-  try {
-    return recoverAddress(digest, Signature.from(signature));
-  } catch {
-    return undefined;
   }
 }
 

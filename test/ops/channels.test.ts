@@ -3,8 +3,10 @@ import { mkdtemp, readFile, rm, writeFile, appendFile, stat } from "node:fs/prom
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  Signature,
   SigningKey,
   TypedDataEncoder,
+  computeAddress,
   Wallet,
   concat,
   keccak256,
@@ -14,6 +16,7 @@ import {
 } from "ethers";
 import type { MockEnergyMarket } from "../../types/ethers-contracts/index.js";
 import { BalanceProofRejected, ChannelClient } from "../../ops/channels/client.js";
+import { defaultEcdsa, ethersEcdsa, libsecp256k1Ecdsa } from "../../ops/channels/ecdsa.js";
 import { marketOrders, orderPrice } from "../../ops/channels/market.js";
 import {
   ChannelsTypedData,
@@ -68,6 +71,33 @@ describe("channels: balance proofs", () => {
     }
     // Distinct intents over the same fields never share a digest.
     expect(typed.proofDigest("Close", fields)).to.not.equal(typed.proofDigest("Update", fields));
+  });
+
+  it("uses libsecp256k1 when its binding is installed", () => {
+    expect(libsecp256k1Ecdsa?.name).to.equal("libsecp256k1 (native)");
+    expect(defaultEcdsa).to.equal(libsecp256k1Ecdsa);
+  });
+
+  it("signs identically with libsecp256k1 and ethers, and both refuse a high-s signature", () => {
+    const typed = new ChannelsTypedData(DOMAIN);
+    const digest = typed.proofDigest("BalanceProof", {
+      channelId: 1n,
+      nonce: 2n,
+      transferredAmount: 3n,
+      additionalHash: ZERO_HASH,
+    });
+    const address = computeAddress(KEY_A.publicKey);
+    const reference = ethersEcdsa.sign(KEY_A, digest);
+    expect(defaultEcdsa.sign(KEY_A, digest)).to.equal(reference);
+    expect(defaultEcdsa.recover(digest, reference)).to.equal(address);
+    expect(ethersEcdsa.recover(digest, reference)).to.equal(address);
+    // The same signature with s replaced by n - s (and v flipped) is valid math but non-canonical.
+    const sig = Signature.from(reference);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const high = concat([sig.r, toBeHex(n - BigInt(sig.s), 32), sig.v === 27 ? "0x1c" : "0x1b"]);
+    expect(defaultEcdsa.recover(digest, high)).to.equal(undefined);
+    expect(ethersEcdsa.recover(digest, high)).to.equal(undefined);
+    expect(defaultEcdsa.recover(digest, "0x1234")).to.equal(undefined);
   });
 
   it("binds an order payment to the market, the order and its delivery interval", () => {
