@@ -55,32 +55,45 @@ function loadLibsecp256k1(): Libsecp256k1 | undefined {
   }
 }
 
+function bytesOf(hex: string): Buffer {
+  return Buffer.from(hex.startsWith("0x") ? hex.slice(2) : hex, "hex");
+}
+
 function nativeEcdsa(lib: Libsecp256k1): Ecdsa {
   const keys = new WeakMap<SigningKey, Uint8Array>();
+  // A channel client recovers its few partners' keys over and over: remember their addresses.
+  const addresses = new Map<string, Address>();
   return {
     name: "libsecp256k1 (native)",
     sign(key, digest) {
       let secret = keys.get(key);
       if (!secret) {
-        secret = getBytes(key.privateKey);
+        secret = bytesOf(key.privateKey);
         keys.set(key, secret);
       }
-      const { signature, recid } = lib.ecdsaSign(getBytes(digest), secret);
-      const out = new Uint8Array(65);
+      const { signature, recid } = lib.ecdsaSign(bytesOf(digest), secret);
+      const out = Buffer.alloc(65);
       out.set(signature, 0);
       out[64] = 27 + recid;
-      return hexlify(out);
+      return `0x${out.toString("hex")}`;
     },
     recover(digest, signature) {
-      const bytes = getBytes(signature);
-      if (bytes.length !== 65) return undefined;
+      if (signature.length !== 132 || !/^0x[0-9a-fA-F]*$/.test(signature)) return undefined;
+      const bytes = bytesOf(signature);
       const v = bytes[64]!;
       if (v !== 27 && v !== 28) return undefined;
-      const s = BigInt(hexlify(bytes.subarray(32, 64)));
+      const s = BigInt(`0x${signature.slice(66, 130)}`);
       if (s === 0n || s > HALF_ORDER) return undefined;
       try {
-        const publicKey = lib.ecdsaRecover(bytes.subarray(0, 64), v - 27, getBytes(digest), false);
-        return getAddress(`0x${keccak256(publicKey.subarray(1)).slice(26)}`);
+        const publicKey = lib.ecdsaRecover(bytes.subarray(0, 64), v - 27, bytesOf(digest), false);
+        const id = Buffer.from(publicKey).toString("hex");
+        let address = addresses.get(id);
+        if (address === undefined) {
+          address = getAddress(`0x${keccak256(publicKey.subarray(1)).slice(26)}`);
+          if (addresses.size >= 10_000) addresses.clear();
+          addresses.set(id, address);
+        }
+        return address;
       } catch {
         return undefined;
       }

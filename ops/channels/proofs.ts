@@ -115,13 +115,12 @@ export function orderPaymentHash(order: {
 
 const WORD = 32;
 
-function writeWord(target: Uint8Array, offset: number, value: bigint): void {
-  if (value < 0n || value >= 1n << 256n) throw new RangeError(`${value} does not fit in uint256`);
-  let rest = value;
-  for (let i = offset + WORD - 1; i >= offset; i--) {
-    target[i] = Number(rest & 0xffn);
-    rest >>= 8n;
-  }
+const UINT256_LIMIT = 1n << 256n;
+
+function writeWord(target: Buffer, offset: number, value: bigint): void {
+  if (value < 0n || value >= UINT256_LIMIT)
+    throw new RangeError(`${value} does not fit in uint256`);
+  target.write(value.toString(16).padStart(64, "0"), offset, WORD, "hex");
 }
 
 /**
@@ -157,15 +156,16 @@ export class ChannelsTypedData {
 
   /** The EIP-712 digest of a balance proof's fields under one intent. */
   proofDigest(intent: ProofIntent, fields: BalanceProofFields): Hash {
-    const struct = new Uint8Array(5 * WORD);
+    const struct = Buffer.alloc(5 * WORD);
     struct.set(this.proofTypeHash[intent], 0);
     writeWord(struct, WORD, fields.channelId);
     writeWord(struct, 2 * WORD, fields.nonce);
     writeWord(struct, 3 * WORD, fields.transferredAmount);
-    const additional = getBytes(fields.additionalHash);
-    if (additional.length !== WORD) throw new RangeError("additionalHash must be 32 bytes");
-    struct.set(additional, 4 * WORD);
-    return this.wrap(getBytes(keccak256(struct)));
+    if (!/^0x[0-9a-fA-F]{64}$/.test(fields.additionalHash)) {
+      throw new RangeError("additionalHash must be 32 bytes of hex");
+    }
+    struct.write(fields.additionalHash.slice(2), 4 * WORD, WORD, "hex");
+    return this.wrap(keccak256(struct));
   }
 
   withdrawDigest(fields: WithdrawFields): Hash {
@@ -180,12 +180,12 @@ export class ChannelsTypedData {
     );
   }
 
-  private wrap(structHash: Uint8Array): Hash {
-    const message = new Uint8Array(2 + 2 * WORD);
+  private wrap(structHash: Hash): Hash {
+    const message = Buffer.alloc(2 + 2 * WORD);
     message[0] = 0x19;
     message[1] = 0x01;
     message.set(this.separator, 2);
-    message.set(structHash, 2 + WORD);
+    message.write(structHash.slice(2), 2 + WORD, WORD, "hex");
     return keccak256(message);
   }
 }
