@@ -10,7 +10,7 @@ import { ChannelStore } from "../../ops/channels/store.js";
 import { AMOUNT, CHANNEL_ID, DOMAIN } from "./fixtures/channel-payer.js";
 
 const PAYER_KEY = `0x${"44".repeat(32)}`;
-const ORDERS = 400n;
+const ORDERS = 1000n;
 
 type Released = {
   orderId: string;

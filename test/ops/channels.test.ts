@@ -437,6 +437,29 @@ describe("channels: client on chain", () => {
     await snapshot.restore();
   });
 
+  it("withdraws part of a balance with the partner's signature and keeps paying", async () => {
+    const snapshot = await f.networkHelpers.takeSnapshot();
+    const alice = await member(KEY_A, CONSUMER, "alice3");
+    const bob = await member(KEY_B, PRODUCER, "bob3");
+    const channelId = await alice.openChannel(bob.address);
+    await alice.deposit(channelId, 300n);
+    await bob.sync(channelId);
+    await bob.receive(await alice.pay(channelId, 100n));
+    const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
+    const partnerSignature = bob.withdrawSignature(channelId, alice.address, 150n, expiry);
+    await alice.withdraw(channelId, 150n, expiry, partnerSignature);
+    expect(await f.credit.balanceOf(alice.address)).to.equal(FUNDS - 300n + 150n);
+    expect(alice.balanceOf(channelId)).to.equal(50n);
+    const error = await rejection(alice.pay(channelId, 51n));
+    expect(error.message).to.equal(`channel ${channelId} cannot pay 51`);
+    await bob.sync(channelId);
+    await bob.receive(await alice.pay(channelId, 50n));
+    expect(bob.balanceOf(channelId)).to.equal(150n);
+    await alice.stop();
+    await bob.stop();
+    await snapshot.restore();
+  });
+
   it("settles cooperatively at the balances both clients hold", async () => {
     const snapshot = await f.networkHelpers.takeSnapshot();
     const alice = await member(KEY_A, CONSUMER, "alice2");
