@@ -437,6 +437,45 @@ describe("channels: client on chain", () => {
     await snapshot.restore();
   });
 
+  it("updates by itself after a cheating close; a watcher arriving after the window is too late", async () => {
+    const snapshot = await f.networkHelpers.takeSnapshot();
+    const alice = await member(KEY_A, CONSUMER, "alice4");
+    const bob = await member(KEY_B, PRODUCER, "bob4");
+    const first = await alice.openChannel(bob.address);
+    await bob.sync(first);
+    await bob.deposit(first, 100n);
+    await alice.sync(first);
+    await alice.receive(await bob.pay(first, 60n));
+    await bob.close(first);
+    expect(await f.channels.settlementAmounts(first)).to.deep.equal([0n, 100n]);
+    expect(await alice.update(first)).to.equal(true);
+    expect(await f.channels.settlementAmounts(first)).to.deep.equal([60n, 40n]);
+    await f.networkHelpers.time.increase(SETTLE_TIMEOUT + 1n);
+    await bob.settle(first);
+
+    const second = await alice.openChannel(bob.address);
+    expect(second).to.equal(first + 1n);
+    await bob.sync(second);
+    await bob.deposit(second, 100n);
+    await alice.sync(second);
+    await alice.receive(await bob.pay(second, 10n));
+    const watcherAccount = new Wallet(KEY_C.privateKey, f.ethers.provider);
+    await f.admin.sendTransaction({ to: watcherAccount.address, value: 10n ** 18n });
+    const watcher = new ChannelWatcher(
+      f.channels.connect(watcherAccount),
+      await f.ethers.provider.getBlockNumber(),
+    );
+    watcher.watch(alice.delegation(second)!);
+    await bob.close(second);
+    await f.networkHelpers.time.increase(SETTLE_TIMEOUT + 1n);
+    expect(await watcher.scan()).to.deep.equal([
+      { channelId: second, sender: bob.address, nonce: 1n, action: "too-late" },
+    ]);
+    await alice.stop();
+    await bob.stop();
+    await snapshot.restore();
+  });
+
   it("withdraws part of a balance with the partner's signature and keeps paying", async () => {
     const snapshot = await f.networkHelpers.takeSnapshot();
     const alice = await member(KEY_A, CONSUMER, "alice3");
