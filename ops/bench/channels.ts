@@ -1,0 +1,268 @@
+/**
+ * Payment channel benchmark: off-chain payments per second (sign + verify + persist, both sides
+ * in this one process, each proof durable before it is released) and the gas of every on-chain
+ * channel step next to paying the same amounts with one GridCredit transfer each.
+ *
+ * Run: npm run bench:channels   (hardhat run ops/bench/channels.ts on the in-process chain)
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import hre from "hardhat";
+import { upgrades as upgradesFor } from "@openzeppelin/hardhat-upgrades";
+import { SigningKey, type ContractTransactionResponse } from "ethers";
+import type {
+  GridAccessManager,
+  GridCredit,
+  PaymentChannels,
+} from "../../types/ethers-contracts/index.js";
+import { ChannelClient } from "../channels/client.js";
+import { ethersEcdsa, libsecp256k1Ecdsa, type Ecdsa } from "../channels/ecdsa.js";
+import {
+  ChannelsTypedData,
+  INTENT_TYPES,
+  ZERO_HASH,
+  typedDataDomain,
+  type ChannelsDomain,
+} from "../channels/proofs.js";
+
+const DOMAIN: ChannelsDomain = {
+  chainId: 31337n,
+  verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+};
+
+type OffchainResult = { ecdsa: string; window: number; payments: number; perSecond: number };
+
+/** `payments` payments from a payer client to a payee client, `window` of them in flight. */
+async function offchain(ecdsa: Ecdsa, payments: number, window: number): Promise<OffchainResult> {
+  const dir = await mkdtemp(join(tmpdir(), "gridchain-bench-"));
+  try {
+    const payer = await ChannelClient.start({
+      key: new SigningKey(`0x${"61".repeat(32)}`),
+      domain: DOMAIN,
+      storePath: join(dir, "payer.jsonl"),
+      ecdsa,
+    });
+    const payee = await ChannelClient.start({
+      key: new SigningKey(`0x${"62".repeat(32)}`),
+      domain: DOMAIN,
+      storePath: join(dir, "payee.jsonl"),
+      ecdsa,
+    });
+    const deposit = BigInt(payments) * 10n;
+    await payer.track({
+      channelId: 1n,
+      partner: payee.address,
+      participant1: payer.address,
+      selfDeposit: deposit,
+      partnerDeposit: 0n,
+    });
+    await payee.track({
+      channelId: 1n,
+      partner: payer.address,
+      participant1: payer.address,
+      selfDeposit: 0n,
+      partnerDeposit: deposit,
+    });
+    const started = process.hrtime.bigint();
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; i < payments; i++) {
+      // Proofs resolve in nonce order (one batch after the other), so receive sees them in order.
+      const payment = payer.pay(1n, 7n).then((proof) => payee.receive(proof));
+      const tracked = payment.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      if (inFlight.size >= window) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (payee.balanceOf(1n) !== BigInt(payments) * 7n) throw new Error("payee balance is wrong");
+    await payer.stop();
+    await payee.stop();
+    return { ecdsa: ecdsa.name, window, payments, perSecond: payments / seconds };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Signatures and recoveries per second of one implementation, no storage. */
+function rawCrypto(ecdsa: Ecdsa, count: number) {
+  const typed = new ChannelsTypedData(DOMAIN);
+  const key = new SigningKey(`0x${"63".repeat(32)}`);
+  const digests = Array.from({ length: count }, (_, i) =>
+    typed.proofDigest("BalanceProof", {
+      channelId: 1n,
+      nonce: BigInt(i + 1),
+      transferredAmount: BigInt(i),
+      additionalHash: ZERO_HASH,
+    }),
+  );
+  let t = performance.now();
+  const signatures = digests.map((digest) => ecdsa.sign(key, digest));
+  const sign = count / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < count; i++) ecdsa.recover(digests[i]!, signatures[i]!);
+  const recover = count / ((performance.now() - t) / 1000);
+  return { sign, recover };
+}
+
+async function gas(): Promise<Record<string, bigint>> {
+  const connection = await hre.network.create();
+  const { ethers, networkHelpers } = connection;
+  const upgrades = await upgradesFor(hre, connection);
+  const [admin, grid, alice, bob] = await ethers.getSigners();
+  const manager = (await upgrades.deployProxy(
+    await ethers.getContractFactory("GridAccessManager"),
+    [admin!.address],
+    { kind: "uups" },
+  )) as unknown as GridAccessManager;
+  const credit = (await upgrades.deployProxy(
+    await ethers.getContractFactory("GridCredit"),
+    [await manager.getAddress()],
+    { kind: "uups" },
+  )) as unknown as GridCredit;
+  const channels = (await upgrades.deployProxy(
+    await ethers.getContractFactory("PaymentChannels"),
+    [await manager.getAddress(), await credit.getAddress(), 3600n],
+    { kind: "uups" },
+  )) as unknown as PaymentChannels;
+  const channelsAddress = await channels.getAddress();
+  await manager.setTargetFunctionRole(
+    await credit.getAddress(),
+    [credit.interface.getFunction("mint").selector],
+    2n,
+  );
+  await manager.grantRole(2n, grid!.address, 0);
+  await manager.grantRole(5n, alice!.address, 0);
+  await manager.grantRole(4n, bob!.address, 0);
+  for (const who of [alice!, bob!]) {
+    await credit.connect(grid!).mint(who.address, 10n ** 12n, ZERO_HASH);
+    await credit.connect(who).approve(channelsAddress, 10n ** 12n);
+  }
+  const domain = typedDataDomain({
+    chainId: (await ethers.provider.getNetwork()).chainId,
+    verifyingContract: channelsAddress,
+  });
+  const used = async (tx: Promise<ContractTransactionResponse>) =>
+    (await (await tx).wait())!.gasUsed;
+  const result: Record<string, bigint> = {};
+
+  // An ERC-20 transfer per payment: the seller already holds credits (warm, non-zero balance).
+  result["GridCredit transfer (one payment on chain)"] = await used(
+    credit.connect(alice!).transfer(bob!.address, 1_000n),
+  );
+
+  result["open"] = await used(channels.connect(alice!).openChannel(bob!.address));
+  result["deposit (first)"] = await used(
+    channels.connect(alice!).setTotalDeposit(1n, alice!.address, 1_000_000n),
+  );
+  result["deposit (top-up)"] = await used(
+    channels.connect(alice!).setTotalDeposit(1n, alice!.address, 2_000_000n),
+  );
+  const expiry = BigInt(await networkHelpers.time.latest()) + 600n;
+  const w = { channelId: 1n, participant: alice!.address, totalWithdraw: 100n, expiry };
+  result["withdraw"] = await used(
+    channels.withdraw(
+      1n,
+      alice!.address,
+      100n,
+      expiry,
+      await alice!.signTypedData(domain, INTENT_TYPES.Withdraw, w),
+      await bob!.signTypedData(domain, INTENT_TYPES.Withdraw, w),
+    ),
+  );
+  const cs = {
+    channelId: 1n,
+    participant1: alice!.address,
+    amount1: 1_000_000n,
+    participant2: bob!.address,
+    amount2: 999_900n,
+  };
+  result["cooperative settle"] = await used(
+    channels.cooperativeSettle(
+      1n,
+      cs.amount1,
+      cs.amount2,
+      await alice!.signTypedData(domain, INTENT_TYPES.CooperativeSettle, cs),
+      await bob!.signTypedData(domain, INTENT_TYPES.CooperativeSettle, cs),
+    ),
+  );
+
+  await channels.connect(alice!).openChannel(bob!.address);
+  await channels.connect(alice!).setTotalDeposit(2n, alice!.address, 1_000_000n);
+  await channels.connect(bob!).setTotalDeposit(2n, bob!.address, 1_000_000n);
+  const fromAlice = {
+    channelId: 2n,
+    nonce: 500n,
+    transferredAmount: 400_000n,
+    additionalHash: `0x${"ab".repeat(32)}`,
+  };
+  const fromBob = { ...fromAlice, nonce: 20n, transferredAmount: 30_000n };
+  const aliceProof = {
+    ...fromAlice,
+    signature: await alice!.signTypedData(domain, INTENT_TYPES.BalanceProof, fromAlice),
+  };
+  const bobProof = {
+    ...fromBob,
+    signature: await bob!.signTypedData(domain, INTENT_TYPES.BalanceProof, fromBob),
+  };
+  result["close"] = await used(
+    channels.closeChannel(
+      2n,
+      bob!.address,
+      aliceProof,
+      await bob!.signTypedData(domain, INTENT_TYPES.Close, fromAlice),
+    ),
+  );
+  result["update"] = await used(
+    channels.updateBalanceProof(
+      2n,
+      bob!.address,
+      bobProof,
+      await alice!.signTypedData(domain, INTENT_TYPES.Update, fromBob),
+    ),
+  );
+  await networkHelpers.time.increase(3601);
+  result["settle"] = await used(channels.settleChannel(2n));
+  return result;
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+const ecdsas = [libsecp256k1Ecdsa, ethersEcdsa].filter((e): e is Ecdsa => e !== undefined);
+
+console.log("off-chain payments (sign + verify + persist with fdatasync, one process, one core)");
+for (const ecdsa of ecdsas) {
+  const raw = rawCrypto(ecdsa, ecdsa === ethersEcdsa ? 500 : 5_000);
+  console.log(
+    `  ${ecdsa.name}: sign ${fmt(raw.sign)}/s, recover ${fmt(raw.recover)}/s (no storage)`,
+  );
+  const many = ecdsa === ethersEcdsa ? 1_000 : 20_000;
+  for (const [window, payments] of [
+    [1, Math.min(many, 2_000)],
+    [32, many],
+    [128, many],
+  ] as const) {
+    const r = await offchain(ecdsa, payments, window);
+    const mode = window === 1 ? "one fdatasync per payment" : `group commit, ${window} in flight`;
+    console.log(`  ${ecdsa.name}, ${mode}: ${fmt(r.perSecond)} payments/s (${payments} payments)`);
+  }
+}
+
+const g = await gas();
+console.log("\non-chain gas per step");
+for (const [step, value] of Object.entries(g))
+  console.log(`  ${step.padEnd(42)} ${fmt(Number(value))}`);
+const transfer = Number(g["GridCredit transfer (one payment on chain)"]);
+const happy = Number(g["open"]! + 2n * g["deposit (first)"]! + g["cooperative settle"]!);
+const dispute = Number(
+  g["open"]! + 2n * g["deposit (first)"]! + g["close"]! + g["update"]! + g["settle"]!,
+);
+console.log("\nN payments: gas on chain (one transfer each) vs one channel");
+console.log("  N        transfers      channel (cooperative)   channel (close/update/settle)");
+for (const n of [1, 10, 100, 1_000, 10_000]) {
+  console.log(
+    `  ${String(n).padEnd(8)} ${fmt(n * transfer).padStart(12)}   ${fmt(happy).padStart(20)}   ${fmt(dispute).padStart(26)}`,
+  );
+}
