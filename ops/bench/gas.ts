@@ -37,6 +37,7 @@ const a = (s: HardhatEthersSigner) => s.address as Address;
 const manifest = await deployMarket({
   hre,
   connection,
+  channels: { settleTimeoutSeconds: 3600 },
   deployer: admin,
   roles: {
     upgraders: [a(admin)],

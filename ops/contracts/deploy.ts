@@ -16,6 +16,9 @@ import {
 
 /** A 0x-prefixed 20-byte hex address. */
 export type Address = `0x${string}`;
+
+/** PaymentChannels.MIN_SETTLE_TIMEOUT: a shorter window would not give a watcher time to react. */
+const MIN_SETTLE_TIMEOUT_SECONDS = 60;
 /** Energy in watt-hours. */
 export type Wh = bigint;
 
@@ -55,6 +58,8 @@ export type DeployMarketParams = {
   deployer?: HardhatEthersSigner;
   roles: RoleAccounts;
   review: ReviewParameters;
+  /** Payment channels: the settle timeout a newly opened channel gets (seconds, >= 60). */
+  channels: { settleTimeoutSeconds: number };
   /** When set, the manifest is written here (atomically). */
   manifestPath?: string;
 };
@@ -129,11 +134,17 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
     p.manualThresholdWh,
   ]);
   const market = await deployProxy("EnergyMarket", [manager.proxy, credit.proxy, review.proxy]);
+  const channels = await deployProxy("PaymentChannels", [
+    manager.proxy,
+    credit.proxy,
+    params.channels.settleTimeoutSeconds,
+  ]);
   const records: Record<MarketContractName, DeployedContract> = {
     GridAccessManager: manager,
     GridCredit: credit,
     GridReview: review,
     EnergyMarket: market,
+    PaymentChannels: channels,
   };
 
   const reviewContract = await ethers.getContractAt("GridReview", review.proxy, deployer);
@@ -168,6 +179,7 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
       mode: p.mode,
       manualThresholdWh: p.manualThresholdWh.toString(),
     },
+    channels: { settleTimeoutSeconds: params.channels.settleTimeoutSeconds },
     transactions: { setMarket: setMarketTx.hash, wiring: wiringTx.hash },
     upgrades: [],
   };
@@ -304,6 +316,13 @@ function validateDeployParams(params: DeployMarketParams): void {
     review.slotSeconds > UINT32_MAX
   )
     fail("review.slotSeconds", `an integer from 1 to ${UINT32_MAX}`, review.slotSeconds);
+  const { settleTimeoutSeconds } = params.channels;
+  if (!Number.isInteger(settleTimeoutSeconds) || settleTimeoutSeconds < MIN_SETTLE_TIMEOUT_SECONDS)
+    fail(
+      "channels.settleTimeoutSeconds",
+      `an integer of at least ${MIN_SETTLE_TIMEOUT_SECONDS} (PaymentChannels.MIN_SETTLE_TIMEOUT)`,
+      settleTimeoutSeconds,
+    );
   for (const key of ["maxOrderWh", "maxParticipantSlotWh", "manualThresholdWh"] as const) {
     if (review[key] < 0n || review[key] > UINT64_MAX)
       fail(`review.${key}`, `0 to ${UINT64_MAX} Wh`, review[key]);

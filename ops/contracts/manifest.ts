@@ -36,6 +36,7 @@ const manifestSchema = z.strictObject({
     GridCredit: deployedContract,
     GridReview: deployedContract,
     EnergyMarket: deployedContract,
+    PaymentChannels: deployedContract,
   }),
   roles: z.strictObject({
     admin: address,
@@ -53,6 +54,7 @@ const manifestSchema = z.strictObject({
     mode: z.enum(["auto", "manual", "manualAbove"]),
     manualThresholdWh: decimal,
   }),
+  channels: z.strictObject({ settleTimeoutSeconds: z.number().int().positive() }),
   transactions: z.strictObject({
     setMarket: txHash,
     wiring: txHash,

@@ -21,6 +21,7 @@ export const MARKET_CONTRACTS = [
   "GridCredit",
   "GridReview",
   "EnergyMarket",
+  "PaymentChannels",
 ] as const;
 export type MarketContractName = (typeof MARKET_CONTRACTS)[number];
 
@@ -54,4 +55,10 @@ export const ROLE_TABLE: readonly RoleRule[] = [
   },
   { contract: "EnergyMarket", functions: ["recordMeterReading"], role: "METER" },
   { contract: "EnergyMarket", functions: ["upgradeToAndCall"], role: "UPGRADER" },
+  {
+    contract: "PaymentChannels",
+    functions: ["pause", "unpause", "setSettleTimeout"],
+    role: "GRID_OPERATOR",
+  },
+  { contract: "PaymentChannels", functions: ["upgradeToAndCall"], role: "UPGRADER" },
 ];

@@ -81,6 +81,7 @@ export async function deployWorld(
   const manifest = await deployMarket({
     hre,
     connection,
+    channels: { settleTimeoutSeconds: 3600 },
     deployer: admin,
     roles: {
       upgraders: [addr(admin)],

@@ -111,6 +111,7 @@ describe("deploy module (ops/contracts)", () => {
     const manifest = await deployMarket({
       hre,
       connection,
+      channels: { settleTimeoutSeconds: 3600 },
       deployer: deployer!,
       roles: {
         admin: consortium!.address as Address,
@@ -147,6 +148,7 @@ describe("deploy module (ops/contracts)", () => {
       deployMarket({
         hre,
         connection,
+        channels: { settleTimeoutSeconds: 3600 },
         deployer: deployer!,
         roles: {
           upgraders: [],
@@ -376,6 +378,7 @@ describe("deploy module against anvil", () => {
     const manifest = await deployMarket({
       hre,
       connection: conn,
+      channels: { settleTimeoutSeconds: 3600 },
       roles: {
         upgraders: [a(admin)],
         upgraderDelaySeconds: 0,
