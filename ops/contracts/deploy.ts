@@ -89,7 +89,7 @@ export type UpgradeResult =
     };
 
 /**
- * Deploys the market as four UUPS proxies (manager, credit, review, market), each created with its
+ * Deploys the market as five UUPS proxies (manager, credit, review, market, channels), each created with its
  * initialize calldata, points the review at the market, wires every restricted selector of
  * {@link ROLE_TABLE} and grants the roles in one multicall on the manager. Returns the manifest and
  * writes it when `manifestPath` is given.

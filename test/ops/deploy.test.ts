@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import hre from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
+  MARKET_CONTRACTS,
   ROLE_IDS,
   deployMarket,
   ROLE_TABLE,
@@ -66,7 +67,7 @@ async function expectWired(conn: NetworkConnection, manifest: DeploymentManifest
   await expectRole(ROLE_IDS.ADMIN, roles.admin, 0n);
   const review = await ethers.getContractAt("GridReview", manifest.contracts.GridReview.proxy);
   expect(await review.market()).to.equal(manifest.contracts.EnergyMarket.proxy);
-  for (const name of ["GridAccessManager", "GridCredit", "GridReview", "EnergyMarket"] as const) {
+  for (const name of MARKET_CONTRACTS) {
     const slot = await ethers.provider.getStorage(
       manifest.contracts[name].proxy,
       // ERC-1967 implementation slot.
@@ -87,7 +88,7 @@ describe("deploy module (ops/contracts)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("deploys four proxies, wires every restricted selector and grants every role", async () => {
+  it("deploys five proxies, wires every restricted selector and grants every role", async () => {
     const w = await networkHelpers.loadFixture(world);
     expect(w.manifest.chainId).to.equal(31337);
     expect(w.manifest.network).to.equal("default");
