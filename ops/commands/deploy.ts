@@ -11,7 +11,10 @@ export function register(program: Command): void {
         "deploy the market (or upgrade what changed), grant roles, set the grid's parameters, mint credits",
       ),
   )
-    .addHelpText("after", "\nExamples:\n  gridchain deploy\n  gridchain deploy -c network/consortium.yaml")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  gridchain deploy\n  gridchain deploy -c network/consortium.yaml",
+    )
     .action(async (options: ChainOptions) => {
       const lines = await deploy(options, (line) => console.log(line));
       console.log(lines.join("\n"));
@@ -19,7 +22,10 @@ export function register(program: Command): void {
 }
 
 /** Runs a deploy; `log` gets each change as it happens, the result is the closing line. */
-export async function deploy(options: ChainOptions, log: (line: string) => void): Promise<string[]> {
+export async function deploy(
+  options: ChainOptions,
+  log: (line: string) => void,
+): Promise<string[]> {
   const context = await chainContext(options);
   const { accountId, openSession, readAccounts, requireRunning } = await import("./hardhat.js");
   const { ensureDeployed, marketSetup } = await import("../contracts/consortium.js");
@@ -43,7 +49,9 @@ export async function deploy(options: ChainOptions, log: (line: string) => void)
   });
   await session.connection.close();
   if (result.transactions === 0) {
-    return [`${manifestPath} is up to date: nothing to do (market ${result.manifest.contracts.EnergyMarket.proxy} on chain ${result.manifest.chainId})`];
+    return [
+      `${manifestPath} is up to date: nothing to do (market ${result.manifest.contracts.EnergyMarket.proxy} on chain ${result.manifest.chainId})`,
+    ];
   }
   return [
     `${manifestPath} written: market ${result.manifest.contracts.EnergyMarket.proxy} on chain ${result.manifest.chainId} (${result.transactions} transactions)`,

@@ -31,11 +31,6 @@ export function readAccounts(networkDir: string): ConsortiumAccount[] {
   }
 }
 
-/** Where `deploy` writes the manifest of a network. */
-export function manifestPathFor(context: Pick<ChainContext, "spec">): string {
-  return join("deployments", `${context.spec.name}.json`);
-}
-
 /**
  * Loads Hardhat (compiling first, so artifacts always match the sources) and connects it to the
  * engine's RPC with the private keys of the given account ids. Keys are read from
@@ -70,13 +65,16 @@ export async function openSession(
   for (const id of ids) {
     const account = accounts.find((candidate) => candidate.id === id);
     if (account === undefined) {
-      throw new OperatorError(`account ${id} is not in ${join(context.networkDir, "accounts.json")}`, {
-        hint: "run 'gridchain generate' again",
-      });
+      throw new OperatorError(
+        `account ${id} is not in ${join(context.networkDir, "accounts.json")}`,
+        {
+          hint: "run 'gridchain generate' again",
+        },
+      );
     }
     signers.set(id, await connection.ethers.getSigner(account.address));
   }
-  return { hre, connection, accounts, signers, manifestPath: manifestPathFor(context) };
+  return { hre, connection, accounts, signers, manifestPath: context.manifestPath };
 }
 
 /** The id of the first account with a role (e.g. the grid operator's `grid-operator`). */

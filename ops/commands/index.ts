@@ -5,6 +5,7 @@ import * as up from "./up.js";
 import * as down from "./down.js";
 import * as status from "./status.js";
 import * as deploy from "./deploy.js";
+import * as upgrade from "./upgrade.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -13,4 +14,4 @@ export type CommandModule = { register(program: Command): void };
  * Every command of the CLI, in the order `--help` lists them. Each lives in its own file and is
  * loaded lazily by its action so that `gridchain --help` stays fast.
  */
-export const commands: CommandModule[] = [generate, inspect, up, deploy, status, down];
+export const commands: CommandModule[] = [generate, inspect, up, deploy, upgrade, status, down];

@@ -4,7 +4,12 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { ConsortiumSpec } from "../consortium/index.js";
 import { OperatorError } from "../errors.js";
-import { deployMarket, upgradeMarketContract, type Address, type ReviewParameters } from "./deploy.js";
+import {
+  deployMarket,
+  upgradeMarketContract,
+  type Address,
+  type ReviewParameters,
+} from "./deploy.js";
 import type { DeploymentManifest } from "./manifest.js";
 import { MARKET_CONTRACTS, ROLE_IDS, type RoleName } from "./roles.js";
 
@@ -198,7 +203,9 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
         const [member] = await manager.hasRole(ROLE_IDS[role], account);
         if (member) continue;
         const delay = role === "UPGRADER" ? setup.upgraderDelaySeconds : 0;
-        grants.push(manager.interface.encodeFunctionData("grantRole", [ROLE_IDS[role], account, delay]));
+        grants.push(
+          manager.interface.encodeFunctionData("grantRole", [ROLE_IDS[role], account, delay]),
+        );
         newlyGranted.add(getAddress(account));
       }
     }
@@ -208,7 +215,7 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     }
   }
 
-  const zoneChanges = [];
+  const zoneChanges: { account: Address; zone: number }[] = [];
   for (const { account, zone } of setup.participantZones) {
     if (Number(await review.zoneOf(account)) !== zone) zoneChanges.push({ account, zone });
   }
@@ -253,7 +260,11 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
   if (mints.length > 0) {
     await batch(
       gridOperator,
-      mints.map(({ account, amount }) => (o) => credit.mint(account, amount, ZeroHash, o)),
+      mints.map(
+        ({ account, amount }) =>
+          (o) =>
+            credit.mint(account, amount, ZeroHash, o),
+      ),
     );
     const total = mints.reduce((sum, { amount }) => sum + amount, 0n);
     log(`minted ${formatCredits(total)} GridCredit to ${mints.length} accounts`);
@@ -281,9 +292,12 @@ async function checkOnChain(
   for (const name of MARKET_CONTRACTS) {
     const { proxy } = manifest.contracts[name];
     if ((await provider.getCode(proxy)) === "0x") {
-      throw new OperatorError(`${manifestPath} names ${name} at ${proxy}, which has no code on chain ${chainId}`, {
-        hint,
-      });
+      throw new OperatorError(
+        `${manifestPath} names ${name} at ${proxy}, which has no code on chain ${chainId}`,
+        {
+          hint,
+        },
+      );
     }
   }
 }
@@ -294,7 +308,10 @@ async function checkOnChain(
  */
 export function sameCode(
   onChain: string,
-  artifact: { deployedBytecode: string; immutableReferences?: Record<string, { start: number; length: number }[]> },
+  artifact: {
+    deployedBytecode: string;
+    immutableReferences?: Record<string, { start: number; length: number }[]>;
+  },
 ): boolean {
   const deployed = onChain.toLowerCase().replace(/^0x/, "");
   const compiled = artifact.deployedBytecode.toLowerCase().replace(/^0x/, "");
