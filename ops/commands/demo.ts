@@ -1,5 +1,11 @@
 import { join } from "node:path";
 import type { Command } from "commander";
+import type {
+  EnergyMarket,
+  GridCredit,
+  GridReview,
+  PaymentChannels,
+} from "../../types/ethers-contracts/index.js";
 
 type DemoOptions = { config: string };
 
@@ -53,7 +59,8 @@ export async function demo(options: DemoOptions, say: (line: string) => void): P
   const session = await openSession(context, ids, { compile: false });
   try {
     const { ethers } = session.connection;
-    const at = async (name: string, address: string) => ethers.getContractAt(name, address);
+    const at = async <T>(name: string, address: string) =>
+      (await ethers.getContractAt(name, address)) as unknown as T;
     const setup = marketSetup(context.spec, accounts);
     const { readFileSync } = await import("node:fs");
     say("");
@@ -62,13 +69,16 @@ export async function demo(options: DemoOptions, say: (line: string) => void): P
     );
     const rows = await runDemoSession({
       contracts: {
-        market: (await at("EnergyMarket", manifest.contracts.EnergyMarket.proxy)) as never,
-        review: (await at("GridReview", manifest.contracts.GridReview.proxy)) as never,
-        credit: (await at("GridCredit", manifest.contracts.GridCredit.proxy)) as never,
-        channels: (await at("PaymentChannels", manifest.contracts.PaymentChannels.proxy)) as never,
+        market: await at<EnergyMarket>("EnergyMarket", manifest.contracts.EnergyMarket.proxy),
+        review: await at<GridReview>("GridReview", manifest.contracts.GridReview.proxy),
+        credit: await at<GridCredit>("GridCredit", manifest.contracts.GridCredit.proxy),
+        channels: await at<PaymentChannels>(
+          "PaymentChannels",
+          manifest.contracts.PaymentChannels.proxy,
+        ),
       },
       manifest,
-      provider: ethers.provider as never,
+      provider: ethers.provider,
       accounts,
       signerOf: (id) => session.signers.get(id)!,
       keyOf: (id) => readFileSync(join(context.networkDir, "accounts", `${id}.key`), "utf8").trim(),

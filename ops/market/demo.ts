@@ -1,5 +1,11 @@
 import { join } from "node:path";
-import { NonceManager, SigningKey, type JsonRpcProvider, type Signer } from "ethers";
+import {
+  NonceManager,
+  SigningKey,
+  type ContractRunner,
+  type JsonRpcProvider,
+  type Signer,
+} from "ethers";
 import { ChannelClient, marketOrders, orderPrice } from "../channels/index.js";
 import type { Address } from "../channels/proofs.js";
 import { formatCredits, type ConsortiumAccount } from "../contracts/consortium.js";
@@ -19,7 +25,9 @@ export type DemoActor = {
 export type DemoParams = {
   contracts: MarketContracts & { channels: PaymentChannels };
   manifest: DeploymentManifest;
-  provider: JsonRpcProvider;
+  /** Reads blocks and the chain id, and sends anvil's `evm_` methods. */
+  provider: Pick<JsonRpcProvider, "getBlock" | "getNetwork"> &
+    ContractRunner & { send(method: string, params: unknown[]): Promise<unknown> };
   accounts: ConsortiumAccount[];
   /** Signer (any account of the consortium) and private key by account id. */
   signerOf: (id: string) => Signer;

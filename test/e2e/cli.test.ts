@@ -179,6 +179,7 @@ describe("gridchain CLI end to end (embedded engine)", function () {
       deliveryEnd: start + 900n,
     });
     orderId = await client.request(buyer, offerId, 30_000n);
+    // The deploy changed the review parameters three times (zones, two lines): version 4.
     expect(await client.confirm(seller, orderId)).to.deep.equal({
       status: "established",
       denialReason: "none",
@@ -252,6 +253,31 @@ describe("gridchain CLI end to end (embedded engine)", function () {
     );
     expect(await v2.upgradeProbe()).to.deep.equal(["v2", 1n]);
     expect((await v2.getOrder(orderId)).quantityWh).to.equal(30_000n);
+    await connection.close();
+  });
+
+  it("deploy upgrades a contract whose compiled code differs from the chain's, and only that one", async () => {
+    // The manifest names EnergyMarket while the chain runs EnergyMarketV2Test: to deploy, the
+    // compiled EnergyMarket is new code.
+    const manifest = JSON.parse(await readFile(manifestPath, "utf8")) as DeploymentManifest;
+    manifest.contracts.EnergyMarket.contractName = "EnergyMarket";
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const run = await gridchain("deploy", ...chainArgs());
+    expect(run.code, run.stderr).to.equal(0);
+    const after = await readManifest(manifestPath);
+    expect(run.stdout.trim().split("\n")[0]).to.equal(
+      `EnergyMarket: compiled code changed; upgraded to implementation ${after.contracts.EnergyMarket.implementation}`,
+    );
+    expect(after.upgrades.map((u) => u.contract)).to.deep.equal(["EnergyMarket", "EnergyMarket"]);
+    for (const name of [
+      "GridAccessManager",
+      "GridCredit",
+      "GridReview",
+      "PaymentChannels",
+    ] as const)
+      expect(after.contracts[name]).to.deep.equal(manifest.contracts[name]);
+    const { client, connection } = await connect();
+    expect((await client.contracts.market.getOrder(orderId)).quantityWh).to.equal(30_000n);
     await connection.close();
   });
 
