@@ -100,7 +100,11 @@ export async function demo(options: DemoOptions, say: (line: string) => void): P
   say("");
   say(`Done in ${Math.round((Date.now() - started) / 1000)} s. The chain keeps running:`);
   const config = options.config === "network/consortium.yaml" ? "" : ` -c ${options.config}`;
-  say(`  gridchain status${config}    contracts, offers and orders`);
-  say(`  gridchain down${config}      stop it (state kept; 'gridchain up' resumes)`);
-  say(`  npm start                   again: a new session on the same chain`);
+  const next = [
+    [`gridchain status${config}`, "contracts, offers and orders"],
+    [`gridchain down${config}`, "stop it (state kept; 'gridchain up' resumes)"],
+    ["npm start", "again: a new session on the same chain"],
+  ];
+  const width = Math.max(...next.map(([command]) => command!.length));
+  for (const [command, what] of next) say(`  ${command!.padEnd(width)}  ${what}`);
 }
