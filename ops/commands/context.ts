@@ -9,7 +9,12 @@ import { writeFileAtomic } from "../fs.js";
 export type EngineKind = "embedded" | "besu";
 
 /** Options every command that talks to a running chain takes. */
-export type ChainOptions = { config: string; network?: string; engine?: EngineKind };
+export type ChainOptions = {
+  config: string;
+  network?: string;
+  engine?: EngineKind;
+  manifest?: string;
+};
 
 export function chainOptions(command: Command): Command {
   return command
@@ -18,12 +23,15 @@ export function chainOptions(command: Command): Command {
     .option(
       "--engine <kind>",
       "embedded (anvil, default) or besu (Docker); default: what 'up' used",
-    );
+    )
+    .option("--manifest <file>", "deployment manifest (default: deployments/<name>.json)");
 }
 
 /** The consortium, its generated folder and the engine that runs (or will run) it. */
 export type ChainContext = {
   spec: ConsortiumSpec;
+  /** Where `deploy` writes the deployment manifest. */
+  manifestPath: string;
   networkDir: string;
   engine: Engine;
   kind: EngineKind;
@@ -48,7 +56,13 @@ export async function chainContext(options: ChainOptions): Promise<ChainContext>
       hint: "use embedded or besu",
     });
   }
-  return { spec, networkDir, kind, engine: await makeEngine(kind, spec, networkDir) };
+  return {
+    spec,
+    networkDir,
+    kind,
+    manifestPath: options.manifest ?? join("deployments", `${spec.name}.json`),
+    engine: await makeEngine(kind, spec, networkDir),
+  };
 }
 
 export function rememberEngine(networkDir: string, kind: EngineKind): void {

@@ -1,9 +1,13 @@
 import type { Command } from "commander";
+import * as init from "./init.js";
 import * as generate from "./generate.js";
 import * as inspect from "./inspect.js";
 import * as up from "./up.js";
 import * as down from "./down.js";
 import * as status from "./status.js";
+import * as demo from "./demo.js";
+import * as deploy from "./deploy.js";
+import * as upgrade from "./upgrade.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -12,4 +16,14 @@ export type CommandModule = { register(program: Command): void };
  * Every command of the CLI, in the order `--help` lists them. Each lives in its own file and is
  * loaded lazily by its action so that `gridchain --help` stays fast.
  */
-export const commands: CommandModule[] = [generate, inspect, up, status, down];
+export const commands: CommandModule[] = [
+  init,
+  generate,
+  inspect,
+  up,
+  deploy,
+  upgrade,
+  status,
+  down,
+  demo,
+];

@@ -1,0 +1,333 @@
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { getAddress, ZeroHash, type TransactionResponse } from "ethers";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import type { NetworkConnection } from "hardhat/types/network";
+import type { ConsortiumSpec } from "../consortium/index.js";
+import { OperatorError } from "../errors.js";
+import {
+  deployMarket,
+  upgradeMarketContract,
+  type Address,
+  type ReviewParameters,
+} from "./deploy.js";
+import type { DeploymentManifest } from "./manifest.js";
+import { MARKET_CONTRACTS, ROLE_IDS, type RoleName } from "./roles.js";
+
+/** One line of network/<name>/accounts.json. */
+export type ConsortiumAccount = {
+  id: string;
+  address: Address;
+  role: "deployer" | "grid-operator" | "meter" | "producer" | "consumer";
+  organisation: string;
+  zone: string;
+};
+
+/** What the consortium file asks of the market: pure data derived from the spec and the accounts. */
+export type MarketSetup = {
+  review: ReviewParameters;
+  upgraderDelaySeconds: number;
+  settleTimeoutSeconds: number;
+  /** Role -> accounts, deployer excluded (it is admin and upgrader). */
+  roles: Record<Exclude<RoleName, "ADMIN">, Address[]>;
+  /** Zone id of the YAML -> numeric zone of GridReview (1-based, YAML order). */
+  zoneIds: Record<string, number>;
+  /** Every trading account (producers, consumers) and its numeric zone. */
+  participantZones: { account: Address; zone: number }[];
+  /** Numeric zone -> line capacities in W. */
+  capacities: { zone: number; exportW: bigint; importW: bigint }[];
+  /** Starting GridCredit (base units) per account, minted when the account first gets its role. */
+  credits: { account: Address; amount: bigint }[];
+};
+
+/** Derives the market's setup from the consortium file and its generated accounts. */
+export function marketSetup(spec: ConsortiumSpec, accounts: ConsortiumAccount[]): MarketSetup {
+  const { market } = spec;
+  const zoneIds = Object.fromEntries(market.zones.map((zone, index) => [zone.id, index + 1]));
+  const byRole = (role: ConsortiumAccount["role"]) =>
+    accounts.filter((account) => account.role === role).map((account) => account.address);
+  const deployer = byRole("deployer")[0];
+  const credits: MarketSetup["credits"] = [];
+  for (const account of accounts) {
+    const amount =
+      account.role === "producer"
+        ? market.startingCredits.producer
+        : account.role === "consumer"
+          ? market.startingCredits.consumer
+          : account.role === "grid-operator"
+            ? market.startingCredits.gridOperator
+            : 0n;
+    if (amount > 0n) credits.push({ account: account.address, amount });
+  }
+  return {
+    review: {
+      slotSeconds: market.slotSeconds,
+      maxOrderWh: BigInt(market.maxKwhPerOrder) * 1000n,
+      maxParticipantSlotWh: BigInt(market.maxKwhPerParticipantPerSlot) * 1000n,
+      mode: market.reviewMode === "threshold" ? "manualAbove" : market.reviewMode,
+      manualThresholdWh: BigInt(market.manualAboveKwh ?? 0) * 1000n,
+    },
+    upgraderDelaySeconds: market.upgradeDelaySeconds,
+    settleTimeoutSeconds: market.channelSettleTimeoutSeconds,
+    roles: {
+      UPGRADER: deployer === undefined ? [] : [deployer],
+      GRID_OPERATOR: byRole("grid-operator"),
+      METER: byRole("meter"),
+      PRODUCER: byRole("producer"),
+      CONSUMER: byRole("consumer"),
+    },
+    zoneIds,
+    participantZones: accounts
+      .filter((account) => account.role === "producer" || account.role === "consumer")
+      .map((account) => ({ account: account.address, zone: zoneIds[account.zone] ?? 0 })),
+    capacities: market.zones.map((zone, index) => ({
+      zone: index + 1,
+      exportW: BigInt(zone.exportKw) * 1000n,
+      importW: BigInt(zone.importKw) * 1000n,
+    })),
+    credits,
+  };
+}
+
+export type EnsureDeployedParams = {
+  hre: HardhatRuntimeEnvironment;
+  connection: NetworkConnection;
+  deployer: HardhatEthersSigner;
+  gridOperator: HardhatEthersSigner;
+  setup: MarketSetup;
+  /** The manifest already written for this network, if any. */
+  existing: DeploymentManifest | undefined;
+  manifestPath: string;
+  /** Receives one line per change made. */
+  log: (line: string) => void;
+};
+
+export type EnsureDeployedResult = {
+  manifest: DeploymentManifest;
+  /** Transactions sent by this run (0 = nothing changed). */
+  transactions: number;
+};
+
+/**
+ * Brings the chain to what the consortium file asks: deploys the market when there is no
+ * manifest; otherwise upgrades each contract whose compiled code differs from its implementation
+ * on chain. Then grants missing roles, sets participant zones, line capacities, limits and review
+ * mode where they differ, and mints the starting credits of accounts that got their role in this
+ * run. Reads before it writes, so a second run sends nothing.
+ */
+export async function ensureDeployed(params: EnsureDeployedParams): Promise<EnsureDeployedResult> {
+  const { hre, connection, deployer, gridOperator, setup, manifestPath, log } = params;
+  const { ethers } = connection;
+  let sent = 0;
+  /** Sends one signer's transactions back to back with consecutive nonces, then waits for all. */
+  const batch = async (
+    signer: HardhatEthersSigner,
+    sends: ((overrides: { nonce: number }) => Promise<TransactionResponse>)[],
+  ) => {
+    let nonce = await signer.getNonce("pending");
+    const responses: TransactionResponse[] = [];
+    for (const send of sends) responses.push(await send({ nonce: nonce++ }));
+    await Promise.all(responses.map((tx) => tx.wait()));
+    sent += responses.length;
+  };
+
+  let manifest = params.existing;
+  const fresh = manifest === undefined;
+  if (manifest === undefined) {
+    manifest = await deployMarket({
+      hre,
+      connection,
+      deployer,
+      roles: {
+        upgraders: setup.roles.UPGRADER,
+        upgraderDelaySeconds: setup.upgraderDelaySeconds,
+        gridOperators: setup.roles.GRID_OPERATOR,
+        meters: setup.roles.METER,
+        producers: setup.roles.PRODUCER,
+        consumers: setup.roles.CONSUMER,
+      },
+      review: setup.review,
+      channels: { settleTimeoutSeconds: setup.settleTimeoutSeconds },
+      manifestPath,
+    });
+    sent += 2 + 2 * MARKET_CONTRACTS.length;
+    log(`deployed ${MARKET_CONTRACTS.length} contracts on chain ${manifest.chainId}`);
+  } else {
+    await checkOnChain(connection, manifest, manifestPath);
+    for (const name of MARKET_CONTRACTS) {
+      const current = manifest.contracts[name];
+      const onChain = await ethers.provider.getCode(current.implementation);
+      const artifact = await hre.artifacts.readArtifact(current.contractName);
+      if (sameCode(onChain, artifact)) continue;
+      const result = await upgradeMarketContract({
+        hre,
+        connection,
+        manifest,
+        contract: name,
+        implementation: current.contractName,
+        upgrader: deployer,
+        manifestPath,
+      });
+      sent += 1;
+      if (result.status === "scheduled") {
+        log(
+          `${name}: compiled code changed; upgrade scheduled, executable at ${new Date(result.executableAt * 1000).toISOString()}: run 'gridchain deploy' again then`,
+        );
+      } else {
+        manifest = result.manifest;
+        log(`${name}: compiled code changed; upgraded to implementation ${result.implementation}`);
+      }
+    }
+  }
+
+  const contracts = manifest.contracts;
+  const manager = await ethers.getContractAt(
+    "GridAccessManager",
+    contracts.GridAccessManager.proxy,
+    deployer,
+  );
+  const review = await ethers.getContractAt("GridReview", contracts.GridReview.proxy, gridOperator);
+  const credit = await ethers.getContractAt("GridCredit", contracts.GridCredit.proxy, gridOperator);
+
+  // Roles granted since the manifest was written (accounts added to the YAML).
+  const newlyGranted = new Set<string>();
+  if (fresh) {
+    for (const accounts of Object.values(setup.roles))
+      for (const account of accounts) newlyGranted.add(getAddress(account));
+  } else {
+    const grants: string[] = [];
+    for (const [role, accounts] of Object.entries(setup.roles) as [
+      Exclude<RoleName, "ADMIN">,
+      Address[],
+    ][]) {
+      for (const account of accounts) {
+        const [member] = await manager.hasRole(ROLE_IDS[role], account);
+        if (member) continue;
+        const delay = role === "UPGRADER" ? setup.upgraderDelaySeconds : 0;
+        grants.push(
+          manager.interface.encodeFunctionData("grantRole", [ROLE_IDS[role], account, delay]),
+        );
+        newlyGranted.add(getAddress(account));
+      }
+    }
+    if (grants.length > 0) {
+      await batch(deployer, [(o) => manager.multicall(grants, o)]);
+      log(`granted ${grants.length} missing roles`);
+    }
+  }
+
+  const zoneChanges: { account: Address; zone: number }[] = [];
+  for (const { account, zone } of setup.participantZones) {
+    if (Number(await review.zoneOf(account)) !== zone) zoneChanges.push({ account, zone });
+  }
+  const reviewTxs: ((overrides: { nonce: number }) => Promise<TransactionResponse>)[] = [];
+  if (zoneChanges.length > 0) {
+    reviewTxs.push((o) =>
+      review.setZones(
+        zoneChanges.map((change) => change.account),
+        zoneChanges.map((change) => change.zone),
+        o,
+      ),
+    );
+    log(`set the zones of ${zoneChanges.length} participants`);
+  }
+  for (const { zone, exportW, importW } of setup.capacities) {
+    const now = await review.zoneCapacity(zone);
+    if (now.exportW === exportW && now.importW === importW) continue;
+    reviewTxs.push((o) => review.setZoneCapacity(zone, exportW, importW, o));
+    log(`zone ${zone}: lines ${exportW / 1000n} kW out, ${importW / 1000n} kW in`);
+  }
+  const [maxOrderWh, maxParticipantSlotWh] = await review.limits();
+  if (
+    maxOrderWh !== setup.review.maxOrderWh ||
+    maxParticipantSlotWh !== setup.review.maxParticipantSlotWh
+  ) {
+    reviewTxs.push((o) =>
+      review.setLimits(setup.review.maxOrderWh, setup.review.maxParticipantSlotWh, o),
+    );
+    log(
+      `limits: ${setup.review.maxOrderWh} Wh per order, ${setup.review.maxParticipantSlotWh} Wh per participant and slot`,
+    );
+  }
+  const [mode, threshold] = await review.reviewMode();
+  const modeId = { auto: 0n, manual: 1n, manualAbove: 2n }[setup.review.mode];
+  if (mode !== modeId || threshold !== setup.review.manualThresholdWh) {
+    reviewTxs.push((o) => review.setReviewMode(modeId, setup.review.manualThresholdWh, o));
+    log(`review mode: ${setup.review.mode}`);
+  }
+  await batch(gridOperator, reviewTxs);
+
+  const mints = setup.credits.filter(({ account }) => newlyGranted.has(getAddress(account)));
+  if (mints.length > 0) {
+    await batch(
+      gridOperator,
+      mints.map(
+        ({ account, amount }) =>
+          (o) =>
+            credit.mint(account, amount, ZeroHash, o),
+      ),
+    );
+    const total = mints.reduce((sum, { amount }) => sum + amount, 0n);
+    log(`minted ${formatCredits(total)} GridCredit to ${mints.length} accounts`);
+  }
+  return { manifest, transactions: sent };
+}
+
+/**
+ * A manifest is only valid on the chain it was written for: the chain id must match and every
+ * proxy must have code. A reset chain (a new genesis, a deleted state file) has neither.
+ */
+async function checkOnChain(
+  connection: NetworkConnection,
+  manifest: DeploymentManifest,
+  manifestPath: string,
+): Promise<void> {
+  const { provider } = connection.ethers;
+  const chainId = Number((await provider.getNetwork()).chainId);
+  const hint = `the chain was reset: move ${manifestPath} aside and run 'gridchain deploy' to deploy afresh, or restore the chain's state`;
+  if (chainId !== manifest.chainId) {
+    throw new OperatorError(`${manifestPath} is for chain ${manifest.chainId}, not ${chainId}`, {
+      hint,
+    });
+  }
+  for (const name of MARKET_CONTRACTS) {
+    const { proxy } = manifest.contracts[name];
+    if ((await provider.getCode(proxy)) === "0x") {
+      throw new OperatorError(
+        `${manifestPath} names ${name} at ${proxy}, which has no code on chain ${chainId}`,
+        {
+          hint,
+        },
+      );
+    }
+  }
+}
+
+/**
+ * Whether deployed runtime code is the artifact's, ignoring immutables (the UUPS implementation
+ * stores its own address in one): those bytes are set at deployment.
+ */
+export function sameCode(
+  onChain: string,
+  artifact: {
+    deployedBytecode: string;
+    immutableReferences?: Record<string, { start: number; length: number }[]>;
+  },
+): boolean {
+  const deployed = onChain.toLowerCase().replace(/^0x/, "");
+  const compiled = artifact.deployedBytecode.toLowerCase().replace(/^0x/, "");
+  if (deployed.length !== compiled.length) return false;
+  const mask = (code: string) => {
+    const chars = code.split("");
+    for (const refs of Object.values(artifact.immutableReferences ?? {}))
+      for (const { start, length } of refs) chars.fill("0", start * 2, (start + length) * 2);
+    return chars.join("");
+  };
+  return mask(deployed) === mask(compiled);
+}
+
+/** GridCredit base units (6 decimals) as a decimal string. */
+export function formatCredits(amount: bigint): string {
+  const whole = amount / 1_000_000n;
+  const fraction = (amount % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return fraction === "" ? whole.toString() : `${whole}.${fraction}`;
+}

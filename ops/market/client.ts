@@ -1,0 +1,174 @@
+import type { ContractTransactionResponse, Signer } from "ethers";
+import { keccak256, toUtf8Bytes } from "ethers";
+import type { EnergyMarket, GridCredit, GridReview } from "../../types/ethers-contracts/index.js";
+
+/** Energy in watt-hours. */
+export type Wh = bigint;
+/** GridCredit base units (6 decimals). */
+export type Credits = bigint;
+
+export const ENERGY_TYPES = ["solar", "wind"] as const;
+export type EnergyType = (typeof ENERGY_TYPES)[number];
+
+/** EnergyMarket.OrderStatus, by name. */
+export const ORDER_STATUS = [
+  "none",
+  "requested",
+  "rejected",
+  "cancelled",
+  "expired",
+  "denied",
+  "awaiting review",
+  "established",
+  "delivered",
+  "defaulted",
+  "default settled",
+] as const;
+export type OrderStatus = (typeof ORDER_STATUS)[number];
+
+/** GridReview.DenialReason, by name. */
+export const DENIAL_REASONS = [
+  "none",
+  "zone unknown",
+  "window not aligned",
+  "window too long",
+  "order too large",
+  "participant slot limit",
+  "export line capacity",
+  "import line capacity",
+  "denied by the grid operator",
+] as const;
+
+/** The market's contracts; each call connects them to the acting account. */
+export type MarketContracts = { market: EnergyMarket; review: GridReview; credit: GridCredit };
+
+export type Offer = {
+  seller: Signer;
+  energyType: EnergyType;
+  pricePerKwh: Credits;
+  /** What the seller owes per kWh not delivered, locked from its bond at confirmation. */
+  defaultPerKwh: Credits;
+  quantityWh: Wh;
+  deliveryStart: bigint;
+  deliveryEnd: bigint;
+};
+
+/** How an order ended after the seller's answer and the grid's review. */
+export type Confirmation = { status: OrderStatus; denialReason: string; reviewVersion: bigint };
+
+/**
+ * A small client for the paper's steps A-D: release (publish), order (request, confirm or reject),
+ * review (inside confirm in auto mode; by the grid operator otherwise), record and settle (meter
+ * reading, default settlement). Each call waits for its receipt and returns what the chain said.
+ */
+export class MarketClient {
+  constructor(readonly contracts: MarketContracts) {}
+
+  /** A. A producer publishes an offer that expires at the delivery start; returns its id. */
+  async publish(offer: Offer): Promise<bigint> {
+    const market = this.contracts.market.connect(offer.seller);
+    const receipt = await wait(
+      market.publish(
+        ENERGY_TYPES.indexOf(offer.energyType),
+        offer.pricePerKwh,
+        offer.defaultPerKwh,
+        offer.quantityWh,
+        offer.deliveryStart,
+        offer.deliveryEnd,
+        offer.deliveryStart,
+      ),
+    );
+    return this.eventArg(receipt, "OfferPublished", "offerId");
+  }
+
+  /** B. A consumer requests part of an offer; returns the order id. */
+  async request(buyer: Signer, offerId: bigint, quantityWh: Wh): Promise<bigint> {
+    const receipt = await wait(this.contracts.market.connect(buyer).request(offerId, quantityWh));
+    return this.eventArg(receipt, "OrderRequested", "orderId");
+  }
+
+  /** B + C. The seller confirms; in auto mode the grid's review decides in the same transaction. */
+  async confirm(seller: Signer, orderId: bigint): Promise<Confirmation> {
+    await wait(this.contracts.market.connect(seller).confirm(orderId));
+    return this.outcome(orderId);
+  }
+
+  /** B. The seller turns the request down. */
+  async reject(seller: Signer, orderId: bigint): Promise<void> {
+    await wait(this.contracts.market.connect(seller).reject(orderId));
+  }
+
+  /** A seller's bond: the grid operator mints credits against a deposit, the seller locks them. */
+  async fundBond(gridOperator: Signer, seller: Signer, amount: Credits): Promise<void> {
+    const sellerAddress = await seller.getAddress();
+    const ref = keccak256(toUtf8Bytes(`bond deposit ${sellerAddress}`));
+    await wait(this.contracts.credit.connect(gridOperator).mint(sellerAddress, amount, ref));
+    const market = await this.contracts.market.getAddress();
+    await wait(this.contracts.credit.connect(seller).approve(market, amount));
+    await wait(this.contracts.market.connect(seller).depositBond(amount));
+  }
+
+  /**
+   * D. After the delivery window the grid's meter records what was delivered. Readings of a
+   * meter only grow: the new reading is the last one plus the delivered energy.
+   */
+  async recordDelivery(
+    meter: Signer,
+    orderId: bigint,
+    meterName: string,
+    deliveredWh: Wh,
+  ): Promise<Confirmation> {
+    const meterId = keccak256(toUtf8Bytes(meterName));
+    const last = await this.contracts.market.lastMeterReading(meterId);
+    await wait(
+      this.contracts.market
+        .connect(meter)
+        .recordMeterReading(orderId, meterId, last + deliveredWh + 1n, deliveredWh),
+    );
+    return this.outcome(orderId);
+  }
+
+  /** D. A shortfall is paid to the buyer from the seller's locked bond; returns the payout. */
+  async settleDefault(caller: Signer, orderId: bigint): Promise<Credits> {
+    const receipt = await wait(this.contracts.market.connect(caller).settleDefault(orderId));
+    return this.eventArg(receipt, "DefaultSettled", "payout");
+  }
+
+  /** An order's status, denial reason and the review parameters version it was checked against. */
+  async outcome(orderId: bigint): Promise<Confirmation> {
+    const order = await this.contracts.market.getOrder(orderId);
+    return {
+      status: ORDER_STATUS[Number(order.status)]!,
+      denialReason: DENIAL_REASONS[Number(order.denialReason)]!,
+      reviewVersion: order.reviewVersion,
+    };
+  }
+
+  private eventArg(
+    receipt: Awaited<ReturnType<ContractTransactionResponse["wait"]>>,
+    event: string,
+    arg: string,
+  ): bigint {
+    const { market } = this.contracts;
+    for (const log of receipt?.logs ?? []) {
+      try {
+        const parsed = market.interface.parseLog(log);
+        if (parsed?.name === event) return parsed.args.getValue(arg) as bigint;
+      } catch {
+        // A log of another contract (the token's transfers).
+      }
+    }
+    throw new Error(`no ${event} event in transaction ${receipt?.hash}`);
+  }
+}
+
+async function wait(sent: Promise<ContractTransactionResponse>) {
+  const receipt = await (await sent).wait();
+  if (receipt === null) throw new Error("transaction dropped");
+  return receipt;
+}
+
+/** The first slot boundary at least `leadSeconds` after `now`. */
+export function nextSlot(now: bigint, slotSeconds: bigint, leadSeconds: bigint): bigint {
+  return ((now + leadSeconds + slotSeconds - 1n) / slotSeconds) * slotSeconds;
+}
