@@ -4,6 +4,8 @@ import * as inspect from "./inspect.js";
 import * as up from "./up.js";
 import * as down from "./down.js";
 import * as status from "./status.js";
+import * as exporter from "./exporter.js";
+import * as monitor from "./monitor.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -12,4 +14,4 @@ export type CommandModule = { register(program: Command): void };
  * Every command of the CLI, in the order `--help` lists them. Each lives in its own file and is
  * loaded lazily by its action so that `gridchain --help` stays fast.
  */
-export const commands: CommandModule[] = [generate, inspect, up, status, down];
+export const commands: CommandModule[] = [generate, inspect, up, status, down, exporter, monitor];
