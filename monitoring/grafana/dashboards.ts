@@ -356,7 +356,7 @@ export function besuDashboard(): Dashboard {
           unit: "short",
           queries: [
             {
-              expr: "max by (validator) (gridchain_qbft_proposed_blocks)",
+              expr: "max by (validator) (gridchain_validator_proposed_blocks)",
               legend: "{{validator}}",
             },
           ],
@@ -367,10 +367,10 @@ export function besuDashboard(): Dashboard {
           unit: "short",
           queries: [
             {
-              expr: "max by (validator) (gridchain_qbft_blocks_since_proposal)",
+              expr: "max by (validator) (gridchain_validator_blocks_since_proposal)",
               legend: "{{validator}}",
             },
-            { expr: "3 * max(gridchain_qbft_validators)", legend: "alert threshold" },
+            { expr: "3 * max(gridchain_validators)", legend: "alert threshold" },
           ],
         },
       ],

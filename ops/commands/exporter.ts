@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { subnetAddress } from "../consortium/layout.js";
 import { OperatorError } from "../errors.js";
 import { chainContext, chainOptions, type ChainOptions } from "./context.js";
 
@@ -26,7 +27,11 @@ export function register(program: Command): void {
       "127.0.0.1",
     )
     .option("--manifest <file>", "deployment manifest (default: deployments/<network>.json)")
-    .option("--besu", "also read peers and QBFT validators (default with the besu engine)", false)
+    .option(
+      "--besu",
+      "also read peers and validators over Besu's JSON-RPC (default with the besu engine)",
+      false,
+    )
     .option("--poll-ms <ms>", "milliseconds between polls of the chain", "1000")
     .addHelpText(
       "after",
@@ -46,6 +51,13 @@ export function register(program: Command): void {
         });
       }
       const { engine, kind, spec } = await chainContext(options);
+      const gateway = subnetAddress(spec.docker.subnet, 1);
+      if (options.host !== "127.0.0.1" && options.host !== gateway) {
+        throw new OperatorError(`--host ${options.host} is not allowed`, {
+          details: "metrics name accounts and rates: they stay on this host",
+          hint: `use 127.0.0.1, or ${gateway} (the compose network's gateway) for the besu engine's Prometheus`,
+        });
+      }
       const { readManifest } = await import("../contracts/index.js");
       const { marketAddresses, startExporter } = await import("../metrics/exporter.js");
       const manifestPath = options.manifest ?? join("deployments", `${spec.name}.json`);
@@ -59,7 +71,7 @@ export function register(program: Command): void {
       const exporter = await startExporter({
         rpcUrl,
         market,
-        besu: options.besu || kind === "besu",
+        besu: options.besu || kind === "besu" ? spec.consensus.protocol : undefined,
         host: options.host,
         port,
         pollMs,

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { OperatorError } from "../errors.js";
 import { chainContext, chainOptions, type ChainOptions } from "./context.js";
 
-type MonitorOptions = ChainOptions & { port: string };
+type MonitorOptions = ChainOptions & { port?: string };
 
 /** `gridchain monitor up|down`: a local Prometheus for the embedded engine. */
 export function register(program: Command): void {
@@ -22,7 +22,7 @@ export function register(program: Command): void {
       console.log("start 'gridchain exporter' so it has something to scrape");
     });
   chainOptions(monitor.command("down").description("stop the Prometheus 'monitor up' started"))
-    .option("--port <port>", "Prometheus port on 127.0.0.1", "9090")
+    .addHelpText("after", "\nExample:\n  gridchain monitor down")
     .action(async (options: MonitorOptions) => {
       const prometheus = await localPrometheus(options);
       console.log((await prometheus.down()) ? "Prometheus stopped" : "Prometheus was not running");
@@ -30,7 +30,7 @@ export function register(program: Command): void {
 }
 
 async function localPrometheus(options: MonitorOptions) {
-  const port = Number(options.port);
+  const port = Number(options.port ?? "9090");
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new OperatorError(`--port ${options.port} is not a TCP port`, { hint: "use 1..65535" });
   }

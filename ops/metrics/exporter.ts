@@ -8,8 +8,8 @@ import { serveMetrics } from "./server.js";
 type Hex = string;
 type OrderState = (typeof ORDER_STATES)[number];
 
-/** The events the market follower reads; the full ABI is not needed to decode them. */
-const EVENTS = new Interface([
+/** The events (and GridCredit getters) the market follower reads; the full ABI is not needed. */
+export const MARKET_EVENTS = new Interface([
   "event OfferPublished(uint256 indexed offerId, address indexed seller, uint16 zone, uint8 energyType, uint64 pricePerKwh, uint64 defaultPerKwh, uint64 quantityWh, uint40 deliveryStart, uint40 deliveryEnd, uint40 expiresAt)",
   "event OfferCancelled(uint256 indexed offerId, address indexed by, uint64 remainingWh)",
   "event OrderRequested(uint256 indexed orderId, uint256 indexed offerId, address indexed buyer, uint64 quantityWh)",
@@ -97,7 +97,7 @@ export class MarketFollower {
         10_000,
       );
       for (const log of logs) {
-        const event = EVENTS.parseLog(log);
+        const event = MARKET_EVENTS.parseLog(log);
         if (event !== null) this.apply(event);
       }
       this.next = to + 1n;
@@ -202,9 +202,9 @@ export class MarketFollower {
   private async readBalances(head: bigint): Promise<void> {
     const call = async (data: string) =>
       await rpcCall<Hex>(this.rpcUrl, "eth_call", [{ to: this.addresses.credit, data }, hex(head)]);
-    this.decimals ??= Number(BigInt(await call(EVENTS.encodeFunctionData("decimals"))));
+    this.decimals ??= Number(BigInt(await call(MARKET_EVENTS.encodeFunctionData("decimals"))));
     const credits = async (holder: Hex) =>
-      Number(BigInt(await call(EVENTS.encodeFunctionData("balanceOf", [holder])))) /
+      Number(BigInt(await call(MARKET_EVENTS.encodeFunctionData("balanceOf", [holder])))) /
       10 ** this.decimals!;
     this.metrics.locked.set({ kind: "bonds" }, await credits(this.addresses.market));
     if (this.addresses.channels !== undefined) {
@@ -251,6 +251,12 @@ export function validatorLiveness(
 /** Blocks `qbft_getSignerMetrics` covers when asked without a range (Besu's documented default). */
 export const SIGNER_WINDOW = 100n;
 
+/** The JSON-RPC methods that give the validator set and signer metrics, per consensus protocol. */
+const CONSENSUS_METHODS = {
+  qbft: { validators: "qbft_getValidatorsByBlockNumber", signers: "qbft_getSignerMetrics" },
+  clique: { validators: "clique_getSigners", signers: "clique_getSignerMetrics" },
+} as const;
+
 /**
  * Reads what only Besu's JSON-RPC knows: peers, the validator set and who proposed recently.
  * Besu exports no QBFT metric, so signer metrics are the one per-validator liveness signal.
@@ -264,21 +270,21 @@ export class BesuReader {
   constructor(
     private readonly rpcUrl: string,
     registry: Registry,
+    private readonly protocol: "qbft" | "clique" = "qbft",
   ) {
     this.peers = createMetric(registry, "gridchain_besu_peers");
-    this.validators = createMetric(registry, "gridchain_qbft_validators");
-    this.proposed = createMetric(registry, "gridchain_qbft_proposed_blocks");
-    this.since = createMetric(registry, "gridchain_qbft_blocks_since_proposal");
+    this.validators = createMetric(registry, "gridchain_validators");
+    this.proposed = createMetric(registry, "gridchain_validator_proposed_blocks");
+    this.since = createMetric(registry, "gridchain_validator_blocks_since_proposal");
   }
 
   async poll(): Promise<void> {
     this.peers.set(Number(BigInt(await rpcCall<Hex>(this.rpcUrl, "net_peerCount"))));
     const head = BigInt(await rpcCall<Hex>(this.rpcUrl, "eth_blockNumber"));
-    const validators = await rpcCall<Hex[]>(this.rpcUrl, "qbft_getValidatorsByBlockNumber", [
-      "latest",
-    ]);
+    const methods = CONSENSUS_METHODS[this.protocol];
+    const validators = await rpcCall<Hex[]>(this.rpcUrl, methods.validators, ["latest"]);
     const windowStart = head > SIGNER_WINDOW ? head - SIGNER_WINDOW : 0n;
-    const metrics = await rpcCall<SignerMetric[]>(this.rpcUrl, "qbft_getSignerMetrics", [
+    const metrics = await rpcCall<SignerMetric[]>(this.rpcUrl, methods.signers, [
       hex(windowStart),
       hex(head),
     ]);
@@ -296,7 +302,8 @@ export class BesuReader {
 export type ExporterOptions = {
   rpcUrl: string;
   market?: MarketAddresses;
-  besu?: boolean;
+  /** Read peers and validators too; the consensus protocol decides the JSON-RPC methods. */
+  besu?: "qbft" | "clique";
   host?: string;
   port?: number;
   pollMs?: number;
@@ -313,7 +320,8 @@ export async function startExporter(options: ExporterOptions) {
   const readers: Array<{ poll(): Promise<void> }> = [];
   if (options.market !== undefined)
     readers.push(new MarketFollower(options.rpcUrl, options.market, registry));
-  if (options.besu === true) readers.push(new BesuReader(options.rpcUrl, registry));
+  if (options.besu !== undefined)
+    readers.push(new BesuReader(options.rpcUrl, registry, options.besu));
   const errors = createMetric(registry, "gridchain_exporter_poll_errors_total");
   errors.inc(0);
   const server = await serveMetrics(registry, { host: options.host, port: options.port });

@@ -87,7 +87,7 @@ export function alertRules({ blockPeriodSeconds, minPeers }: RuleParameters): Ru
           {
             alert: "GridchainValidatorNotProposing",
             // Round-robin proposers: each validator proposes once per validator-count blocks.
-            expr: "gridchain_qbft_blocks_since_proposal > on() group_left() (3 * gridchain_qbft_validators)",
+            expr: "gridchain_validator_blocks_since_proposal > on() group_left() (3 * gridchain_validators)",
             for: "1m",
             labels: { severity: "warning" },
             annotations: {

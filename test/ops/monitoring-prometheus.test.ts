@@ -171,7 +171,7 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
       const result = await query(base, expr.replaceAll("$node", ".*"));
       expect(result.status, `${panel}: ${expr}: ${result.error}`).to.equal("success");
       const needsLoadTest = /gridchain_loadtest_|gridchain:(trade|confirmation)/.test(expr);
-      const needsBesu = /gridchain_qbft_|gridchain_besu_/.test(expr);
+      const needsBesu = /gridchain_validator|gridchain_besu_/.test(expr);
       if (!needsLoadTest && !needsBesu && result.data!.result.length === 0) {
         empty.push(`${panel}: ${expr}`);
       }
