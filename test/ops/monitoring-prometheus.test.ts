@@ -16,7 +16,17 @@ import {
   renderPrometheusConfig,
   yaml,
 } from "../../ops/metrics/prometheus.js";
-import { deployWorld, publishOffer, requestOrder } from "../helpers/market.js";
+import { deployMarket, type Address } from "../../ops/contracts/index.js";
+import {
+  BOND,
+  DEFAULT_PER_KWH,
+  EnergyType,
+  LINE_W,
+  MAX_ORDER_WH,
+  MAX_PARTICIPANT_SLOT_WH,
+  PRICE_PER_KWH,
+  SLOT_SECONDS,
+} from "../helpers/market.js";
 import { freePort, genesisDir } from "../support/net.js";
 
 /** Nine funded accounts: deployWorld's admin, grid, meter, two producers and four consumers. */
@@ -76,25 +86,81 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
       network: "embedded",
       override: { url: engine.rpcUrl(), accounts: KEYS },
     });
-    const world = await deployWorld(hre, connection);
-    const { market, solar, wind, alice, bob } = world;
+    // Every transaction is awaited to its receipt: anvil's automine answers before it mines.
+    const signers = await connection.ethers.getSigners();
+    type Signer = (typeof signers)[number];
+    const [admin, grid, meter, solar, wind, alice, bob] = [0, 1, 2, 3, 4, 5, 6].map(
+      (index) => signers[index]!,
+    ) as [Signer, Signer, Signer, Signer, Signer, Signer, Signer];
+    const addr = (signer: { address: string }) => signer.address as Address;
+    const manifest = await deployMarket({
+      hre,
+      connection,
+      deployer: admin,
+      roles: {
+        upgraders: [addr(admin)],
+        upgraderDelaySeconds: 0,
+        gridOperators: [addr(grid)],
+        meters: [addr(meter)],
+        producers: [addr(solar), addr(wind)],
+        consumers: [addr(alice), addr(bob)],
+      },
+      review: {
+        slotSeconds: SLOT_SECONDS,
+        maxOrderWh: MAX_ORDER_WH,
+        maxParticipantSlotWh: MAX_PARTICIPANT_SLOT_WH,
+        mode: "auto",
+        manualThresholdWh: 0n,
+      },
+    });
+    const { ethers } = connection;
+    const review = await ethers.getContractAt("GridReview", manifest.contracts.GridReview.proxy);
+    const credit = await ethers.getContractAt("GridCredit", manifest.contracts.GridCredit.proxy);
+    const market = await ethers.getContractAt(
+      "EnergyMarket",
+      manifest.contracts.EnergyMarket.proxy,
+    );
+    const mined = async (sent: Promise<{ wait(): Promise<unknown> }>) => await (await sent).wait();
+    await mined(
+      review
+        .connect(grid)
+        .setZones([solar.address, wind.address, alice.address, bob.address], [1, 2, 2, 1]),
+    );
+    await mined(review.connect(grid).setZoneCapacity(1, LINE_W, LINE_W));
+    await mined(review.connect(grid).setZoneCapacity(2, LINE_W, LINE_W));
+    for (const producer of [solar, wind]) {
+      await mined(credit.connect(grid).mint(producer.address, BOND, ethers.ZeroHash));
+      await mined(credit.connect(producer).approve(manifest.contracts.EnergyMarket.proxy, BOND));
+      await mined(market.connect(producer).depositBond(BOND));
+    }
+    const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+    const start = ((now + 7200n) / BigInt(SLOT_SECONDS) + 1n) * BigInt(SLOT_SECONDS);
+    const end = start + BigInt(SLOT_SECONDS);
+    const publish = async (seller: Signer, wh: bigint) => {
+      await mined(
+        market
+          .connect(seller)
+          .publish(EnergyType.Solar, PRICE_PER_KWH, DEFAULT_PER_KWH, wh, start, end, start),
+      );
+      return await market.offerCount();
+    };
+    const request = async (buyer: Signer, offerId: bigint, wh: bigint) => {
+      await mined(market.connect(buyer).request(offerId, wh));
+      return await market.orderCount();
+    };
     // Two established orders, one rejected, one denied (zone 1 exports at most 10 kWh a slot).
-    const offer = await publishOffer(world, solar, 20_000n);
-    await publishOffer(world, wind, 5_000n);
-    const first = await requestOrder(world, bob, offer, 4_000n);
-    await market.connect(solar).confirm(first);
-    const second = await requestOrder(world, alice, offer, 4_000n);
-    await market.connect(solar).confirm(second);
-    const third = await requestOrder(world, alice, offer, 1_000n);
-    await market.connect(solar).reject(third);
-    const fourth = await requestOrder(world, alice, offer, 7_000n);
-    await market.connect(solar).confirm(fourth);
+    const offer = await publish(solar, 20_000n);
+    await publish(wind, 5_000n);
+    await mined(market.connect(solar).confirm(await request(bob, offer, 4_000n)));
+    await mined(market.connect(solar).confirm(await request(alice, offer, 4_000n)));
+    await mined(market.connect(solar).reject(await request(alice, offer, 1_000n)));
+    await mined(market.connect(solar).confirm(await request(alice, offer, 7_000n)));
     await connection.close();
     await rpcCall(engine.rpcUrl(), "evm_setIntervalMining", [1]);
 
     exporter = await startExporter({
       rpcUrl: engine.rpcUrl(),
-      market: await marketAddresses(engine.rpcUrl(), world.manifest),
+      market: await marketAddresses(engine.rpcUrl(), manifest),
       port: 0,
       pollMs: 250,
     });
