@@ -7,7 +7,6 @@ import hre from "hardhat";
 import { besuDashboard, marketDashboard } from "../../monitoring/grafana/dashboards.js";
 import { dashboardExpressions } from "../../monitoring/grafana/dashboards.js";
 import { EmbeddedEngine } from "../../ops/engines/embedded.js";
-import { rpcCall } from "../../ops/engines/rpc.js";
 import { marketAddresses, startExporter } from "../../ops/metrics/exporter.js";
 import { LocalPrometheus } from "../../ops/metrics/local-prometheus.js";
 import {
@@ -80,13 +79,11 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
     engine = new EmbeddedEngine({ networkDir: dir, port: await freePort() });
     await engine.up();
     await engine.ready();
-    // Deploy and trade with one block per transaction, then go back to 1 s blocks.
-    await rpcCall(engine.rpcUrl(), "evm_setAutomine", [true]);
     const connection = await hre.network.create({
       network: "embedded",
       override: { url: engine.rpcUrl(), accounts: KEYS },
     });
-    // Every transaction is awaited to its receipt: anvil's automine answers before it mines.
+    // Every transaction is awaited to its receipt (1 s blocks).
     const signers = await connection.ethers.getSigners();
     type Signer = (typeof signers)[number];
     const [admin, grid, meter, solar, wind, alice, bob] = [0, 1, 2, 3, 4, 5, 6].map(
@@ -120,43 +117,69 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
       "EnergyMarket",
       manifest.contracts.EnergyMarket.proxy,
     );
-    const mined = async (sent: Promise<{ wait(): Promise<unknown> }>) => await (await sent).wait();
-    await mined(
-      review
-        .connect(grid)
-        .setZones([solar.address, wind.address, alice.address, bob.address], [1, 2, 2, 1]),
+    // One block per phase: each sender's transactions go out back to back (a fixed gas limit skips
+    // the estimate, which would run against a state without the earlier ones) and the phase waits
+    // for every receipt. Within a block, one sender's transactions run in nonce order.
+    const GAS = { gasLimit: 3_000_000 };
+    const phase = async (...senders: Array<() => Promise<{ wait(): Promise<unknown> }>[]>) => {
+      const sent = [];
+      for (const send of senders) for (const tx of send()) sent.push(await tx);
+      await Promise.all(sent.map((tx) => tx.wait()));
+    };
+    const seq =
+      (...calls: Array<() => Promise<{ wait(): Promise<unknown> }>>) =>
+      () => {
+        const out: Promise<{ wait(): Promise<unknown> }>[] = [];
+        let previous: Promise<unknown> = Promise.resolve();
+        for (const call of calls) {
+          const next = previous.then(call);
+          out.push(next);
+          previous = next;
+        }
+        return out;
+      };
+    await phase(
+      seq(
+        () =>
+          review
+            .connect(grid)
+            .setZones([solar.address, wind.address, alice.address, bob.address], [1, 2, 2, 1], GAS),
+        () => review.connect(grid).setZoneCapacity(1, LINE_W, LINE_W, GAS),
+        () => review.connect(grid).setZoneCapacity(2, LINE_W, LINE_W, GAS),
+        () => credit.connect(grid).mint(solar.address, BOND, ethers.ZeroHash, GAS),
+        () => credit.connect(grid).mint(wind.address, BOND, ethers.ZeroHash, GAS),
+      ),
     );
-    await mined(review.connect(grid).setZoneCapacity(1, LINE_W, LINE_W));
-    await mined(review.connect(grid).setZoneCapacity(2, LINE_W, LINE_W));
-    for (const producer of [solar, wind]) {
-      await mined(credit.connect(grid).mint(producer.address, BOND, ethers.ZeroHash));
-      await mined(credit.connect(producer).approve(manifest.contracts.EnergyMarket.proxy, BOND));
-      await mined(market.connect(producer).depositBond(BOND));
-    }
+    const bond = (producer: Signer) =>
+      seq(
+        () => credit.connect(producer).approve(manifest.contracts.EnergyMarket.proxy, BOND, GAS),
+        () => market.connect(producer).depositBond(BOND, GAS),
+      );
+    await phase(bond(solar), bond(wind));
     const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
     const start = ((now + 7200n) / BigInt(SLOT_SECONDS) + 1n) * BigInt(SLOT_SECONDS);
     const end = start + BigInt(SLOT_SECONDS);
-    const publish = async (seller: Signer, wh: bigint) => {
-      await mined(
-        market
-          .connect(seller)
-          .publish(EnergyType.Solar, PRICE_PER_KWH, DEFAULT_PER_KWH, wh, start, end, start),
-      );
-      return await market.offerCount();
-    };
-    const request = async (buyer: Signer, offerId: bigint, wh: bigint) => {
-      await mined(market.connect(buyer).request(offerId, wh));
-      return await market.orderCount();
-    };
-    // Two established orders, one rejected, one denied (zone 1 exports at most 10 kWh a slot).
-    const offer = await publish(solar, 20_000n);
-    await publish(wind, 5_000n);
-    await mined(market.connect(solar).confirm(await request(bob, offer, 4_000n)));
-    await mined(market.connect(solar).confirm(await request(alice, offer, 4_000n)));
-    await mined(market.connect(solar).reject(await request(alice, offer, 1_000n)));
-    await mined(market.connect(solar).confirm(await request(alice, offer, 7_000n)));
+    const publish = (seller: Signer, wh: bigint) => () =>
+      market
+        .connect(seller)
+        .publish(EnergyType.Solar, PRICE_PER_KWH, DEFAULT_PER_KWH, wh, start, end, start, GAS);
+    await phase(seq(publish(solar, 20_000n)));
+    await phase(seq(publish(wind, 5_000n)));
+    // Offer 1 is solar's. Two established orders, one rejected, one denied (zone 1 exports at
+    // most 10 kWh a slot: 4 + 4 kWh fit, 7 more do not).
+    const request = (wh: bigint) => () => market.connect(alice).request(1n, wh, GAS);
+    await phase(seq(request(4_000n), request(4_000n), request(1_000n), request(7_000n)));
+    await phase(
+      seq(
+        () => market.connect(solar).confirm(1n, GAS),
+        () => market.connect(solar).confirm(2n, GAS),
+        () => market.connect(solar).reject(3n, GAS),
+        () => market.connect(solar).confirm(4n, GAS),
+      ),
+    );
+    expect(await market.offerCount()).to.equal(2n);
+    expect((await market.getOffer(1n)).seller).to.equal(solar.address);
     await connection.close();
-    await rpcCall(engine.rpcUrl(), "evm_setIntervalMining", [1]);
 
     exporter = await startExporter({
       rpcUrl: engine.rpcUrl(),
