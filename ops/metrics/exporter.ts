@@ -49,6 +49,8 @@ const LOG_RANGE = 2_000n;
  */
 export class MarketFollower {
   private next: bigint;
+  /** Blocks per eth_getLogs: halved when a node refuses a range, grown back after successes. */
+  private range = LOG_RANGE;
   private readonly orders = new Map<bigint, { state: OrderState; offerId: bigint; wh: bigint }>();
   private readonly offers = new Map<
     bigint,
@@ -89,18 +91,27 @@ export class MarketFollower {
       (a): a is Hex => a !== undefined,
     );
     while (this.next <= head) {
-      const to = this.next + LOG_RANGE - 1n < head ? this.next + LOG_RANGE - 1n : head;
-      const logs = await rpcCall<Array<{ topics: Hex[]; data: Hex }>>(
-        this.rpcUrl,
-        "eth_getLogs",
-        [{ address, fromBlock: hex(this.next), toBlock: hex(to) }],
-        10_000,
-      );
+      const last = this.next + this.range - 1n < head ? this.next + this.range - 1n : head;
+      let logs: Array<{ topics: Hex[]; data: Hex }>;
+      try {
+        logs = await rpcCall(
+          this.rpcUrl,
+          "eth_getLogs",
+          [{ address, fromBlock: hex(this.next), toBlock: hex(last) }],
+          10_000,
+        );
+      } catch (error) {
+        // Too many logs for one answer (node limit, size, timeout): ask for fewer blocks.
+        if (this.range === 1n) throw error;
+        this.range /= 2n;
+        continue;
+      }
       for (const log of logs) {
         const event = MARKET_EVENTS.parseLog(log);
         if (event !== null) this.apply(event);
       }
-      this.next = to + 1n;
+      this.next = last + 1n;
+      if (this.range < LOG_RANGE) this.range *= 2n;
     }
     const block = await rpcCall<{ timestamp: Hex }>(this.rpcUrl, "eth_getBlockByNumber", [
       hex(head),

@@ -95,6 +95,13 @@ const RECORDED = new Set(
   ),
 );
 
+/** A JSON-RPC answer: an Error becomes a JSON-RPC error (as Besu refuses a too-wide log range). */
+function reply(id: number, result: unknown) {
+  return result instanceof Error
+    ? { jsonrpc: "2.0", id, error: { code: -32005, message: result.message } }
+    : { jsonrpc: "2.0", id, result };
+}
+
 /** A JSON-RPC server on 127.0.0.1 answering from `answer`; records every call. */
 async function fakeRpc(answer: (method: string, params: any[]) => unknown) {
   const calls: Array<{ method: string; params: any[] }> = [];
@@ -106,7 +113,7 @@ async function fakeRpc(answer: (method: string, params: any[]) => unknown) {
       calls.push({ method, params });
       response
         .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ jsonrpc: "2.0", id, result: answer(method, params) }));
+        .end(JSON.stringify(reply(id, answer(method, params))));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -489,6 +496,39 @@ describe("market follower (events from a JSON-RPC)", () => {
       await follower.poll();
       expect(rpc.calls.filter((call) => call.method === "eth_getLogs")).to.have.length(1);
       expect(await registry.metrics()).to.contain("gridchain_market_offers_published_total 3\n");
+    } finally {
+      await rpc.close();
+    }
+  });
+
+  it("asks for fewer blocks when the node refuses a log range, and counts every event once", async () => {
+    const ranges: string[] = [];
+    const rpc = await fakeRpc((method, params) => {
+      if (method === "eth_blockNumber") return "0x20";
+      if (method === "eth_getBlockByNumber") return { timestamp: "0x3e8" };
+      if (method === "eth_call") return `0x${(6).toString(16).padStart(64, "0")}`;
+      if (method === "eth_getLogs") {
+        const from = Number(params[0].fromBlock);
+        const to = Number(params[0].toBlock);
+        if (to - from >= 8) return new Error("query returned more than 10000 results");
+        ranges.push(`${from}-${to}`);
+        // Every event of the fixture sits in block 0x12.
+        return from <= 0x12 && 0x12 <= to ? LOGS : [];
+      }
+      return null;
+    });
+    try {
+      const registry = new Registry();
+      await new MarketFollower(
+        rpc.url,
+        { market: MARKET, credit: CREDIT, channels: CHANNELS, fromBlock: 0x10n },
+        registry,
+      ).poll();
+      // 2000 blocks halve down to 7; after a success the range doubles and halves again.
+      expect(ranges).to.deep.equal(["16-22", "23-29", "30-32"]);
+      const text = await registry.metrics();
+      expect(text).to.contain("gridchain_market_offers_published_total 3\n");
+      expect(text).to.contain('gridchain_channels{state="open"} 1\n');
     } finally {
       await rpc.close();
     }
