@@ -8,6 +8,8 @@ import * as status from "./status.js";
 import * as demo from "./demo.js";
 import * as deploy from "./deploy.js";
 import * as upgrade from "./upgrade.js";
+import * as exporter from "./exporter.js";
+import * as monitor from "./monitor.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -25,5 +27,7 @@ export const commands: CommandModule[] = [
   upgrade,
   status,
   down,
+  exporter,
+  monitor,
   demo,
 ];

@@ -92,7 +92,10 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
     image: PROMETHEUS_IMAGE,
     restart: "unless-stopped",
     ports: [`${publish}:${spec.docker.hostPorts.prometheus}:9090`],
-    volumes: [`${root}/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro`],
+    volumes: [
+      `${root}/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro`,
+      `${root}/prometheus/rules:/etc/prometheus/rules:ro`,
+    ],
     networks: { [network]: { ipv4_address: subnetAddress(spec.docker.subnet, PROMETHEUS_HOST) } },
     logging: LOGGING,
   };
@@ -100,7 +103,10 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
     image: GRAFANA_IMAGE,
     restart: "unless-stopped",
     ports: [`${publish}:${spec.docker.hostPorts.grafana}:3000`],
-    volumes: [`${root}/grafana/provisioning:/etc/grafana/provisioning:ro`],
+    volumes: [
+      `${root}/grafana/provisioning:/etc/grafana/provisioning:ro`,
+      `${root}/grafana/dashboards:/var/lib/grafana/dashboards:ro`,
+    ],
     networks: { [network]: { ipv4_address: subnetAddress(spec.docker.subnet, GRAFANA_HOST) } },
     logging: LOGGING,
   };

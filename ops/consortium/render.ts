@@ -1,7 +1,15 @@
 import { renderNodeConfig, renderPermissions, renderStaticNodes } from "../besu/config-toml.js";
 import { renderGenesis } from "../besu/genesis.js";
 import { PROMETHEUS_HOST, subnetAddress } from "./layout.js";
-import { renderCompose, renderGrafanaDatasource, renderPrometheus } from "../compose/render.js";
+import {
+  renderCompose,
+  renderGrafanaDashboardProvider,
+  renderGrafanaDatasource,
+  renderLocalPrometheus,
+  renderPrometheus,
+  renderRuleFiles,
+} from "../compose/render.js";
+import { renderDashboards } from "../../monitoring/grafana/dashboards.js";
 import { METRICS_PORT, type NetworkPlan } from "./plan.js";
 
 /** A file of the generated network: its text and the mode it is written with. */
@@ -64,6 +72,10 @@ export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
     ),
   );
   add("prometheus/prometheus.yml", renderPrometheus(plan, METRICS_PORT));
+  add("prometheus/local.yml", renderLocalPrometheus(plan));
+  for (const [name, content] of renderRuleFiles(plan)) add(`prometheus/rules/${name}`, content);
+  add("grafana/provisioning/dashboards/gridchain.yml", renderGrafanaDashboardProvider());
+  for (const [name, content] of renderDashboards()) add(`grafana/dashboards/${name}`, content);
   add(
     "grafana/provisioning/datasources/prometheus.yml",
     renderGrafanaDatasource(

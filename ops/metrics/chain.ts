@@ -1,8 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { rpcCall } from "../engines/rpc.js";
-
-/** Seconds buckets for block intervals: 1 s QBFT blocks up to the paper's ~12 s and stalls. */
-const INTERVAL_BUCKETS = [0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 12, 20, 30, 60, 120];
+import { createMetric } from "./catalogue.js";
 
 type Block = {
   number: string;
@@ -34,39 +32,13 @@ export class ChainFollower {
     registry: Registry,
     private readonly pollMs = 500,
   ) {
-    const registers = [registry];
-    this.head = new Gauge({
-      name: "gridchain_chain_head_height",
-      help: "Number of the newest block",
-      registers,
-    });
-    this.interval = new Histogram({
-      name: "gridchain_block_interval_seconds",
-      help: "Seconds between consecutive blocks (timestamps)",
-      buckets: INTERVAL_BUCKETS,
-      registers,
-    });
-    this.blocks = new Counter({ name: "gridchain_blocks_total", help: "Blocks seen", registers });
-    this.txs = new Counter({
-      name: "gridchain_block_transactions_total",
-      help: "Transactions in blocks seen",
-      registers,
-    });
-    this.gas = new Counter({
-      name: "gridchain_block_gas_used_total",
-      help: "Gas used by blocks seen",
-      registers,
-    });
-    this.fill = new Gauge({
-      name: "gridchain_block_fill_ratio",
-      help: "gasUsed / gasLimit of the newest block",
-      registers,
-    });
-    this.pending = new Gauge({
-      name: "gridchain_pending_transactions",
-      help: "Transactions waiting in the node's pool",
-      registers,
-    });
+    this.head = createMetric(registry, "gridchain_chain_head_height");
+    this.interval = createMetric(registry, "gridchain_block_interval_seconds");
+    this.blocks = createMetric(registry, "gridchain_blocks_total");
+    this.txs = createMetric(registry, "gridchain_block_transactions_total");
+    this.gas = createMetric(registry, "gridchain_block_gas_used_total");
+    this.fill = createMetric(registry, "gridchain_block_fill_ratio");
+    this.pending = createMetric(registry, "gridchain_pending_transactions");
   }
 
   start(): void {

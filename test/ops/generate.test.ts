@@ -55,7 +55,7 @@ describe("gridchain generate", () => {
     expect(first[1]).to.equal("  nodes: 5 (4 validators, 1 RPC, 0 bootnodes)");
     expect(first[2]).to.equal("  node keys: 5 generated, 0 reused, 0 imported");
     expect(first[3]).to.equal("  accounts: 15 (keys: 15 generated, 0 reused)");
-    expect(first[4]).to.equal("  files: 48 written, 0 unchanged");
+    expect(first[4]).to.equal("  files: 54 written, 0 unchanged");
     const before = snapshot(out);
     for (const node of [
       "grid-validator-1",
@@ -78,7 +78,7 @@ describe("gridchain generate", () => {
     const second = await generate({ config: PILOT, out, rotate: false });
     expect(second[2]).to.equal("  node keys: 0 generated, 5 reused, 0 imported");
     expect(second[3]).to.equal("  accounts: 15 (keys: 0 generated, 15 reused)");
-    expect(second[4]).to.equal("  files: 0 written, 48 unchanged");
+    expect(second[4]).to.equal("  files: 0 written, 54 unchanged");
     expect(snapshot(out)).to.deep.equal(before);
   });
 

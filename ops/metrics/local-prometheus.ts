@@ -1,0 +1,199 @@
+import { spawn } from "node:child_process";
+import { accessSync, closeSync, constants, openSync } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { delimiter, join } from "node:path";
+import { OperatorError } from "../errors.js";
+import { writeFileAtomic } from "../fs.js";
+
+export type LocalPrometheusOptions = {
+  /** prometheus.yml to run with (for `monitor up`: network/<name>/prometheus/local.yml). */
+  configFile: string;
+  /** TSDB folder (network/<name>/prometheus-data). */
+  dataDir: string;
+  /** Where the PID file and the log go (the network folder). */
+  stateDir: string;
+  port?: number;
+  /** The prometheus binary; default: `prometheus` on PATH (Debian's package puts it in /usr/bin). */
+  binary?: string;
+  /** Extra flags (tests shorten retention, nothing else needs them). */
+  extraArgs?: string[];
+};
+
+type PidRecord = { pid: number; port: number; startedAt: string };
+
+/**
+ * A Prometheus process on 127.0.0.1 for the embedded engine, managed like the embedded chain: a PID
+ * file names the process `up` started, and `down` signals that process only when it is still a
+ * prometheus listening on the recorded port.
+ */
+export class LocalPrometheus {
+  private readonly port: number;
+
+  constructor(private readonly options: LocalPrometheusOptions) {
+    this.port = options.port ?? 9090;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pidFile(): string {
+    return join(this.options.stateDir, "prometheus.pid");
+  }
+
+  get logFile(): string {
+    return join(this.options.stateDir, "prometheus.log");
+  }
+
+  async up(): Promise<void> {
+    const own = await this.ownProcess();
+    if (own.state === "running") {
+      throw new OperatorError(`Prometheus is already running (pid ${own.record.pid})`, {
+        details: this.url,
+        hint: "'gridchain monitor down' stops it",
+      });
+    }
+    if (own.state === "stale") await rm(this.pidFile, { force: true });
+    if (!(await portFree(this.port))) {
+      throw new OperatorError(`port ${this.port} on 127.0.0.1 is already in use`, {
+        hint: "stop that process, or pass --port",
+      });
+    }
+    const binary = this.options.binary ?? findOnPath("prometheus");
+    if (binary === undefined) {
+      throw new OperatorError("prometheus is not installed", {
+        hint: "install Debian's package: apt-get install prometheus",
+      });
+    }
+    await mkdir(this.options.dataDir, { recursive: true });
+    const args = [
+      `--config.file=${this.options.configFile}`,
+      `--storage.tsdb.path=${this.options.dataDir}`,
+      `--web.listen-address=127.0.0.1:${this.port}`,
+      ...(this.options.extraArgs ?? []),
+    ];
+    const log = openSync(this.logFile, "a");
+    try {
+      const child = spawn(binary, args, { detached: true, stdio: ["ignore", log, log] });
+      if (child.pid === undefined) throw new OperatorError(`${binary} could not be started`);
+      child.unref();
+      const record: PidRecord = {
+        pid: child.pid,
+        port: this.port,
+        startedAt: new Date().toISOString(),
+      };
+      writeFileAtomic(this.pidFile, `${JSON.stringify(record)}\n`);
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  /** Waits until Prometheus answers /-/ready (its config and rules loaded). */
+  async ready({ timeoutMs = 20_000 } = {}): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.ownProcess()).state !== "running") {
+        throw new OperatorError("Prometheus exited while starting", {
+          details: await tail(this.logFile),
+          hint: `see ${this.logFile}`,
+        });
+      }
+      try {
+        const response = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new OperatorError(`Prometheus did not become ready within ${timeoutMs} ms`, {
+      hint: `see ${this.logFile}`,
+    });
+  }
+
+  /** Stops the process `up` started; returns false when there was none. */
+  async down(): Promise<boolean> {
+    const own = await this.ownProcess();
+    if (own.state === "absent") return false;
+    if (own.state === "running") {
+      process.kill(own.record.pid, "SIGTERM");
+      await waitForExit(own.record.pid, 10_000);
+    }
+    await rm(this.pidFile, { force: true });
+    return own.state === "running";
+  }
+
+  private async ownProcess(): Promise<
+    { state: "absent" } | { state: "stale" | "running"; record: PidRecord }
+  > {
+    let record: PidRecord;
+    try {
+      record = JSON.parse(await readFile(this.pidFile, "utf8")) as PidRecord;
+    } catch {
+      return { state: "absent" };
+    }
+    return { state: (await isOurPrometheus(record)) ? "running" : "stale", record };
+  }
+}
+
+async function isOurPrometheus(record: PidRecord): Promise<boolean> {
+  try {
+    process.kill(record.pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
+    return (
+      argv[0]!.endsWith("prometheus") &&
+      argv.includes(`--web.listen-address=127.0.0.1:${record.port}`)
+    );
+  } catch {
+    return true;
+  }
+}
+
+function findOnPath(name: string): string | undefined {
+  for (const folder of (process.env.PATH ?? "").split(delimiter)) {
+    const candidate = join(folder, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next folder
+    }
+  }
+  return undefined;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
+  });
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  process.kill(pid, "SIGKILL");
+}
+
+async function tail(path: string, lines = 5): Promise<string> {
+  try {
+    return (await readFile(path, "utf8")).trim().split("\n").slice(-lines).join(" | ");
+  } catch {
+    return "no log";
+  }
+}
