@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { subnetAddress } from "../consortium/layout.js";
 import { OperatorError } from "../errors.js";
@@ -8,7 +7,6 @@ import { chainContext, chainOptions, type ChainOptions } from "./context.js";
 type ExporterCommandOptions = ChainOptions & {
   port: string;
   host: string;
-  manifest?: string;
   besu: boolean;
   pollMs: string;
 };
@@ -26,7 +24,6 @@ export function register(program: Command): void {
       "address to bind; the besu engine's Prometheus reaches the host at the compose network's gateway",
       "127.0.0.1",
     )
-    .option("--manifest <file>", "deployment manifest (default: deployments/<network>.json)")
     .option(
       "--besu",
       "also read peers and validators over Besu's JSON-RPC (default with the besu engine)",
@@ -50,7 +47,7 @@ export function register(program: Command): void {
           hint: "use an integer of at least 100",
         });
       }
-      const { engine, kind, spec } = await chainContext(options);
+      const { engine, kind, spec, manifestPath } = await chainContext(options);
       const gateway = subnetAddress(spec.docker.subnet, 1);
       if (options.host !== "127.0.0.1" && options.host !== gateway) {
         throw new OperatorError(`--host ${options.host} is not allowed`, {
@@ -60,7 +57,6 @@ export function register(program: Command): void {
       }
       const { readManifest } = await import("../contracts/index.js");
       const { marketAddresses, startExporter } = await import("../metrics/exporter.js");
-      const manifestPath = options.manifest ?? join("deployments", `${spec.name}.json`);
       const rpcUrl = engine.rpcUrl();
       let market;
       if (options.manifest !== undefined || existsSync(manifestPath)) {

@@ -93,6 +93,7 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
     const manifest = await deployMarket({
       hre,
       connection,
+      channels: { settleTimeoutSeconds: 3600 },
       deployer: admin,
       roles: {
         upgraders: [addr(admin)],
