@@ -1,11 +1,18 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { access, mkdir, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { OperatorError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
+import {
+  ownProcess,
+  portFree,
+  tail,
+  waitForExit,
+  type OwnProcess,
+  type PidRecord as BasePidRecord,
+} from "../process.js";
 import { anvilBinary } from "./anvil.js";
 import { blockTime, rpcCall } from "./rpc.js";
 import type { Engine, EngineStatus } from "./types.js";
@@ -20,7 +27,7 @@ export type EmbeddedEngineOptions = {
 };
 
 /** What the PID file records: enough to recognise our own process and nothing else. */
-type PidRecord = { pid: number; host: string; port: number; startedAt: string };
+type PidRecord = BasePidRecord & { host: string };
 
 type GenesisFacts = { chainId: bigint; gasLimit: bigint; blockPeriodSeconds: number };
 
@@ -219,33 +226,12 @@ export class EmbeddedEngine implements Engine {
     }
   }
 
-  private async ownProcess(): Promise<
-    { state: "absent" } | { state: "stale" | "running"; record: PidRecord }
-  > {
-    let record: PidRecord;
-    try {
-      record = JSON.parse(await readFile(this.pidFile, "utf8")) as PidRecord;
-    } catch {
-      return { state: "absent" };
-    }
-    return { state: (await isOurAnvil(record)) ? "running" : "stale", record };
-  }
-}
-
-/** True when `record.pid` is alive and is an anvil listening on the recorded port. */
-async function isOurAnvil(record: PidRecord): Promise<boolean> {
-  try {
-    process.kill(record.pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
-    const port = argv.indexOf("--port");
-    return argv[0]!.endsWith("anvil") && port >= 0 && argv[port + 1] === String(record.port);
-  } catch {
-    // No /proc (macOS): a live PID from our own file is the best evidence there is.
-    return true;
+  private async ownProcess(): Promise<OwnProcess<PidRecord>> {
+    // An anvil listening on the recorded port.
+    return ownProcess<PidRecord>(this.pidFile, (argv, record) => {
+      const port = argv.indexOf("--port");
+      return argv[0]!.endsWith("anvil") && port >= 0 && argv[port + 1] === String(record.port);
+    });
   }
 }
 
@@ -289,40 +275,11 @@ function decodeState(hex: string): string {
     : bytes.toString("utf8");
 }
 
-async function portFree(host: string, port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  process.kill(pid, "SIGKILL");
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
     return true;
   } catch {
     return false;
-  }
-}
-
-async function tail(path: string, lines = 5): Promise<string> {
-  try {
-    return (await readFile(path, "utf8")).trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "no log";
   }
 }

@@ -1,10 +1,17 @@
 import { spawn } from "node:child_process";
 import { accessSync, closeSync, constants, openSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir, rm } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { OperatorError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
+import {
+  ownProcess,
+  portFree,
+  tail,
+  waitForExit,
+  type OwnProcess,
+  type PidRecord,
+} from "../process.js";
 
 export type LocalPrometheusOptions = {
   /** prometheus.yml to run with (for `monitor up`: network/<name>/prometheus/local.yml). */
@@ -19,8 +26,6 @@ export type LocalPrometheusOptions = {
   /** Extra flags (tests shorten retention, nothing else needs them). */
   extraArgs?: string[];
 };
-
-type PidRecord = { pid: number; port: number; startedAt: string };
 
 /**
  * A Prometheus process on 127.0.0.1 for the embedded engine, managed like the embedded chain: a PID
@@ -55,7 +60,7 @@ export class LocalPrometheus {
       });
     }
     if (own.state === "stale") await rm(this.pidFile, { force: true });
-    if (!(await portFree(this.port))) {
+    if (!(await portFree("127.0.0.1", this.port))) {
       throw new OperatorError(`port ${this.port} on 127.0.0.1 is already in use`, {
         hint: "stop that process, or pass --port",
       });
@@ -124,33 +129,13 @@ export class LocalPrometheus {
     return own.state === "running";
   }
 
-  private async ownProcess(): Promise<
-    { state: "absent" } | { state: "stale" | "running"; record: PidRecord }
-  > {
-    let record: PidRecord;
-    try {
-      record = JSON.parse(await readFile(this.pidFile, "utf8")) as PidRecord;
-    } catch {
-      return { state: "absent" };
-    }
-    return { state: (await isOurPrometheus(record)) ? "running" : "stale", record };
-  }
-}
-
-async function isOurPrometheus(record: PidRecord): Promise<boolean> {
-  try {
-    process.kill(record.pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const argv = (await readFile(`/proc/${record.pid}/cmdline`, "utf8")).split("\0");
-    return (
-      argv[0]!.endsWith("prometheus") &&
-      argv.includes(`--web.listen-address=127.0.0.1:${record.port}`)
+  private async ownProcess(): Promise<OwnProcess<PidRecord>> {
+    return ownProcess<PidRecord>(
+      this.pidFile,
+      (argv, record) =>
+        argv[0]!.endsWith("prometheus") &&
+        argv.includes(`--web.listen-address=127.0.0.1:${record.port}`),
     );
-  } catch {
-    return true;
   }
 }
 
@@ -165,35 +150,4 @@ function findOnPath(name: string): string | undefined {
     }
   }
   return undefined;
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () =>
-      server.close(() => resolve(true)),
-    );
-  });
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  process.kill(pid, "SIGKILL");
-}
-
-async function tail(path: string, lines = 5): Promise<string> {
-  try {
-    return (await readFile(path, "utf8")).trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "no log";
-  }
 }
