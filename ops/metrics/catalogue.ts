@@ -75,7 +75,16 @@ export const TRANSACTION_KINDS = [
 export const TRADE_OUTCOMES = ["executed", "denied", "rejected", "failed"] as const;
 
 /** Why a trade that should have worked did not. */
-export const FAILURE_REASONS = ["revert", "timeout", "nonce", "rpc", "channel", "other"] as const;
+export const FAILURE_REASONS = [
+  "revert",
+  "timeout",
+  "nonce",
+  "rpc",
+  "channel",
+  "worker_lost",
+  "interrupted",
+  "other",
+] as const;
 
 export const METRICS = [
   // --- chain follower (ops/metrics/chain.ts): any engine, read over JSON-RPC

@@ -1,0 +1,179 @@
+/**
+ * What the load test's parts say to each other: the coordinator and its workers exchange one JSON
+ * object per line (over a child's stdin/stdout, or a container's attached streams), and the
+ * coordinator writes every fact it learns to the journal, one JSON object per line. The report is
+ * computed from the journal alone, so a run that was interrupted still reports what it started.
+ *
+ * Numbers that can exceed 2^53 (Wh, credits, gas) travel as decimal strings; times are
+ * milliseconds since the epoch.
+ */
+import type { FAILURE_REASONS, TRADE_OUTCOMES, TRANSACTION_KINDS } from "../metrics/catalogue.js";
+
+export type Address = `0x${string}`;
+export type TxKind = (typeof TRANSACTION_KINDS)[number];
+export type TradeOutcome = (typeof TRADE_OUTCOMES)[number];
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** One simulated trading node: a consortium account with its own key. */
+export type AgentSpec = {
+  id: string;
+  address: Address;
+  role: "producer" | "consumer";
+  /** Numeric zone of GridReview. */
+  zone: number;
+  /** The account's private key (hex). Sent to the worker over its stdin only; never logged. */
+  key: string;
+  /** A consumer's seller: the producer it trades and keeps a payment channel with. */
+  seller?: string;
+};
+
+/** What every trade looks like; fixed for the whole test. */
+export type TradeTerms = {
+  wh: string;
+  pricePerKwh: string;
+  defaultPerKwh: string;
+  /** Channel payments per trade; 0 pays nothing off chain. */
+  paymentsPerTrade: number;
+  /** A consumer's channel deposit (credits, base units). */
+  channelDeposit: string;
+  /** A producer's bond (credits, base units), minted by the grid operator and locked. */
+  bond: string;
+  confirmationTimeoutSeconds: number;
+  tradeTimeoutSeconds: number;
+};
+
+export type ContractAddresses = {
+  market: Address;
+  review: Address;
+  credit: Address;
+  channels: Address;
+};
+
+// ---- coordinator -> worker
+
+export type WorkerInit = {
+  type: "init";
+  worker: number;
+  rpcUrl: string;
+  chainId: number;
+  contracts: ContractAddresses;
+  agents: AgentSpec[];
+  terms: TradeTerms;
+  /** Folder of the agents' channel stores (write-ahead logs). */
+  storeDir: string;
+};
+
+/** Producers publish one offer each for a run's delivery window. */
+export type OffersCommand = {
+  type: "offers";
+  run: number;
+  deliveryStart: number;
+  deliveryEnd: number;
+  /** Wh each producer of this worker offers (enough for its expected share of the run). */
+  wh: Record<string, string>;
+};
+
+/** Start one trade: the buyer requests from its seller's current offer. */
+export type TradeCommand = { type: "trade"; trade: number; run: number; buyer: string };
+
+export type ToWorker =
+  | WorkerInit
+  | { type: "setup" }
+  | OffersCommand
+  | TradeCommand
+  /** The grid operator's answer to an order that awaited manual review. */
+  | { type: "reviewed"; trade: number; approved: boolean; detail?: string }
+  | { type: "stop" };
+
+// ---- worker -> coordinator
+
+/** A transaction with a final answer from the chain (or none, with the reason). */
+export type TxEvent = {
+  type: "tx";
+  trade?: number;
+  run?: number;
+  kind: TxKind;
+  agent: string;
+  hash: string;
+  sentAt: number;
+  /** When the worker saw the block holding it; absent when it never got a receipt. */
+  minedAt?: number;
+  block?: number;
+  status: "success" | "reverted" | "lost";
+  gasUsed?: string;
+  /** Times the same nonce was sent again (dropped transaction, RPC error). */
+  resent?: number;
+};
+
+export type TradeEnd = {
+  type: "end";
+  trade: number;
+  run: number;
+  outcome: TradeOutcome;
+  reason?: FailureReason;
+  detail?: string;
+  orderId?: string;
+  /** Channel payments made for the trade, and the seconds each took (sign to acknowledgement). */
+  payments: number;
+  paymentSeconds: number[];
+  failedPayments?: number;
+  at: number;
+};
+
+export type FromWorker =
+  | { type: "ready"; worker: number; agents: number }
+  | { type: "setup-done"; transactions: number; seconds: number }
+  | { type: "offers-done"; run: number; offers: Record<string, string> }
+  | TxEvent
+  | TradeEnd
+  /** An order awaits the grid operator's manual review. */
+  | { type: "review"; trade: number; orderId: string }
+  | { type: "log"; message: string }
+  | { type: "fatal"; message: string };
+
+// ---- the journal (JSONL), written by the coordinator
+
+export type JournalRecord =
+  | {
+      t: "test";
+      at: number;
+      scenario: string;
+      preset?: string;
+      nodes: number;
+      producers: number;
+      consumers: number;
+      workers: number;
+      runner: "process" | "docker";
+      engine: string;
+      chainId: number;
+      blockPeriodSeconds: number;
+      paymentsPerTrade: number;
+      host: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+    }
+  | { t: "setup"; at: number; seconds: number; transactions: number }
+  | {
+      t: "run";
+      run: number;
+      at: number;
+      /** Trades the run asks for; absent when the run is bounded by time. */
+      trades?: number;
+      durationSeconds?: number;
+      /** Open loop: the trade rate asked for; closed loop: trades kept in flight. */
+      load: { model: "open"; tradesPerSecond: number } | { model: "closed"; inFlight: number };
+    }
+  | { t: "trade"; trade: number; run: number; worker: number; buyer: string; at: number }
+  | (Omit<TxEvent, "type"> & { t: "tx" })
+  | (Omit<TradeEnd, "type"> & { t: "end" })
+  | {
+      t: "block";
+      number: number;
+      timestamp: number;
+      seenAt: number;
+      transactions: number;
+      gasUsed: string;
+      gasLimit: string;
+    }
+  | { t: "run-end"; run: number; at: number }
+  | { t: "worker-lost"; worker: number; at: number; detail: string }
+  | { t: "interrupted"; at: number; signal: string }
+  | { t: "done"; at: number };
