@@ -10,6 +10,7 @@ import * as deploy from "./deploy.js";
 import * as upgrade from "./upgrade.js";
 import * as exporter from "./exporter.js";
 import * as monitor from "./monitor.js";
+import * as loadtest from "./loadtest.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -30,4 +31,5 @@ export const commands: CommandModule[] = [
   exporter,
   monitor,
   demo,
+  loadtest,
 ];

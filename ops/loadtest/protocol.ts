@@ -34,6 +34,8 @@ export type TradeTerms = {
   defaultPerKwh: string;
   /** Channel payments per trade; 0 pays nothing off chain. */
   paymentsPerTrade: number;
+  /** Share of requests the seller turns down. */
+  rejectShare: number;
   /** A consumer's channel deposit (credits, base units). */
   channelDeposit: string;
   /** A producer's bond (credits, base units), minted by the grid operator and locked. */
@@ -174,6 +176,19 @@ export type JournalRecord =
       gasLimit: string;
     }
   | { t: "run-end"; run: number; at: number }
+  /** The grid meter recorded a sampled trade after its window; a shortfall was settled from the bond. */
+  | {
+      t: "metered";
+      trade: number;
+      run: number;
+      orderId: string;
+      deliveredWh: string;
+      outcome: "delivered" | "default settled" | "failed";
+      detail?: string;
+      at: number;
+    }
+  /** Metering was skipped: the sampled windows end later than the test may wait. */
+  | { t: "metering-skipped"; at: number; windowEnd: number; detail: string }
   | { t: "worker-lost"; worker: number; at: number; detail: string }
   | { t: "interrupted"; at: number; signal: string }
   | { t: "done"; at: number };

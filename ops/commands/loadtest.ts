@@ -1,0 +1,325 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { OperatorError } from "../errors.js";
+import { chainContext, chainOptions, type ChainOptions } from "./context.js";
+
+export type LoadTestCommandOptions = ChainOptions & {
+  preset?: string;
+  scenario?: string;
+  runner?: "process" | "docker";
+  workers?: string;
+  out?: string;
+  /** Serve /metrics (load test on --metrics-port, chain and market exporter on 9464). */
+  metrics: boolean;
+  metricsPort: string;
+  exporterPort: string;
+  progress: boolean;
+};
+
+/** `gridchain loadtest`: the paper's load test, run against the consortium's running chain. */
+export function register(program: Command): void {
+  const command = chainOptions(
+    program
+      .command("loadtest")
+      .description(
+        "simulate trading nodes against the running market; journal, report (JSON, Markdown, HTML) and live metrics",
+      ),
+  )
+    .option("--preset <name>", "built-in scenario: smoke, paper or stress")
+    .option("--scenario <file>", "scenario YAML file (instead of a preset)")
+    .option("--runner <kind>", "process (worker child processes) or docker (worker containers)")
+    .option("--workers <n>", "number of workers (overrides the scenario)")
+    .option("--out <dir>", "output folder (default: network/<name>/loadtest/<time>-<scenario>)")
+    .option("--no-metrics", "serve no /metrics while the test runs")
+    .option("--metrics-port <port>", "port of the load test's /metrics on 127.0.0.1", "9465")
+    .option("--exporter-port <port>", "port of the chain and market exporter on 127.0.0.1", "9464")
+    .option("--no-progress", "no progress bar")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Examples:",
+        "  gridchain loadtest --preset smoke",
+        "  gridchain loadtest -c network/examples/loadtest-3000.yaml --preset paper",
+        "  gridchain loadtest --scenario my-scenario.yaml --runner docker",
+        "  gridchain loadtest report network/pilot/loadtest/<run>/journal.jsonl",
+      ].join("\n"),
+    )
+    .action(async (options: LoadTestCommandOptions) => {
+      const result = await loadtest(options, (line) => console.log(line));
+      console.log(result.summary);
+      if (result.interrupted) process.exitCode = 130;
+    });
+  command
+    .command("report <journal>")
+    .description("recompute the report (JSON, Markdown, HTML) from a load test's journal")
+    .option("--out <dir>", "output folder (default: the journal's folder)")
+    .action(async (journal: string, options: { out?: string }) => {
+      const { readJournal, computeReport, renderMarkdown, writeReport } =
+        await import("../loadtest/report.js");
+      const report = computeReport(await readJournal(journal));
+      const dir = options.out ?? resolve(journal, "..");
+      await writeReport(dir, report);
+      console.log(renderMarkdown(report));
+      console.log(`report written to ${dir}/report.{json,md,html}`);
+    });
+}
+
+export type LoadTestOutcome = {
+  outDir: string;
+  journalPath: string;
+  summary: string;
+  interrupted: boolean;
+};
+
+/**
+ * Runs a load test on the running chain of the consortium and writes its report. `signal`
+ * interrupts it (the CLI wires Ctrl-C to it); the report then covers every trade started.
+ */
+export async function loadtest(
+  options: LoadTestCommandOptions,
+  log: (line: string) => void,
+  hooks: {
+    signal?: AbortSignal;
+    onWorker?: (worker: import("../loadtest/runners/types.js").WorkerHandle) => void;
+  } = {},
+): Promise<LoadTestOutcome> {
+  const { loadScenario, presetScenario } = await import("../loadtest/scenario.js");
+  if (options.preset !== undefined && options.scenario !== undefined) {
+    throw new OperatorError("--preset and --scenario exclude each other", {
+      hint: "pick one: a built-in scenario or your file",
+    });
+  }
+  const scenario =
+    options.scenario !== undefined
+      ? loadScenario(options.scenario)
+      : presetScenario(options.preset ?? "smoke");
+  if (options.runner !== undefined) {
+    if (options.runner !== "process" && options.runner !== "docker") {
+      throw new OperatorError(`--runner ${String(options.runner)} is not a runner`, {
+        hint: "use process or docker",
+      });
+    }
+    scenario.runner = options.runner;
+  }
+  if (options.workers !== undefined) {
+    const workers = Number(options.workers);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+      throw new OperatorError(`--workers ${options.workers} is not allowed`, { hint: "use 1..64" });
+    }
+    scenario.workers = workers;
+  }
+  const metricsPort = port("--metrics-port", options.metricsPort);
+  const exporterPort = port("--exporter-port", options.exporterPort);
+
+  const context = await chainContext(options);
+  const { requireRunning, readAccounts } = await import("./hardhat.js");
+  const { readManifest } = await import("../contracts/manifest.js");
+  await requireRunning(context);
+  if (!existsSync(context.manifestPath)) {
+    throw new OperatorError(`no market deployed: ${context.manifestPath} is missing`, {
+      hint: `run 'gridchain deploy -c ${options.config}' first`,
+    });
+  }
+  const manifest = await readManifest(context.manifestPath);
+  const rpcUrl = context.engine.rpcUrl();
+  const zoneIds = new Map(context.spec.market.zones.map((zone, index) => [zone.id, index + 1]));
+  const accounts = readAccounts(context.networkDir).map((account) => ({
+    id: account.id,
+    address: account.address as `0x${string}`,
+    role: account.role,
+    zone: zoneIds.get(account.zone) ?? 0,
+  }));
+  const keyOf = (id: string) => {
+    const path = join(context.networkDir, "accounts", `${id}.key`);
+    if (!existsSync(path)) {
+      throw new OperatorError(`no key for account ${id}`, {
+        details: `${path} is missing`,
+        hint: "run 'gridchain generate' to create the consortium's keys",
+      });
+    }
+    const key = readFileSync(path, "utf8").trim();
+    return key.startsWith("0x") ? key : `0x${key}`;
+  };
+
+  const base = join(context.networkDir, "loadtest");
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  const outDir = resolve(options.out ?? join(base, `${stamp}-${scenario.name}`));
+  const storeDir = resolve(join(base, "channels"));
+  mkdirSync(outDir, { recursive: true });
+  mkdirSync(storeDir, { recursive: true, mode: 0o700 });
+
+  const runner = await makeRunner(scenario, outDir, storeDir, log);
+  const { LoadTestMetrics } = await import("../loadtest/metrics.js");
+  const metrics = new LoadTestMetrics();
+  const closers: (() => Promise<void>)[] = [];
+  if (options.metrics) {
+    const { serveMetrics } = await import("../metrics/server.js");
+    const { portFree } = await import("../process.js");
+    if (await portFree("127.0.0.1", metricsPort)) {
+      const server = await serveMetrics(metrics.registry, { port: metricsPort });
+      closers.push(server.close);
+      log(`load-test metrics: ${server.url}`);
+    } else {
+      log(`port ${metricsPort} is busy: the load test serves no /metrics this time`);
+    }
+    if (await portFree("127.0.0.1", exporterPort)) {
+      const { marketAddresses, startExporter } = await import("../metrics/exporter.js");
+      const exporter = await startExporter({
+        rpcUrl,
+        market: await marketAddresses(rpcUrl, manifest),
+        besu: context.kind === "besu" ? context.spec.consensus.protocol : undefined,
+        port: exporterPort,
+      });
+      closers.push(exporter.close);
+      log(`chain and market metrics: ${exporter.url}`);
+    } else {
+      log(`port ${exporterPort} is busy (an exporter already runs?): using it as it is`);
+    }
+  }
+
+  const controller = new AbortController();
+  hooks.signal?.addEventListener("abort", () => controller.abort());
+  const onSignal = () => {
+    log("interrupted: ending the trades in flight and writing the report");
+    controller.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
+  const { runLoadTest } = await import("../loadtest/coordinator.js");
+  let result;
+  try {
+    result = await runLoadTest({
+      scenario,
+      preset: options.scenario === undefined ? (options.preset ?? "smoke") : undefined,
+      rpcUrl,
+      chainId: manifest.chainId,
+      engine: context.kind,
+      blockPeriodSeconds: context.spec.consensus.blockPeriodSeconds,
+      slotSeconds: context.spec.market.slotSeconds,
+      contracts: {
+        market: manifest.contracts.EnergyMarket.proxy as `0x${string}`,
+        review: manifest.contracts.GridReview.proxy as `0x${string}`,
+        credit: manifest.contracts.GridCredit.proxy as `0x${string}`,
+        channels: manifest.contracts.PaymentChannels.proxy as `0x${string}`,
+      },
+      accounts,
+      keyOf,
+      runner,
+      outDir,
+      storeDir,
+      metrics,
+      signal: controller.signal,
+      onProgress: (progress) => {
+        bar?.update(progress);
+        hooks.onProgress?.(progress);
+      },
+      onWorker: hooks.onWorker,
+      log: (line) => (bar ? bar.log(line) : log(line)),
+    });
+  } finally {
+    bar?.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    for (const close of closers) await close();
+  }
+  const { readJournal, computeReport, renderMarkdown, writeReport } =
+    await import("../loadtest/report.js");
+  const report = computeReport(await readJournal(result.journalPath));
+  await writeReport(outDir, report);
+  return {
+    outDir,
+    journalPath: result.journalPath,
+    interrupted: result.interrupted,
+    summary: `${renderMarkdown(report)}\nreport: ${join(outDir, "report.html")} (also report.md, report.json; journal ${result.journalPath})`,
+  };
+}
+
+function port(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) {
+    throw new OperatorError(`${flag} ${value} is not a TCP port`, { hint: "use 1..65535" });
+  }
+  return n;
+}
+
+async function makeRunner(
+  scenario: import("../loadtest/scenario.js").Scenario,
+  outDir: string,
+  storeDir: string,
+  log: (line: string) => void,
+) {
+  if (scenario.runner === "process") {
+    const { processRunner } = await import("../loadtest/runners/process.js");
+    return processRunner();
+  }
+  const { default: Docker } = await import("dockerode");
+  const { dockerRunner } = await import("../loadtest/runners/docker.js");
+  const { ensureClientImage } = await import("../loadtest/runners/image.js");
+  const docker = new Docker();
+  try {
+    await docker.ping();
+  } catch (cause) {
+    throw new OperatorError("the docker runner needs a Docker engine, and none answers", {
+      details: (cause as Error).message,
+      hint: "start dockerd, or use --runner process",
+      cause,
+    });
+  }
+  const image = await ensureClientImage(docker);
+  log(`docker runner: image ${image}`);
+  return dockerRunner({
+    docker,
+    testId: outDir.split("/").at(-1)!,
+    image,
+    cpus: scenario.docker.cpus,
+    memoryBytes: scenario.docker.memoryMiB * 2 ** 20,
+    mounts: [
+      { hostPath: outDir, readOnly: false },
+      { hostPath: storeDir, readOnly: false },
+    ],
+  });
+}
+
+/** A progress bar on stderr: trades ended of the run, executed and failed so far. */
+async function progressBar() {
+  const { SingleBar, Presets } = await import("cli-progress");
+  const bar = new SingleBar(
+    {
+      format:
+        "{phase} run {run}/{runs} |{bar}| {value}/{total} trades | executed {executed} | failed {failed}",
+      hideCursor: true,
+      stream: process.stderr,
+    },
+    Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(progress: import("../loadtest/coordinator.js").Progress) {
+      const total = progress.total ?? Math.max(progress.started, 1);
+      const payload = {
+        phase: progress.phase,
+        run: progress.run,
+        runs: progress.runs,
+        executed: progress.executed,
+        failed: progress.failed,
+      };
+      if (!started) {
+        bar.start(total, progress.ended, payload);
+        started = true;
+      } else {
+        bar.setTotal(total);
+        bar.update(progress.ended, payload);
+      }
+    },
+    log(line: string) {
+      if (started) process.stderr.write("\n");
+      console.log(line);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}

@@ -1,0 +1,497 @@
+import { join } from "node:path";
+import { Interface, JsonRpcProvider, SigningKey, type LogDescription } from "ethers";
+import { ChannelClient } from "../channels/client.js";
+import {
+  EnergyMarket__factory,
+  GridCredit__factory,
+  PaymentChannels__factory,
+} from "../../types/ethers-contracts/index.js";
+import { DENIAL_REASONS } from "../market/client.js";
+import { BlockFollower, type MinedReceipt } from "./chain/follower.js";
+import { JsonRpc, RpcError, RpcTransportError } from "./chain/rpc.js";
+import { AccountSender, TxError, type SendResult } from "./chain/sender.js";
+import type {
+  AgentSpec,
+  FailureReason,
+  FromWorker,
+  OffersCommand,
+  TradeCommand,
+  TradeEnd,
+  TxKind,
+  WorkerInit,
+} from "./protocol.js";
+
+const MARKET = new Interface(EnergyMarket__factory.abi);
+const CREDIT = new Interface(GridCredit__factory.abi);
+const CHANNELS = new Interface(PaymentChannels__factory.abi);
+
+/**
+ * Gas limits per transaction kind: measured gas (npm run bench:gas) with headroom. Fixed limits
+ * spare an estimate round trip per transaction; gas is free (price 0) but the limit counts against
+ * the block's, so it stays close to what the call needs.
+ */
+const GAS: Partial<Record<TxKind, bigint>> = {
+  publish: 250_000n,
+  request: 200_000n,
+  confirm: 400_000n,
+  reject: 100_000n,
+  review: 300_000n,
+  channel_open: 200_000n,
+  channel_deposit: 150_000n,
+  approve: 80_000n,
+  bond_deposit: 120_000n,
+};
+
+type Agent = {
+  spec: AgentSpec;
+  sender: AccountSender;
+  channel?: ChannelClient;
+};
+
+type Offer = { id: bigint; remainingWh: bigint; deliveryStart: number };
+
+type ActiveTrade = {
+  command: TradeCommand;
+  /** Resolves with the grid operator's decision on an order that awaits manual review. */
+  review?: (decision: { approved: boolean; detail?: string }) => void;
+  ended: boolean;
+};
+
+class TradeFailure extends Error {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The agents of one worker: each a consortium account with its own key, nonce manager and (for
+ * payments) channel client. Producers keep one offer per run; a consumer trades with its seller,
+ * which lives in the same worker so that channel payments are exchanged in memory. Every
+ * transaction and every trade's end is reported through `emit`; a trade always ends, at the
+ * latest when its timeout fires.
+ */
+export class Agents {
+  private readonly rpc: JsonRpc;
+  private readonly follower: BlockFollower;
+  private readonly agents = new Map<string, Agent>();
+  private readonly offers = new Map<string, Offer>();
+  private readonly trades = new Map<number, ActiveTrade>();
+  private readonly reader: JsonRpcProvider;
+  private closed = false;
+
+  constructor(
+    private readonly init: WorkerInit,
+    private readonly emit: (message: FromWorker) => void,
+  ) {
+    this.rpc = new JsonRpc(init.rpcUrl, { batchWindowMs: 2, maxBatch: 200, timeoutMs: 30_000 });
+    this.follower = new BlockFollower(this.rpc, { pollMs: 100 });
+    this.reader = new JsonRpcProvider(init.rpcUrl, init.chainId, {
+      staticNetwork: true,
+      batchMaxCount: 100,
+    });
+  }
+
+  /** Starts the block follower, reads every agent's nonce and opens its channel store. */
+  async start(): Promise<void> {
+    await this.follower.start();
+    const timeoutMs = this.init.terms.confirmationTimeoutSeconds * 1000;
+    const payments = this.init.terms.paymentsPerTrade > 0;
+    await Promise.all(
+      this.init.agents.map(async (spec) => {
+        const sender = new AccountSender({
+          key: spec.key,
+          chainId: this.init.chainId,
+          rpc: this.rpc,
+          follower: this.follower,
+          timeoutMs,
+        });
+        await sender.init();
+        const agent: Agent = { spec, sender };
+        if (payments) {
+          agent.channel = await ChannelClient.start({
+            key: new SigningKey(spec.key),
+            domain: {
+              chainId: BigInt(this.init.chainId),
+              verifyingContract: this.init.contracts.channels,
+            },
+            storePath: join(this.init.storeDir, `${spec.id}.jsonl`),
+            chain: {
+              channels: PaymentChannels__factory.connect(this.init.contracts.channels, this.reader),
+              token: GridCredit__factory.connect(this.init.contracts.credit, this.reader),
+            },
+          });
+        }
+        this.agents.set(spec.id, agent);
+      }),
+    );
+    this.emit({ type: "ready", worker: this.init.worker, agents: this.agents.size });
+  }
+
+  /**
+   * Producers lock their bond; consumers open (or reuse) a channel with their seller and raise
+   * their deposit to what the test may spend. Idempotent: a second test on the same chain sends
+   * only what is missing.
+   */
+  async setup(): Promise<void> {
+    const started = Date.now();
+    let transactions = 0;
+    const { contracts, terms } = this.init;
+    const bond = BigInt(terms.bond);
+    const send = async (agent: Agent, kind: TxKind, to: string, data: string) => {
+      const result = await this.send(agent, kind, to, data);
+      transactions += 1;
+      if (result.status !== "success") {
+        throw new Error(`${agent.spec.id}: ${kind} transaction ${result.hash} reverted`);
+      }
+      return result;
+    };
+    await Promise.all(
+      [...this.agents.values()].map(async (agent) => {
+        const { spec } = agent;
+        if (spec.role === "producer") {
+          const [free] = MARKET.decodeFunctionResult(
+            "bondOf",
+            await this.call(contracts.market, MARKET.encodeFunctionData("bondOf", [spec.address])),
+          )[0] as [bigint, bigint];
+          if (free >= bond) return;
+          const missing = bond - free;
+          await Promise.all([
+            send(
+              agent,
+              "approve",
+              contracts.credit,
+              CREDIT.encodeFunctionData("approve", [contracts.market, missing]),
+            ),
+            send(
+              agent,
+              "bond_deposit",
+              contracts.market,
+              MARKET.encodeFunctionData("depositBond", [missing]),
+            ),
+          ]);
+          return;
+        }
+        if (agent.channel === undefined) return;
+        const seller = this.agents.get(spec.seller!)!;
+        let channelId = CHANNELS.decodeFunctionResult(
+          "channelOfPair",
+          await this.call(
+            contracts.channels,
+            CHANNELS.encodeFunctionData("channelOfPair", [spec.address, seller.spec.address]),
+          ),
+        )[0] as bigint;
+        if (channelId === 0n) {
+          const opened = await send(
+            agent,
+            "channel_open",
+            contracts.channels,
+            CHANNELS.encodeFunctionData("openChannel", [seller.spec.address]),
+          );
+          channelId = eventArg(opened, CHANNELS, "ChannelOpened", "channelId") as bigint;
+        }
+        const view = await agent.channel.sync(channelId);
+        const spent = view.sent?.transferredAmount ?? 0n;
+        const wanted = spent + BigInt(terms.channelDeposit);
+        if (view.selfDeposit < wanted) {
+          await Promise.all([
+            send(
+              agent,
+              "approve",
+              contracts.credit,
+              CREDIT.encodeFunctionData("approve", [contracts.channels, wanted - view.selfDeposit]),
+            ),
+            send(
+              agent,
+              "channel_deposit",
+              contracts.channels,
+              CHANNELS.encodeFunctionData("setTotalDeposit", [channelId, spec.address, wanted]),
+            ),
+          ]);
+          await agent.channel.sync(channelId);
+        }
+        await seller.channel!.sync(channelId);
+      }),
+    );
+    this.emit({ type: "setup-done", transactions, seconds: (Date.now() - started) / 1000 });
+  }
+
+  /** Each producer publishes one offer for the run's delivery window. */
+  async publishOffers(command: OffersCommand): Promise<void> {
+    const { contracts, terms } = this.init;
+    const ids: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(command.wh).map(async ([id, wh]) => {
+        const agent = this.agents.get(id)!;
+        const result = await this.send(
+          agent,
+          "publish",
+          contracts.market,
+          MARKET.encodeFunctionData("publish", [
+            0,
+            BigInt(terms.pricePerKwh),
+            BigInt(terms.defaultPerKwh),
+            BigInt(wh),
+            command.deliveryStart,
+            command.deliveryEnd,
+            command.deliveryStart,
+          ]),
+          { run: command.run },
+        );
+        if (result.status !== "success") throw new Error(`${id}: publish ${result.hash} reverted`);
+        const offerId = eventArg(result, MARKET, "OfferPublished", "offerId") as bigint;
+        this.offers.set(id, {
+          id: offerId,
+          remainingWh: BigInt(wh),
+          deliveryStart: command.deliveryStart,
+        });
+        ids[id] = offerId.toString();
+      }),
+    );
+    this.emit({ type: "offers-done", run: command.run, offers: ids });
+  }
+
+  /** Starts a trade; its end is emitted once, whatever happens. */
+  trade(command: TradeCommand): void {
+    const active: ActiveTrade = { command, ended: false };
+    this.trades.set(command.trade, active);
+    const timeout = setTimeout(
+      () =>
+        this.end(active, {
+          outcome: "failed",
+          reason: "timeout",
+          detail: `no end within ${this.init.terms.tradeTimeoutSeconds} s`,
+        }),
+      this.init.terms.tradeTimeoutSeconds * 1000,
+    );
+    void this.walk(active)
+      .then((end) => this.end(active, end))
+      .catch((error: unknown) => this.end(active, failure(error)))
+      .finally(() => clearTimeout(timeout));
+  }
+
+  /** The grid operator decided an order that awaited manual review. */
+  reviewed(trade: number, decision: { approved: boolean; detail?: string }): void {
+    this.trades.get(trade)?.review?.(decision);
+  }
+
+  /** Ends every trade still running as interrupted, flushes the channel stores, stops following. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const active of this.trades.values())
+      this.end(active, { outcome: "failed", reason: "interrupted", detail: "worker stopped" });
+    this.follower.stop();
+    await Promise.all([...this.agents.values()].map((agent) => agent.channel?.stop()));
+    this.rpc.close();
+    this.reader.destroy();
+  }
+
+  // ---- one trade: B (request, seller's answer), C (review), D (channel payments)
+
+  private async walk(
+    active: ActiveTrade,
+  ): Promise<Omit<TradeEnd, "type" | "trade" | "run" | "at">> {
+    const { command } = active;
+    const { contracts, terms } = this.init;
+    const buyer = this.agents.get(command.buyer)!;
+    const seller = this.agents.get(buyer.spec.seller!)!;
+    const offer = this.offers.get(seller.spec.id);
+    if (offer === undefined) throw new TradeFailure("other", `${seller.spec.id} has no offer`);
+    const wh = BigInt(terms.wh);
+    const context = { trade: command.trade, run: command.run };
+
+    const requested = await this.send(
+      buyer,
+      "request",
+      contracts.market,
+      MARKET.encodeFunctionData("request", [offer.id, wh]),
+      context,
+    );
+    if (requested.status !== "success") {
+      throw new TradeFailure("revert", `request ${requested.hash} reverted`);
+    }
+    const orderId = eventArg(requested, MARKET, "OrderRequested", "orderId") as bigint;
+    const base = { orderId: orderId.toString(), payments: 0, paymentSeconds: [] as number[] };
+
+    if (rejects(command.trade, terms.rejectShare)) {
+      const rejected = await this.send(
+        seller,
+        "reject",
+        contracts.market,
+        MARKET.encodeFunctionData("reject", [orderId]),
+        context,
+      );
+      if (rejected.status !== "success")
+        throw new TradeFailure("revert", `reject ${rejected.hash} reverted`);
+      return { ...base, outcome: "rejected" };
+    }
+
+    const confirmed = await this.send(
+      seller,
+      "confirm",
+      contracts.market,
+      MARKET.encodeFunctionData("confirm", [orderId]),
+      context,
+    );
+    if (confirmed.status !== "success") {
+      throw new TradeFailure("revert", `confirm ${confirmed.hash} reverted`);
+    }
+    const decided = marketEvents(confirmed);
+    const denied = decided.find((event) => event.name === "OrderDenied");
+    if (denied !== undefined) {
+      return { ...base, outcome: "denied", detail: DENIAL_REASONS[Number(denied.args.reason)] };
+    }
+    if (decided.some((event) => event.name === "OrderAwaitingReview")) {
+      const decision = await new Promise<{ approved: boolean; detail?: string }>((resolve) => {
+        active.review = resolve;
+        this.emit({ type: "review", trade: command.trade, orderId: orderId.toString() });
+      });
+      if (!decision.approved)
+        return {
+          ...base,
+          outcome: "denied",
+          detail: decision.detail ?? "denied by the grid operator",
+        };
+    } else if (!decided.some((event) => event.name === "OrderEstablished")) {
+      throw new TradeFailure(
+        "other",
+        `confirm ${confirmed.hash} neither established nor denied order ${orderId}`,
+      );
+    }
+
+    return { ...base, ...(await this.pay(buyer, seller, orderId)), outcome: "executed" };
+  }
+
+  /** The buyer pays the order in installments over its channel; the seller verifies each proof. */
+  private async pay(buyer: Agent, seller: Agent, orderId: bigint) {
+    const { terms } = this.init;
+    const count = terms.paymentsPerTrade;
+    const paymentSeconds: number[] = [];
+    if (count === 0 || buyer.channel === undefined) return { payments: 0, paymentSeconds };
+    const total = (BigInt(terms.wh) * BigInt(terms.pricePerKwh)) / 1000n;
+    const channelId = buyer.channel.channelWith(seller.spec.address as `0x${string}`);
+    if (channelId === undefined)
+      throw new TradeFailure(
+        "channel",
+        `${buyer.spec.id} has no open channel with ${seller.spec.id}`,
+      );
+    const each = total / BigInt(count);
+    for (let i = 0; i < count; i += 1) {
+      const amount = i === count - 1 ? total - each * BigInt(count - 1) : each;
+      const started = performance.now();
+      try {
+        const proof = await buyer.channel.pay(channelId, amount, { orderId });
+        await seller.channel!.receive(proof);
+      } catch (error) {
+        throw new TradeFailure(
+          "channel",
+          `payment ${i + 1} of ${count}: ${(error as Error).message}`,
+        );
+      }
+      paymentSeconds.push((performance.now() - started) / 1000);
+    }
+    return { payments: count, paymentSeconds };
+  }
+
+  private end(active: ActiveTrade, end: Omit<TradeEnd, "type" | "trade" | "run" | "at">): void {
+    if (active.ended) return;
+    active.ended = true;
+    this.trades.delete(active.command.trade);
+    this.emit({
+      type: "end",
+      trade: active.command.trade,
+      run: active.command.run,
+      payments: 0,
+      paymentSeconds: [],
+      ...end,
+      at: Date.now(),
+    });
+  }
+
+  /** Sends one transaction and reports it (mined, reverted or lost) before returning. */
+  private async send(
+    agent: Agent,
+    kind: TxKind,
+    to: string,
+    data: string,
+    context: { trade?: number; run?: number } = {},
+  ): Promise<SendResult> {
+    const sentAt = Date.now();
+    try {
+      const result = await agent.sender.send({ to, data, gasLimit: GAS[kind] ?? 300_000n });
+      this.emit({
+        type: "tx",
+        ...context,
+        kind,
+        agent: agent.spec.id,
+        hash: result.hash,
+        sentAt: result.sentAt,
+        minedAt: result.seenAt,
+        block: result.blockNumber,
+        status: result.status,
+        gasUsed: result.gasUsed.toString(),
+        resent: result.resent,
+      });
+      return result;
+    } catch (error) {
+      this.emit({
+        type: "tx",
+        ...context,
+        kind,
+        agent: agent.spec.id,
+        hash: error instanceof TxError ? (error.hash ?? "") : "",
+        sentAt,
+        status: "lost",
+      });
+      throw error;
+    }
+  }
+
+  private call(to: string, data: string): Promise<string> {
+    return this.rpc.call<string>("eth_call", [{ to, data }, "latest"]);
+  }
+}
+
+/** Deterministic: the same trade numbers are rejected in every run of a scenario. */
+function rejects(trade: number, share: number): boolean {
+  if (share <= 0) return false;
+  return ((trade * 2654435761) % 1_000_000) / 1_000_000 < share;
+}
+
+function marketEvents(receipt: MinedReceipt): LogDescription[] {
+  const events: LogDescription[] = [];
+  for (const log of receipt.logs) {
+    try {
+      const parsed = MARKET.parseLog(log);
+      if (parsed !== null) events.push(parsed);
+    } catch {
+      // Another contract's log (the token's transfers).
+    }
+  }
+  return events;
+}
+
+function eventArg(receipt: MinedReceipt, iface: Interface, event: string, arg: string): unknown {
+  for (const log of receipt.logs) {
+    try {
+      const parsed = iface.parseLog(log);
+      if (parsed?.name === event) return parsed.args.getValue(arg);
+    } catch {
+      // Not this contract's event.
+    }
+  }
+  throw new Error(`no ${event} event in transaction ${receipt.hash}`);
+}
+
+function failure(error: unknown): Omit<TradeEnd, "type" | "trade" | "run" | "at"> {
+  const detail = error instanceof Error ? error.message : String(error);
+  const base = { outcome: "failed" as const, detail, payments: 0, paymentSeconds: [] };
+  if (error instanceof TradeFailure) return { ...base, reason: error.reason };
+  if (error instanceof TxError) return { ...base, reason: error.reason };
+  if (error instanceof RpcError || error instanceof RpcTransportError)
+    return { ...base, reason: "rpc" };
+  return { ...base, reason: "other" };
+}

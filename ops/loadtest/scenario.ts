@@ -1,0 +1,216 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod/v4";
+import { OperatorError } from "../errors.js";
+import { parseYamlWith } from "../yaml.js";
+
+const positiveInt = z.number().int().positive();
+const share = z.number().min(0).max(1);
+
+const runSchema = z
+  .object({
+    /** Trades the run signs; or */
+    trades: positiveInt.optional(),
+    /** seconds the run keeps starting trades. */
+    durationSeconds: positiveInt.optional(),
+    /** Overrides the scenario's open-loop rate for this run. */
+    tradesPerSecond: z.number().positive().optional(),
+  })
+  .strict()
+  .refine((run) => (run.trades === undefined) !== (run.durationSeconds === undefined), {
+    message: "a run has either trades or durationSeconds",
+  });
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and '-'"),
+    /** Trading nodes simulated; each is one consortium account with its own key. */
+    agents: positiveInt,
+    /** Share of the agents that are producers (the rest are consumers). */
+    producerShare: share.default(0.2),
+    runs: z.array(runSchema).min(1),
+    load: z
+      .object({
+        model: z.enum(["open", "closed"]).default("open"),
+        /** Open loop: trades started per second, reached after a linear ramp. */
+        tradesPerSecond: z.number().positive().default(20),
+        rampSeconds: z.number().min(0).default(0),
+        /** Closed loop: trades kept in flight. */
+        inFlight: positiveInt.default(50),
+      })
+      .strict()
+      .prefault({}),
+    trade: z
+      .object({
+        wh: positiveInt.default(1000),
+        /** Credits per kWh, as a decimal string (6 decimals). */
+        pricePerKwh: z
+          .string()
+          .regex(/^\d+(\.\d{1,6})?$/)
+          .default("0.12"),
+        defaultPerKwh: z
+          .string()
+          .regex(/^\d+(\.\d{1,6})?$/)
+          .default("0.05"),
+        /** Off-chain channel payments per trade (installments); 0 pays nothing. */
+        paymentsPerTrade: z.number().int().min(0).max(1000).default(20),
+        /** Share of requests the seller turns down (exercises the `rejected` outcome). */
+        rejectShare: share.default(0),
+      })
+      .strict()
+      .prefault({}),
+    metering: z
+      .object({
+        /** Share of executed trades the grid's meter records after their delivery window. */
+        sample: share.default(0),
+        /** Share of the metered trades that deliver less than ordered (a default is settled). */
+        shortfallShare: share.default(0.25),
+        /** Longest the test waits for the last metered window to end. */
+        maxWaitSeconds: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .prefault({}),
+    timeouts: z
+      .object({
+        confirmationSeconds: positiveInt.default(30),
+        tradeSeconds: positiveInt.default(90),
+      })
+      .strict()
+      .prefault({}),
+    workers: positiveInt.max(64).default(2),
+    runner: z.enum(["process", "docker"]).default("process"),
+    docker: z
+      .object({
+        cpus: z.number().positive().default(1),
+        memoryMiB: positiveInt.default(1024),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Stress: runs are generated, one per step of rising rate, until success falls below the floor
+     * or p99 confirmation exceeds the bound; the report names the last good step (the knee).
+     */
+    stress: z
+      .object({
+        startTradesPerSecond: z.number().positive(),
+        stepTradesPerSecond: z.number().positive(),
+        maxTradesPerSecond: z.number().positive(),
+        stepSeconds: positiveInt,
+        successFloor: share.default(0.999),
+        p99BlockPeriods: z.number().positive().default(2),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type RunPlan = Scenario["runs"][number];
+
+/** Built-in scenarios: a small one for CI, the paper's, and a rate ramp. */
+export const PRESETS = {
+  smoke: {
+    name: "smoke",
+    agents: 12,
+    producerShare: 1 / 3,
+    runs: [{ trades: 40 }, { trades: 20 }],
+    load: { model: "open", tradesPerSecond: 10, rampSeconds: 1 },
+    trade: { paymentsPerTrade: 20, rejectShare: 0.05 },
+    metering: { sample: 0.1, maxWaitSeconds: 90 },
+    timeouts: { confirmationSeconds: 20, tradeSeconds: 40 },
+    workers: 2,
+  },
+  paper: {
+    name: "paper",
+    agents: 3000,
+    producerShare: 0.2,
+    runs: [{ trades: 1128 }, { trades: 1836 }, { trades: 952 }, { trades: 583 }, { trades: 98 }],
+    load: { model: "open", tradesPerSecond: 100, rampSeconds: 2 },
+    trade: { paymentsPerTrade: 25 },
+    metering: { sample: 0.01 },
+    workers: 2,
+  },
+  stress: {
+    name: "stress",
+    agents: 3000,
+    producerShare: 0.2,
+    runs: [{ durationSeconds: 20 }],
+    trade: { paymentsPerTrade: 0 },
+    stress: {
+      startTradesPerSecond: 50,
+      stepTradesPerSecond: 50,
+      maxTradesPerSecond: 400,
+      stepSeconds: 20,
+    },
+    workers: 2,
+  },
+} as const;
+
+export type PresetName = keyof typeof PRESETS;
+
+/** A preset, validated like a file (so a preset can never drift from the schema). */
+export function presetScenario(name: string): Scenario {
+  if (!(name in PRESETS)) {
+    throw new OperatorError(`no preset named ${name}`, {
+      hint: `use one of ${Object.keys(PRESETS).join(", ")}, or --scenario <file>`,
+    });
+  }
+  return scenarioSchema.parse(structuredClone(PRESETS[name as PresetName]));
+}
+
+/** Reads and validates a scenario YAML file; one OperatorError names the file, path and line. */
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new OperatorError(`${file}: cannot read the scenario file`, {
+      details: (error as Error).message,
+      hint: "pass a scenario with --scenario <file>, or a preset with --preset smoke|paper|stress",
+    });
+  }
+  return parseScenario(text, file);
+}
+
+export function parseScenario(text: string, file: string): Scenario {
+  const { data, fail } = parseYamlWith(text, file, scenarioSchema);
+  if (data.load.model === "closed" && data.runs.some((run) => run.tradesPerSecond !== undefined)) {
+    fail("runs", "tradesPerSecond belongs to the open-loop model", "set load.model: open");
+  }
+  if (data.stress !== undefined) {
+    if (data.stress.maxTradesPerSecond < data.stress.startTradesPerSecond) {
+      fail("stress.maxTradesPerSecond", "must be at least stress.startTradesPerSecond");
+    }
+    if (data.load.model !== "open") fail("load.model", "a stress test runs an open loop");
+  }
+  if (data.trade.paymentsPerTrade > 0) {
+    const price = credits(data.trade.pricePerKwh);
+    const amount = (BigInt(data.trade.wh) * price) / 1000n;
+    if (amount < BigInt(data.trade.paymentsPerTrade)) {
+      fail(
+        "trade.paymentsPerTrade",
+        `a trade costs ${amount} base units of credit, too little to split into ${data.trade.paymentsPerTrade} payments`,
+        "raise trade.wh or trade.pricePerKwh, or lower paymentsPerTrade",
+      );
+    }
+  }
+  return data;
+}
+
+/** The stress preset's runs: one per rate step, each `stepSeconds` long. */
+export function stressRuns(stress: NonNullable<Scenario["stress"]>): RunPlan[] {
+  const runs: RunPlan[] = [];
+  for (
+    let rate = stress.startTradesPerSecond;
+    rate <= stress.maxTradesPerSecond + 1e-9;
+    rate += stress.stepTradesPerSecond
+  ) {
+    runs.push({ durationSeconds: stress.stepSeconds, tradesPerSecond: rate });
+  }
+  return runs;
+}
+
+/** Credits (6 decimals) from a decimal string. */
+export function credits(decimal: string): bigint {
+  const [whole, fraction = ""] = decimal.split(".");
+  return BigInt(whole!) * 1_000_000n + BigInt(fraction.padEnd(6, "0"));
+}
