@@ -85,7 +85,7 @@ export async function loadtest(
     onWorker?: (worker: import("../loadtest/runners/types.js").WorkerHandle) => void;
   } = {},
 ): Promise<LoadTestOutcome> {
-  const { loadScenario, presetScenario } = await import("../loadtest/scenario.js");
+  const { agentSplit, loadScenario, presetScenario } = await import("../loadtest/scenario.js");
   if (options.preset !== undefined && options.scenario !== undefined) {
     throw new OperatorError("--preset and --scenario exclude each other", {
       hint: "pick one: a built-in scenario or your file",
@@ -188,7 +188,7 @@ export async function loadtest(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
-  const { runLoadTest } = await import("../loadtest/coordinator.js");
+  const { runLoadTest, slotCapacity } = await import("../loadtest/coordinator.js");
   let result;
   try {
     result = await runLoadTest({
@@ -198,7 +198,7 @@ export async function loadtest(
       chainId: manifest.chainId,
       engine: context.kind,
       blockPeriodSeconds: context.spec.consensus.blockPeriodSeconds,
-      slotSeconds: context.spec.market.slotSeconds,
+      capacity: slotCapacity(context.spec.market, agentSplit(scenario), scenario.trade.wh),
       contracts: {
         market: manifest.contracts.EnergyMarket.proxy as `0x${string}`,
         review: manifest.contracts.GridReview.proxy as `0x${string}`,

@@ -19,7 +19,7 @@ import type {
   TxKind,
 } from "./protocol.js";
 import type { Runner, WorkerHandle } from "./runners/types.js";
-import { credits, stressRuns, type RunPlan, type Scenario } from "./scenario.js";
+import { agentSplit, credits, stressRuns, type RunPlan, type Scenario } from "./scenario.js";
 
 const MARKET = new Interface(EnergyMarket__factory.abi);
 const CREDIT = new Interface(GridCredit__factory.abi);
@@ -43,8 +43,11 @@ export type LoadTestOptions = {
   chainId: number;
   engine: string;
   blockPeriodSeconds: number;
-  /** The review's delivery slot length: offers are for whole slots. */
-  slotSeconds: number;
+  /**
+   * The review's delivery slot (offers are for whole slots) and how many trades one slot takes
+   * before the grid's line capacity or the per-participant limit would deny them.
+   */
+  capacity: { slotSeconds: number; tradesPerSlot: number };
   contracts: ContractAddresses;
   accounts: TestAccount[];
   keyOf: (id: string) => string;
@@ -214,7 +217,10 @@ class Coordinator {
       );
 
       const runs = this.plannedRuns();
+      const epochs = this.epochs(runs);
       for (let index = 0; index < runs.length && !this.interrupted; index += 1) {
+        const epoch = epochs.find((candidate) => candidate.runs[0] === index + 1);
+        if (epoch !== undefined) await this.publishOffers(epoch);
         const result = await this.runOne(index + 1, runs[index]!, runs.length);
         if (scenario.stress !== undefined && !this.stepHeld(result)) {
           this.log(`stress: step ${index + 1} missed its bound; stopping the ramp`);
@@ -251,8 +257,7 @@ class Coordinator {
   // ---- agents and funding
 
   private producerCount(): number {
-    const { agents, producerShare } = this.options.scenario;
-    return Math.max(1, Math.min(agents - 1, Math.round(agents * producerShare)));
+    return agentSplit(this.options.scenario).producers;
   }
 
   /** The first producers and consumers of the consortium, each consumer assigned a seller. */
@@ -513,7 +518,6 @@ class Coordinator {
       scenario.load.model === "open"
         ? ({ model: "open", tradesPerSecond: rate } as const)
         : ({ model: "closed", inFlight: scenario.load.inFlight } as const);
-    await this.publishOffers(run, plan, rate);
     const startedAt = Date.now();
     this.journal.write({
       t: "run",
@@ -629,33 +633,58 @@ class Coordinator {
   }
 
   /**
-   * Offers for a run are for a delivery slot that starts after the run can have ended (orders are
-   * confirmed before the offer expires at the window's start), each run in its own slot so that
-   * runs never share the grid's line capacity.
+   * Runs grouped into offer epochs: producers publish one offer per epoch and every run of the
+   * epoch trades from it (offer reuse). An epoch holds as many runs as half the slot's grid
+   * capacity allows, so the review never denies a trade for capacity the test itself used up.
    */
-  private async publishOffers(run: number, plan: RunPlan, rate: number): Promise<void> {
-    const { scenario, slotSeconds } = this.options;
+  private epochs(runs: RunPlan[]): { runs: number[]; trades: number; seconds: number }[] {
+    const { scenario, capacity } = this.options;
+    const perSlot = Math.max(1, Math.floor(capacity.tradesPerSlot / 2));
+    const epochs: { runs: number[]; trades: number; seconds: number }[] = [];
+    runs.forEach((plan, index) => {
+      const rate = plan.tradesPerSecond ?? scenario.load.tradesPerSecond;
+      const trades = plan.trades ?? Math.ceil(rate * plan.durationSeconds!);
+      const seconds =
+        plan.durationSeconds ??
+        (scenario.load.model === "open" ? trades / rate + scenario.load.rampSeconds : trades / 5);
+      const last = epochs.at(-1);
+      if (last !== undefined && last.trades + trades <= perSlot) {
+        last.runs.push(index + 1);
+        last.trades += trades;
+        last.seconds += seconds + 10;
+      } else {
+        epochs.push({ runs: [index + 1], trades, seconds });
+      }
+    });
+    return epochs;
+  }
+
+  /**
+   * An epoch's offers are for a delivery slot that starts after its last run can have ended
+   * (orders are confirmed before the offer expires at the window's start), each epoch in a slot
+   * of its own.
+   */
+  private async publishOffers(epoch: {
+    runs: number[];
+    trades: number;
+    seconds: number;
+  }): Promise<void> {
+    const { slotSeconds } = this.options.capacity;
     const head = await this.rpc.call<{ timestamp: string }>("eth_getBlockByNumber", [
       "latest",
       false,
     ]);
     const now = Number(BigInt(head.timestamp));
-    const expectedSeconds =
-      plan.durationSeconds ??
-      (scenario.load.model === "open"
-        ? plan.trades! / rate + scenario.load.rampSeconds
-        : plan.trades! / 5);
-    const lead = Math.ceil(expectedSeconds + this.terms.tradeTimeoutSeconds + 30);
+    const lead = Math.ceil(epoch.seconds + this.terms.tradeTimeoutSeconds + 30);
     let start = Math.ceil((now + lead) / slotSeconds) * slotSeconds;
-    const previous = this.runWindows.get(run - 1);
+    const previous = this.runWindows.get(epoch.runs[0]! - 1);
     if (previous !== undefined && start < previous.end) start = previous.end;
     const end = start + slotSeconds;
-    this.runWindows.set(run, { start, end });
-    const expectedTrades = plan.trades ?? Math.ceil(rate * plan.durationSeconds!);
+    for (const run of epoch.runs) this.runWindows.set(run, { start, end });
     const producers = this.workers.flatMap((worker) =>
       worker.agents.filter((agent) => agent.role === "producer"),
     );
-    const perProducer = Math.ceil((expectedTrades / Math.max(1, producers.length)) * 2) + 5;
+    const perProducer = Math.ceil((epoch.trades / Math.max(1, producers.length)) * 2) + 5;
     await Promise.all(
       this.workers
         .filter((worker) => worker.alive)
@@ -665,7 +694,13 @@ class Coordinator {
             if (agent.role === "producer")
               wh[agent.id] = (BigInt(perProducer) * BigInt(this.terms.wh)).toString();
           const done = this.expect(worker, "offers-done");
-          worker.handle.send({ type: "offers", run, deliveryStart: start, deliveryEnd: end, wh });
+          worker.handle.send({
+            type: "offers",
+            run: epoch.runs[0]!,
+            deliveryStart: start,
+            deliveryEnd: end,
+            wh,
+          });
           return done;
         }),
     );
@@ -949,3 +984,40 @@ function sleep(ms: number): Promise<void> {
 }
 
 export type { JournalRecord };
+
+/**
+ * How many trades of `wh` one delivery slot takes: the smallest of the grid's line capacity
+ * (the tightest zone line times the number of zones, as trades spread over zones) and the
+ * per-participant limits of the producers and of the consumers.
+ */
+export function slotCapacity(
+  market: {
+    slotSeconds: number;
+    zones: { importKw: number; exportKw: number }[];
+    maxKwhPerOrder: number;
+    maxKwhPerParticipantPerSlot: number;
+  },
+  agents: { producers: number; consumers: number },
+  wh: number,
+): { slotSeconds: number; tradesPerSlot: number } {
+  if (wh > market.maxKwhPerOrder * 1000) {
+    throw new OperatorError(
+      `a trade of ${wh} Wh is above the review's limit of ${market.maxKwhPerOrder} kWh per order: every order would be denied`,
+      {
+        hint: "lower trade.wh in the scenario, or raise market.maxKwhPerOrder in the consortium file",
+      },
+    );
+  }
+  const lineKw = Math.min(...market.zones.map((zone) => Math.min(zone.importKw, zone.exportKw)));
+  const lineTrades =
+    Math.floor((lineKw * 1000 * market.slotSeconds) / 3600 / wh) * market.zones.length;
+  const perParticipant = Math.floor((market.maxKwhPerParticipantPerSlot * 1000) / wh);
+  return {
+    slotSeconds: market.slotSeconds,
+    tradesPerSlot: Math.min(
+      lineTrades,
+      perParticipant * agents.producers,
+      perParticipant * agents.consumers,
+    ),
+  };
+}

@@ -124,8 +124,8 @@ export const PRESETS = {
     agents: 3000,
     producerShare: 0.2,
     runs: [{ trades: 1128 }, { trades: 1836 }, { trades: 952 }, { trades: 583 }, { trades: 98 }],
-    load: { model: "open", tradesPerSecond: 100, rampSeconds: 2 },
-    trade: { paymentsPerTrade: 25 },
+    load: { model: "open", tradesPerSecond: 50, rampSeconds: 2 },
+    trade: { wh: 500, paymentsPerTrade: 25 },
     metering: { sample: 0.01 },
     workers: 2,
   },
@@ -134,7 +134,7 @@ export const PRESETS = {
     agents: 3000,
     producerShare: 0.2,
     runs: [{ durationSeconds: 20 }],
-    trade: { paymentsPerTrade: 0 },
+    trade: { wh: 100, paymentsPerTrade: 0 },
     stress: {
       startTradesPerSecond: 50,
       stepTradesPerSecond: 50,
@@ -213,4 +213,16 @@ export function stressRuns(stress: NonNullable<Scenario["stress"]>): RunPlan[] {
 export function credits(decimal: string): bigint {
   const [whole, fraction = ""] = decimal.split(".");
   return BigInt(whole!) * 1_000_000n + BigInt(fraction.padEnd(6, "0"));
+}
+
+/** How the scenario's agents split into producers and consumers (at least one of each). */
+export function agentSplit(scenario: Pick<Scenario, "agents" | "producerShare">): {
+  producers: number;
+  consumers: number;
+} {
+  const producers = Math.max(
+    1,
+    Math.min(scenario.agents - 1, Math.round(scenario.agents * scenario.producerShare)),
+  );
+  return { producers, consumers: scenario.agents - producers };
 }
