@@ -3,7 +3,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { execFileSync } from "node:child_process";
+import { clientDockerfile } from "../../ops/loadtest/runners/image.js";
 import { parseWorkerLine, readLines } from "../../ops/loadtest/runners/lines.js";
+import { node22Binary, REPO_ROOT } from "../../ops/node22.js";
 import { processRunner } from "../../ops/loadtest/runners/process.js";
 import type { Runner } from "../../ops/loadtest/runners/types.js";
 import { command, ECHO_WORKER, echoInit, inbox } from "../helpers/loadtest-workers.js";
@@ -132,5 +135,45 @@ describe("load test: process runner (echo worker)", function () {
     expect(exit.code).to.equal(1);
     expect(exit.detail).to.equal("exit code 1");
     expect(await readFile(join(dir, "worker-7.log"), "utf8")).to.contain("no-such-worker.ts");
+  });
+});
+
+describe("load test: worker Node and client image text", () => {
+  it("node22Binary is an absolute path to a Node of at least 22.13", () => {
+    const binary = node22Binary();
+    expect(binary.startsWith("/")).to.equal(true);
+    const [major, minor] = execFileSync(binary, ["-p", "process.versions.node"], {
+      encoding: "utf8",
+    })
+      .trim()
+      .split(".")
+      .map(Number);
+    expect(major! > 22 || (major === 22 && minor! >= 13)).to.equal(true);
+  });
+
+  it("clientDockerfile installs dev dependencies and puts the project at the runner's path", () => {
+    expect(
+      clientDockerfile({ nodeMajor: 22, projectDir: "/srv/gridchain" }).split("\n"),
+    ).to.deep.equal([
+      "# gridchain load-test client (workers). Build from the repository root after `npm run build`:",
+      "#   docker build -f Dockerfile.loadtest-client -t gridchain/loadtest-client:registry .",
+      "FROM node:22-slim",
+      "WORKDIR /srv/gridchain",
+      "COPY package.json package-lock.json ./",
+      "# Dev dependencies stay: workers run TypeScript through tsx, which is one.",
+      "RUN npm ci && npm cache clean --force",
+      "COPY tsconfig.json ./",
+      "COPY ops ./ops",
+      "COPY artifacts ./artifacts",
+      "COPY types ./types",
+      "USER node",
+      'ENTRYPOINT ["/usr/local/bin/node", "--import", "/srv/gridchain/node_modules/tsx/dist/loader.mjs"]',
+      'CMD ["/srv/gridchain/ops/loadtest/worker.ts"]',
+      "",
+    ]);
+    const text = clientDockerfile({ nodeMajor: 24 });
+    expect(text).to.contain("FROM node:24-slim\n");
+    expect(text).to.contain(`WORKDIR ${REPO_ROOT}\n`);
+    expect(text).not.to.contain("--omit=dev");
   });
 });
