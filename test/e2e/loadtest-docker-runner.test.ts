@@ -10,7 +10,11 @@ import {
   LOADTEST_LABELS,
   removeTestContainers,
 } from "../../ops/loadtest/runners/docker.js";
-import { CLIENT_NODE, ensureClientImage } from "../../ops/loadtest/runners/image.js";
+import {
+  CLIENT_NODE,
+  clientImageTag,
+  ensureClientImage,
+} from "../../ops/loadtest/runners/image.js";
 import type { Runner } from "../../ops/loadtest/runners/types.js";
 import { command, ECHO_WORKER, echoInit, inbox } from "../helpers/loadtest-workers.js";
 
@@ -37,7 +41,11 @@ describe("load test: docker runner (real dockerd)", function () {
       console.log("    (skipped: no Docker daemon; start one with `dockerd &`)");
       this.skip();
     }
-    image = await ensureClientImage(docker);
+    // A fresh tag: the image is built from scratch on every run, and removed after.
+    image = await ensureClientImage(docker, {
+      tag: `gridchain/loadtest-client:test-${process.pid}`,
+    });
+    expect(image).to.equal(`gridchain/loadtest-client:test-${process.pid}`);
     server = createServer((_request, response) => response.end("hello from the host"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     serverUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
@@ -45,6 +53,7 @@ describe("load test: docker runner (real dockerd)", function () {
 
   after(async () => {
     if (server) await new Promise((resolve) => server.close(resolve));
+    if (image) await docker.getImage(image).remove({ force: true });
   });
 
   beforeEach(async () => {
@@ -71,6 +80,7 @@ describe("load test: docker runner (real dockerd)", function () {
       docker,
       testId,
       entry: ECHO_WORKER,
+      image,
       cpus: 0.5,
       memoryBytes: 256 * 1024 * 1024,
       mounts: [{ hostPath: dir, readOnly: false }],
@@ -156,6 +166,7 @@ describe("load test: docker runner (real dockerd)", function () {
       memoryBytes: 160 * 1024 * 1024,
       mounts: [],
     });
+    // No image given: the runner builds or reuses the default client image itself.
     const [hung, crashing, hog] = await Promise.all(
       [1, 2, 3].map((id) => runner!.start(id, { logFile: join(dir, `worker-${id}.log`) })),
     );
@@ -177,6 +188,9 @@ describe("load test: docker runner (real dockerd)", function () {
       detail: "container killed, exit code 137",
     });
     expect(await containersOfTest()).to.have.length(0);
+    expect((await docker.getImage(clientImageTag()).inspect()).RepoTags).to.include(
+      clientImageTag(),
+    );
   });
 
   it("removeTestContainers removes a test's leftovers and nothing else", async () => {

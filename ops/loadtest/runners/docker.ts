@@ -159,6 +159,8 @@ async function startContainer(
     await container.remove({ force: true }).catch(ignoreGone);
     throw dockerProblem(`could not start the container of worker ${id}`, image, error);
   }
+  // A broken attach shows up as the container's end; it must not crash the coordinator.
+  stream.on("error", () => undefined);
   const streamEnded = new Promise<void>((resolve) => {
     stream.once("end", resolve);
     stream.once("close", resolve);
@@ -166,10 +168,12 @@ async function startContainer(
   });
 
   let killed = false;
+  let ended = false;
   const exited = (async (): Promise<WorkerExit> => {
     let exit: WorkerExit;
     try {
       await container.wait();
+      ended = true;
       // Output still in flight when the process ended is read before the worker counts as gone.
       await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 2_000))]);
       const { State: state } = await container.inspect();
@@ -195,8 +199,10 @@ async function startContainer(
       messages.add(listener);
     },
     async kill(): Promise<void> {
-      killed = true;
-      await container.kill().catch(ignoreGone);
+      if (!ended) {
+        killed = true;
+        await container.kill().catch(ignoreGone);
+      }
       await exited;
     },
   };
