@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -8,6 +8,8 @@ import type Docker from "dockerode";
 const run = promisify(execFile);
 
 export type RootfsFile = { hostPath: string; imagePath: string };
+/** A small file written into the image from text (an /etc/passwd line, a config). */
+export type RootfsText = { imagePath: string; text: string };
 
 /**
  * Builds an image with no registry: the given host binaries and the shared libraries they link
@@ -16,7 +18,7 @@ export type RootfsFile = { hostPath: string; imagePath: string };
  */
 export async function importRootfsImage(
   docker: Docker,
-  { tag, files }: { tag: string; files: RootfsFile[] },
+  { tag, files, texts = [] }: { tag: string; files: RootfsFile[]; texts?: RootfsText[] },
 ): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "gridchain-rootfs-"));
   try {
@@ -26,6 +28,10 @@ export async function importRootfsImage(
       for (const lib of await linkedLibraries(file.hostPath)) libraries.add(lib);
     }
     for (const lib of libraries) await place(lib, join(root, lib));
+    for (const { imagePath, text } of texts) {
+      await mkdir(dirname(join(root, imagePath)), { recursive: true });
+      await writeFile(join(root, imagePath), text, { mode: 0o644 });
+    }
     await mkdir(join(root, "tmp"), { recursive: true, mode: 0o1777 });
     const tarball = `${root}.tar`;
     await run("tar", ["-C", root, "-cf", tarball, "."]);
