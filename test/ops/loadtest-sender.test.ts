@@ -348,6 +348,28 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
     expect(await c.call("eth_getTransactionCount", [ACCOUNT, "latest"])).to.equal("0x2");
   });
 
+  it("resyncs and resends in nonce order when the node answers nonce too high", async () => {
+    const c = await chain([], cleanup);
+    let refuse = true;
+    class BesuLikeRpc extends JsonRpc {
+      override async call<T>(method: string, params: unknown[]): Promise<T> {
+        if (method === "eth_sendRawTransaction" && refuse) {
+          refuse = false;
+          throw new RpcError(method, { code: -32006, message: "Nonce too high" });
+        }
+        return await super.call<T>(method, params);
+      }
+    }
+    const besuLike = new BesuLikeRpc(c.anvil.url);
+    cleanup.push(() => besuLike.close());
+    const sender = await c.sender({ rpc: besuLike });
+    const [first, second] = await Promise.all([sender.send(CALL), sender.send(CALL)]);
+    expectMined(first!, 1);
+    expectMined(second!, 0);
+    expect(await c.nonceOf(first!.hash)).to.equal(0);
+    expect(await c.nonceOf(second!.hash)).to.equal(1);
+  });
+
   it("resolves a reverted transaction with status reverted", async () => {
     const c = await chain([], cleanup);
     const sender = await c.sender();

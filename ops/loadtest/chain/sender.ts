@@ -266,20 +266,22 @@ export class AccountSender {
     slot.reject?.(new TxError(reason, `${this.address}: ${why}`, { hash: slot.hash, cause }));
   }
 
-  private async submit(slot: Slot): Promise<void> {
+  /** Sends the slot's bytes; `again` counts it in `resent` once the node takes them as new. */
+  private async submit(slot: Slot, again = false): Promise<void> {
     if (slot.busy || slot.done) return;
     slot.busy = true;
     try {
-      await this.transmit(slot);
+      await this.transmit(slot, again);
     } finally {
       slot.busy = false;
     }
   }
 
-  private async transmit(slot: Slot): Promise<void> {
+  private async transmit(slot: Slot, again: boolean): Promise<void> {
     for (let attempt = 0; !slot.done; attempt++) {
       try {
         await this.rpc.call<string>("eth_sendRawTransaction", [slot.raw]);
+        if (again) slot.resent++;
         this.accepted(slot);
         return;
       } catch (error) {
@@ -292,11 +294,13 @@ export class AccountSender {
           if (attempt > 0) await sleep(100 * attempt);
           if (slot.done) return;
           slot.resent++;
+          again = false;
           continue;
         }
         if (!(error instanceof RpcError)) throw error;
         if (!(await this.refused(slot, error))) return;
         attempt = -1;
+        again = false;
       }
     }
   }
@@ -408,8 +412,7 @@ export class AccountSender {
       .filter((slot) => slot.nonce >= latest && !slot.done && !slot.busy)
       .sort((a, b) => a.nonce - b.nonce);
     for (const slot of ordered) {
-      slot.resent++;
-      await this.submit(slot);
+      await this.submit(slot, true);
     }
   }
 
@@ -458,8 +461,7 @@ export class AccountSender {
       if (tx === null) {
         // Dropped from the pool: the same bytes again, or a filler if the caller has given up.
         if (slot.kind === "call" && slot.settled) this.becomeFiller(slot);
-        slot.resent++;
-        await this.submit(slot);
+        await this.submit(slot, true);
         continue;
       }
       // Still pending: waits behind a lower nonce, or the chain is slow.
