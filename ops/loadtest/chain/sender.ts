@@ -241,11 +241,8 @@ export class AccountSender {
   private mined(slot: Slot, receipt: MinedReceipt): void {
     if (slot.done) return;
     this.finish(slot);
-    if (slot.announced !== receipt.hash) {
-      slot.announced = receipt.hash;
-      this.onSent?.(receipt.hash, slot.nonce);
-    }
     if (slot.settled) return;
+    if (slot.announced !== receipt.hash) this.onSent?.(receipt.hash, slot.nonce);
     slot.settled = true;
     clearTimeout(slot.timer);
     slot.resolve?.({ ...receipt, sentAt: slot.sentAt, resent: slot.resent });
@@ -272,6 +269,10 @@ export class AccountSender {
     slot.busy = true;
     try {
       await this.transmit(slot, again);
+    } catch (error) {
+      // A lookup on the way failed (the node is unreachable): the caller gets its answer, and the
+      // stale check settles the nonce later.
+      this.fail(slot, "rpc", `sending failed: ${(error as Error).message}`, error);
     } finally {
       slot.busy = false;
     }
