@@ -1,0 +1,191 @@
+import { quantity, type JsonRpc } from "./rpc.js";
+
+/** A block as the worker saw it; `seenAt` is the worker's clock (ms since the epoch). */
+export type BlockSeen = {
+  number: number;
+  timestamp: number;
+  seenAt: number;
+  transactions: number;
+  gasUsed: bigint;
+  gasLimit: bigint;
+};
+
+export type MinedReceipt = {
+  hash: string;
+  blockNumber: number;
+  blockTimestamp: number;
+  seenAt: number;
+  status: "success" | "reverted";
+  gasUsed: bigint;
+  logs: { address: string; topics: string[]; data: string }[];
+};
+
+type RawHeader = {
+  number: string;
+  timestamp: string;
+  gasUsed: string;
+  gasLimit: string;
+  transactions: unknown[];
+};
+
+type RawReceipt = {
+  transactionHash: string;
+  status: string;
+  gasUsed: string;
+  logs: { address: string; topics: string[]; data: string }[];
+};
+
+/** Blocks fetched together when the follower is behind: one HTTP batch of 2 calls per block. */
+const CATCH_UP_BLOCKS = 16;
+/** Receipts of the latest blocks stay known, so a watch that starts late still resolves. */
+const REMEMBERED_BLOCKS = 64;
+
+/**
+ * The one reader of new blocks in a worker: polls the head, and for every new block reads its
+ * header and all its receipts in one batched request, never one poll per transaction. Every
+ * transaction an agent waits for resolves from there. Blocks are handled strictly in order, each
+ * once; a follower that fell behind catches up block by block.
+ */
+export class BlockFollower {
+  private readonly rpc: JsonRpc;
+  private readonly pollMs: number;
+  private readonly watchers = new Map<string, Array<(receipt: MinedReceipt) => void>>();
+  private readonly listeners: Array<(block: BlockSeen) => void> = [];
+  private readonly recent = new Map<string, MinedReceipt>();
+  private readonly recentBlocks: string[][] = [];
+  private next = 0;
+  private current = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  /** The last polling failure, kept for diagnostics; polling goes on. */
+  lastError: Error | undefined;
+
+  constructor(rpc: JsonRpc, options: { pollMs: number }) {
+    this.rpc = rpc;
+    this.pollMs = options.pollMs;
+  }
+
+  /** Starts following at the current head: blocks after it are reported. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.current = Number(BigInt(await this.rpc.call<string>("eth_blockNumber", [])));
+    this.next = this.current + 1;
+    this.running = true;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The number of the last block handled. */
+  get head(): number {
+    return this.current;
+  }
+
+  /** Resolves with the receipt once a followed block holds `hash`; waits as long as it takes. */
+  watch(hash: string): Promise<MinedReceipt> {
+    const key = hash.toLowerCase();
+    const known = this.recent.get(key);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve) => {
+      const list = this.watchers.get(key);
+      if (list) list.push(resolve);
+      else this.watchers.set(key, [resolve]);
+    });
+  }
+
+  forget(hash: string): void {
+    this.watchers.delete(hash.toLowerCase());
+  }
+
+  /** The receipt of `hash` if it is in one of the latest followed blocks. */
+  receipt(hash: string): MinedReceipt | undefined {
+    return this.recent.get(hash.toLowerCase());
+  }
+
+  onBlock(listener: (block: BlockSeen) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => void this.poll().finally(() => this.schedule()), this.pollMs);
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const latest = Number(BigInt(await this.rpc.call<string>("eth_blockNumber", [])));
+      while (this.running && this.next <= latest) {
+        const numbers: number[] = [];
+        for (let n = this.next; n <= latest && numbers.length < CATCH_UP_BLOCKS; n++)
+          numbers.push(n);
+        const blocks = await Promise.all(numbers.map((n) => this.fetchBlock(n)));
+        for (const block of blocks) {
+          if (!this.running) return;
+          this.handle(block.header, block.receipts);
+        }
+      }
+    } catch (error) {
+      this.lastError = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  private async fetchBlock(n: number): Promise<{ header: RawHeader; receipts: RawReceipt[] }> {
+    const [header, receipts] = await Promise.all([
+      this.rpc.call<RawHeader | null>("eth_getBlockByNumber", [quantity(n), false]),
+      this.rpc.call<RawReceipt[] | null>("eth_getBlockReceipts", [quantity(n)]),
+    ]);
+    if (header === null || receipts === null) throw new Error(`block ${n} is not available yet`);
+    return { header, receipts };
+  }
+
+  private handle(header: RawHeader, receipts: RawReceipt[]): void {
+    const seenAt = Date.now();
+    const block: BlockSeen = {
+      number: Number(BigInt(header.number)),
+      timestamp: Number(BigInt(header.timestamp)),
+      seenAt,
+      transactions: header.transactions.length,
+      gasUsed: BigInt(header.gasUsed),
+      gasLimit: BigInt(header.gasLimit),
+    };
+    const hashes: string[] = [];
+    for (const raw of receipts) {
+      const receipt: MinedReceipt = {
+        hash: raw.transactionHash,
+        blockNumber: block.number,
+        blockTimestamp: block.timestamp,
+        seenAt,
+        status: BigInt(raw.status) === 1n ? "success" : "reverted",
+        gasUsed: BigInt(raw.gasUsed),
+        logs: raw.logs.map(({ address, topics, data }) => ({ address, topics, data })),
+      };
+      const key = raw.transactionHash.toLowerCase();
+      hashes.push(key);
+      this.recent.set(key, receipt);
+    }
+    this.recentBlocks.push(hashes);
+    if (this.recentBlocks.length > REMEMBERED_BLOCKS) {
+      for (const key of this.recentBlocks.shift()!) this.recent.delete(key);
+    }
+    this.current = block.number;
+    this.next = block.number + 1;
+    for (const listener of this.listeners) {
+      try {
+        listener(block);
+      } catch (error) {
+        this.lastError = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    for (const key of hashes) {
+      const waiting = this.watchers.get(key);
+      if (!waiting) continue;
+      this.watchers.delete(key);
+      const receipt = this.recent.get(key)!;
+      for (const resolve of waiting) resolve(receipt);
+    }
+  }
+}
