@@ -39,6 +39,7 @@ function init(worker: number): WorkerInit {
       bond: "0",
       confirmationTimeoutSeconds: 1,
       tradeTimeoutSeconds: 1,
+      rejectShare: 0,
     },
     storeDir: "/tmp",
   };

@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { OperatorError } from "../errors.js";
+import type { Progress } from "../loadtest/coordinator.js";
+import type { WorkerHandle } from "../loadtest/runners/types.js";
 import { chainContext, chainOptions, type ChainOptions } from "./context.js";
 
 export type LoadTestCommandOptions = ChainOptions & {
@@ -82,7 +84,8 @@ export async function loadtest(
   log: (line: string) => void,
   hooks: {
     signal?: AbortSignal;
-    onWorker?: (worker: import("../loadtest/runners/types.js").WorkerHandle) => void;
+    onWorker?: (worker: WorkerHandle) => void;
+    onProgress?: (progress: Progress) => void;
   } = {},
 ): Promise<LoadTestOutcome> {
   const { agentSplit, loadScenario, presetScenario } = await import("../loadtest/scenario.js");
@@ -297,7 +300,7 @@ async function progressBar() {
   );
   let started = false;
   return {
-    update(progress: import("../loadtest/coordinator.js").Progress) {
+    update(progress: Progress) {
       const total = progress.total ?? Math.max(progress.started, 1);
       const payload = {
         phase: progress.phase,

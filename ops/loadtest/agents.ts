@@ -396,7 +396,11 @@ export class Agents {
     return { payments: count, paymentSeconds };
   }
 
-  private end(active: ActiveTrade, end: Omit<TradeEnd, "type" | "trade" | "run" | "at">): void {
+  private end(
+    active: ActiveTrade,
+    end: Omit<TradeEnd, "type" | "trade" | "run" | "at" | "payments" | "paymentSeconds"> &
+      Partial<Pick<TradeEnd, "payments" | "paymentSeconds">>,
+  ): void {
     if (active.ended) return;
     active.ended = true;
     this.trades.delete(active.command.trade);
@@ -404,9 +408,9 @@ export class Agents {
       type: "end",
       trade: active.command.trade,
       run: active.command.run,
-      payments: 0,
-      paymentSeconds: [],
       ...end,
+      payments: end.payments ?? 0,
+      paymentSeconds: end.paymentSeconds ?? [],
       at: Date.now(),
     });
   }

@@ -1,5 +1,10 @@
 import { Registry } from "prom-client";
-import { createMetric } from "../metrics/catalogue.js";
+import {
+  FAILURE_REASONS,
+  TRANSACTION_KINDS,
+  TRADE_OUTCOMES,
+  createMetric,
+} from "../metrics/catalogue.js";
 import type { TradeEnd, TxEvent } from "./protocol.js";
 
 /** Seconds over which the achieved transaction rate is averaged. */
