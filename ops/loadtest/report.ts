@@ -243,8 +243,17 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
 
   // A trade that ended without a start record still counts as started: nothing is lost.
   for (const entry of runs.values()) {
-    for (const trade of entry.ends.keys()) {
-      if (!entry.trades.has(trade)) {
+    for (const [trade, end] of entry.ends) {
+      const startRun = tradeRun.get(trade);
+      if (!entry.trades.has(trade) && startRun !== undefined) {
+        // The end names another run than the start: count the trade once, in its start's run.
+        warnings.push(
+          `trade ${trade} started in run ${startRun} and ended in run ${entry.run}; counted in run ${startRun}`,
+        );
+        entry.ends.delete(trade);
+        const home = facts(startRun);
+        if (!home.ends.has(trade)) home.ends.set(trade, end);
+      } else if (!entry.trades.has(trade)) {
         warnings.push(`trade ${trade} of run ${entry.run} ended without a start record`);
         entry.trades.set(trade, null);
         tradeRun.set(trade, entry.run);
@@ -257,6 +266,12 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
     const run = tx.run ?? (tx.trade === undefined ? undefined : tradeRun.get(tx.trade));
     if (run === undefined) transactionsOutsideRuns += 1;
     else facts(run).txs.push(tx);
+  }
+
+  // A run only named by a misplaced end record holds nothing to report.
+  for (const [run, entry] of runs) {
+    const empty = entry.record === null && entry.endAt === null && entry.txs.length === 0;
+    if (empty && entry.trades.size === 0 && entry.ends.size === 0) runs.delete(run);
   }
 
   const sortedBlocks = [...blocks.values()].sort((a, b) => a.number - b.number);

@@ -92,6 +92,21 @@ describe("load-test report: trades", () => {
     expect(report.warnings).to.deep.equal(["trade 2 of run 1 ended without a start record"]);
   });
 
+  it("counts a trade whose end names another run once, in the run that started it", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tradeStart(1, 1, 0),
+      tradeEnd(1, 2, 500, "executed"),
+    ]);
+    expect(
+      report.runs.map((run) => [run.run, run.trades.signed, run.trades.executed]),
+    ).to.deep.equal([[1, 1, 1]]);
+    expect(report.warnings).to.deep.equal([
+      "trade 1 started in run 1 and ended in run 2; counted in run 1",
+    ]);
+  });
+
   it("keeps signed = executed + denied + rejected + failed for any journal", () => {
     const outcome = fc.constantFrom("executed", "denied", "rejected", "failed", "none");
     fc.assert(
