@@ -1,0 +1,638 @@
+/**
+ * The report of a load test, computed from its journal alone (protocol.ts), so an interrupted test
+ * reports every trade it started. `computeReport` is pure; `writeReport` is the only writer.
+ *
+ * Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at rank
+ * ceil(p / 100 * n) (1-based), so it is always a value that was measured. A statistic of no values
+ * is null, never 0.
+ */
+import { join } from "node:path";
+import { OperatorError } from "../errors.js";
+import { writeFilesAtomic } from "../fs.js";
+import { CONFIRMATION_BUCKETS, FAILURE_REASONS, TRANSACTION_KINDS } from "../metrics/catalogue.js";
+import { renderHtml } from "./html.js";
+import type { FailureReason, JournalRecord, TxKind } from "./protocol.js";
+import { reportSections, type Section } from "./tables.js";
+
+export { readJournal, parseJournal } from "./journal.js";
+export { renderHtml } from "./html.js";
+
+/** Count, nearest-rank percentiles, max and mean of a set of measurements (seconds). */
+export type Stats = {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  mean: number | null;
+};
+
+export type TradeCounts = {
+  /** Trades started; always executed + denied + rejected + failed. */
+  signed: number;
+  executed: number;
+  denied: number;
+  rejected: number;
+  failed: number;
+  failedByReason: Partial<Record<FailureReason, number>>;
+  /** executed / (executed + failed) (DESIGN.md); null when neither happened. */
+  successRate: number | null;
+};
+
+export type Offered =
+  { model: "open"; tradesPerSecond: number } | { model: "closed"; inFlight: number };
+
+/** The figures of one run, or of all runs together (totals). */
+export type Summary = {
+  /** Seconds from the run's start to its end record (or its last event); summed for totals. */
+  durationSeconds: number | null;
+  trades: TradeCounts;
+  transactions: {
+    sent: number;
+    /** With a receipt (success or reverted). */
+    confirmed: number;
+    reverted: number;
+    lost: number;
+    /** Times a nonce was sent again. */
+    resent: number;
+  };
+  /** Seconds from sending a transaction to the block holding it. */
+  confirmation: Stats;
+  confirmationByKind: Partial<Record<TxKind, Stats>>;
+  /** Seconds from a trade's start to its end, executed trades only. */
+  tradeLatency: Stats;
+  throughput: { tradesPerSecond: number | null; transactionsPerSecond: number | null };
+  blocks: {
+    count: number;
+    gasUsed: number;
+    gasLimit: number;
+    /** gasUsed / gasLimit summed over the blocks seen during the run. */
+    fill: number | null;
+    meanTransactions: number | null;
+    /** From the chain's block timestamps (seconds). */
+    meanIntervalSeconds: number | null;
+  };
+  payments: {
+    count: number;
+    failed: number;
+    perSecond: number | null;
+    /** Channel payments per second over confirmed on-chain transactions per second. */
+    ratioToTransactions: number | null;
+    latency: { p50: number | null; p99: number | null };
+  };
+};
+
+export type RunReport = Summary & {
+  run: number;
+  /** Epoch milliseconds. */
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Whether the journal holds the run's end record. */
+  ended: boolean;
+  offered: Offered | null;
+  plannedTrades: number | null;
+  plannedSeconds: number | null;
+};
+
+export type SeriesPoint = {
+  /** Seconds since the first run started. */
+  second: number;
+  transactions: number;
+  trades: number;
+  p50: number | null;
+  p99: number | null;
+};
+
+export type Knee = {
+  run: number;
+  tradesPerSecond: number;
+  successRate: number;
+  p99Seconds: number;
+};
+
+/** Table 1 of the paper (Jing): five runs, totals only for executed and failed. */
+export const PAPER_TABLE_1 = {
+  runs: [1128, 1836, 952, 583, 98],
+  signed: 4597,
+  executed: 4571,
+  failed: 26,
+  successRate: 4571 / 4597,
+  averageConfirmationSeconds: 12,
+} as const;
+
+export type PaperFigures = typeof PAPER_TABLE_1;
+
+type TestRecord = Extract<JournalRecord, { t: "test" }>;
+
+export type LoadReport = {
+  test: Omit<TestRecord, "t"> | null;
+  setup: { seconds: number; transactions: number } | null;
+  runs: RunReport[];
+  totals: Summary;
+  /** Transactions of the journal outside any run (setup). */
+  transactionsOutsideRuns: number;
+  series: { startedAt: number | null; points: SeriesPoint[] };
+  /** Confirmation seconds counted per bucket: a value v falls in the first bucket with v <= le. */
+  histogram: { le: number | null; count: number }[];
+  paper: PaperFigures | null;
+  /** Stress: the highest offered trade rate whose run kept success >= 99.9 % and p99 <= 2 blocks. */
+  knee: Knee | null;
+  kneeBound: { successRate: number; p99Seconds: number } | null;
+  workersLost: { worker: number; at: number; detail: string }[];
+  interrupted: { at: number; signal: string } | null;
+  /** Inconsistencies of the journal that the counts had to work around. */
+  warnings: string[];
+};
+
+/** Success rate and confirmation bound of the stress knee. */
+export const KNEE_SUCCESS_RATE = 0.999;
+export const KNEE_BLOCK_PERIODS = 2;
+/** A week: longer spans mean a corrupt time, and would chart millions of empty seconds. */
+const MAX_SERIES_SECONDS = 7 * 24 * 3600;
+
+type TradeRecord = Extract<JournalRecord, { t: "trade" }>;
+type TxRecord = Extract<JournalRecord, { t: "tx" }>;
+type EndRecord = Extract<JournalRecord, { t: "end" }>;
+type BlockRecord = Extract<JournalRecord, { t: "block" }>;
+type RunRecord = Extract<JournalRecord, { t: "run" }>;
+
+/** Everything the journal says about one run. */
+type RunFacts = {
+  run: number;
+  record: RunRecord | null;
+  endAt: number | null;
+  trades: Map<number, TradeRecord | null>;
+  ends: Map<number, EndRecord>;
+  txs: TxRecord[];
+};
+
+/** Computes the report of a journal. Pure: the same records give the same report. */
+export function computeReport(records: readonly JournalRecord[]): LoadReport {
+  const warnings: string[] = [];
+  let test: TestRecord | null = null;
+  let setup: LoadReport["setup"] = null;
+  let interrupted: LoadReport["interrupted"] = null;
+  const workersLost: LoadReport["workersLost"] = [];
+  const blocks = new Map<number, BlockRecord>();
+  const runs = new Map<number, RunFacts>();
+  const tradeRun = new Map<number, number>();
+  const looseTxs: TxRecord[] = [];
+
+  const facts = (run: number): RunFacts => {
+    let entry = runs.get(run);
+    if (entry === undefined) {
+      entry = { run, record: null, endAt: null, trades: new Map(), ends: new Map(), txs: [] };
+      runs.set(run, entry);
+    }
+    return entry;
+  };
+
+  for (const record of records) {
+    switch (record.t) {
+      case "test":
+        if (test === null) test = record;
+        else warnings.push("the journal holds more than one test record; the first one is used");
+        break;
+      case "setup":
+        setup = { seconds: record.seconds, transactions: record.transactions };
+        break;
+      case "run": {
+        const entry = facts(record.run);
+        if (entry.record === null) entry.record = record;
+        else warnings.push(`run ${record.run} started twice; the first start is used`);
+        break;
+      }
+      case "run-end":
+        facts(record.run).endAt ??= record.at;
+        break;
+      case "trade": {
+        const entry = facts(record.run);
+        if (entry.trades.get(record.trade)) {
+          warnings.push(`trade ${record.trade} started twice; the first start is used`);
+        } else {
+          entry.trades.set(record.trade, record);
+          tradeRun.set(record.trade, record.run);
+        }
+        break;
+      }
+      case "end": {
+        const entry = facts(record.run);
+        if (entry.ends.has(record.trade)) {
+          warnings.push(`trade ${record.trade} ended twice; the first end is used`);
+        } else {
+          entry.ends.set(record.trade, record);
+        }
+        break;
+      }
+      case "tx":
+        looseTxs.push(record);
+        break;
+      case "block":
+        if (!blocks.has(record.number)) blocks.set(record.number, record);
+        break;
+      case "worker-lost":
+        workersLost.push({ worker: record.worker, at: record.at, detail: record.detail });
+        break;
+      case "interrupted":
+        interrupted ??= { at: record.at, signal: record.signal };
+        break;
+      case "done":
+        break;
+    }
+  }
+
+  // A trade that ended without a start record still counts as started: nothing is lost.
+  for (const entry of runs.values()) {
+    for (const [trade, end] of entry.ends) {
+      const startRun = tradeRun.get(trade);
+      if (!entry.trades.has(trade) && startRun !== undefined) {
+        // The end names another run than the start: count the trade once, in its start's run.
+        warnings.push(
+          `trade ${trade} started in run ${startRun} and ended in run ${entry.run}; counted in run ${startRun}`,
+        );
+        entry.ends.delete(trade);
+        const home = facts(startRun);
+        if (!home.ends.has(trade)) home.ends.set(trade, end);
+      } else if (!entry.trades.has(trade)) {
+        warnings.push(`trade ${trade} of run ${entry.run} ended without a start record`);
+        entry.trades.set(trade, null);
+        tradeRun.set(trade, entry.run);
+      }
+    }
+  }
+
+  let transactionsOutsideRuns = 0;
+  for (const tx of looseTxs) {
+    const run = tx.run ?? (tx.trade === undefined ? undefined : tradeRun.get(tx.trade));
+    if (run === undefined) transactionsOutsideRuns += 1;
+    else facts(run).txs.push(tx);
+  }
+
+  // A run only named by a misplaced end record holds nothing to report.
+  for (const [run, entry] of runs) {
+    const empty = entry.record === null && entry.endAt === null && entry.txs.length === 0;
+    if (empty && entry.trades.size === 0 && entry.ends.size === 0) runs.delete(run);
+  }
+
+  const sortedBlocks = [...blocks.values()].sort((a, b) => a.number - b.number);
+  const runReports: RunReport[] = [...runs.values()]
+    .sort((a, b) => a.run - b.run)
+    .map((entry) => runReport(entry, sortedBlocks));
+
+  const runBlocks = new Map<number, BlockRecord>();
+  for (const run of runReports) {
+    for (const block of blocksWithin(sortedBlocks, run.startedAt, run.endedAt)) {
+      runBlocks.set(block.number, block);
+    }
+  }
+  const allRuns = [...runs.values()];
+  const totalDuration = runReports.some((run) => run.durationSeconds !== null)
+    ? runReports.reduce((sum, run) => sum + (run.durationSeconds ?? 0), 0)
+    : null;
+  const totals = summarise({
+    durationSeconds: totalDuration,
+    trades: allRuns.flatMap((entry) => tradeOutcomes(entry)),
+    txs: allRuns.flatMap((entry) => entry.txs),
+    ends: allRuns.flatMap((entry) => [...entry.ends.values()]),
+    blocks: [...runBlocks.values()].sort((a, b) => a.number - b.number),
+  });
+
+  const confirmations = allRuns
+    .flatMap((entry) => entry.txs)
+    .filter((tx) => tx.minedAt !== undefined)
+    .map((tx) => ({ minedAt: tx.minedAt!, seconds: confirmationSeconds(tx) }));
+
+  return {
+    test: test === null ? null : withoutType(test),
+    setup,
+    runs: runReports,
+    totals,
+    transactionsOutsideRuns,
+    series: timeSeries(runReports, allRuns, confirmations),
+    histogram: histogram(confirmations.map((c) => c.seconds)),
+    paper: test?.preset === "paper" ? PAPER_TABLE_1 : null,
+    knee: test === null ? null : knee(runReports, test.blockPeriodSeconds),
+    kneeBound:
+      test === null || !runReports.some((run) => run.offered?.model === "open")
+        ? null
+        : {
+            successRate: KNEE_SUCCESS_RATE,
+            p99Seconds: KNEE_BLOCK_PERIODS * test.blockPeriodSeconds,
+          },
+    workersLost,
+    interrupted,
+    warnings,
+  };
+}
+
+/** Renders the report as Markdown: a Table-1 style table per run and totals, then the details. */
+export function renderMarkdown(report: LoadReport): string {
+  const out: string[] = [];
+  for (const section of reportSections(report)) {
+    out.push(`${"#".repeat(section.level)} ${section.title}`, "");
+    for (const paragraph of section.text ?? []) out.push(paragraph, "");
+    if (section.table !== undefined) out.push(...markdownTable(section.table), "");
+  }
+  return `${out.join("\n").trimEnd()}\n`;
+}
+
+/** Writes report.json, report.md and report.html under `dir`, all or none. */
+export async function writeReport(
+  dir: string,
+  report: LoadReport,
+): Promise<{ json: string; markdown: string; html: string }> {
+  const files = new Map([
+    ["report.json", { content: `${JSON.stringify(report, null, 2)}\n`, mode: 0o644 }],
+    ["report.md", { content: renderMarkdown(report), mode: 0o644 }],
+    ["report.html", { content: renderHtml(report), mode: 0o644 }],
+  ]);
+  await writeFilesAtomic(dir, files);
+  return {
+    json: join(dir, "report.json"),
+    markdown: join(dir, "report.md"),
+    html: join(dir, "report.html"),
+  };
+}
+
+/** Nearest-rank percentile of ascending values; null for none. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1]!;
+}
+
+export function stats(values: readonly number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.length === 0 ? null : sorted[sorted.length - 1]!,
+    mean: sorted.length === 0 ? null : sorted.reduce((sum, v) => sum + v, 0) / sorted.length,
+  };
+}
+
+// ---- private
+
+function withoutType(record: TestRecord): Omit<TestRecord, "t"> {
+  const { t: _type, ...rest } = record;
+  return rest;
+}
+
+function confirmationSeconds(tx: TxRecord): number {
+  return (tx.minedAt! - tx.sentAt) / 1000;
+}
+
+/** A trade's start (when journalled) and its end, or none when the journal was cut short. */
+type TradeOutcome = { start: TradeRecord | null; end: EndRecord | null };
+
+function tradeOutcomes(entry: RunFacts): TradeOutcome[] {
+  return [...entry.trades].map(([trade, start]) => ({ start, end: entry.ends.get(trade) ?? null }));
+}
+
+function runReport(entry: RunFacts, blocks: readonly BlockRecord[]): RunReport {
+  const record = entry.record;
+  const ends = [...entry.ends.values()];
+  const eventTimes = [
+    ...[...entry.trades.values()].flatMap((trade) => (trade === null ? [] : [trade.at])),
+    ...ends.map((end) => end.at),
+    ...entry.txs.map((tx) => tx.minedAt ?? tx.sentAt),
+  ];
+  const startedAt = record?.at ?? least(eventTimes);
+  const lastEvent = greatest(eventTimes);
+  const endedAt = entry.endAt ?? lastEvent ?? startedAt;
+  const durationSeconds =
+    startedAt === null || endedAt === null ? null : Math.max(0, endedAt - startedAt) / 1000;
+  const summary = summarise({
+    durationSeconds,
+    trades: tradeOutcomes(entry),
+    txs: entry.txs,
+    ends,
+    blocks: blocksWithin(blocks, startedAt, endedAt),
+  });
+  return {
+    run: entry.run,
+    startedAt,
+    endedAt,
+    ended: entry.endAt !== null,
+    offered: record?.load ?? null,
+    plannedTrades: record?.trades ?? null,
+    plannedSeconds: record?.durationSeconds ?? null,
+    ...summary,
+  };
+}
+
+/** The smallest value, or null for none (without spreading: journals hold millions of values). */
+function least(values: readonly number[]): number | null {
+  let out: number | null = null;
+  for (const value of values) if (out === null || value < out) out = value;
+  return out;
+}
+
+function greatest(values: readonly number[]): number | null {
+  let out: number | null = null;
+  for (const value of values) if (out === null || value > out) out = value;
+  return out;
+}
+
+function blocksWithin(
+  blocks: readonly BlockRecord[],
+  from: number | null,
+  to: number | null,
+): BlockRecord[] {
+  if (from === null || to === null) return [];
+  return blocks.filter((block) => block.seenAt >= from && block.seenAt <= to);
+}
+
+function summarise(input: {
+  durationSeconds: number | null;
+  trades: TradeOutcome[];
+  txs: TxRecord[];
+  ends: EndRecord[];
+  blocks: BlockRecord[];
+}): Summary {
+  const { durationSeconds, txs, blocks } = input;
+  const trades = countTrades(input.trades);
+  const confirmed = txs.filter((tx) => tx.minedAt !== undefined);
+  const byKind: Partial<Record<TxKind, Stats>> = {};
+  for (const kind of TRANSACTION_KINDS) {
+    const ofKind = confirmed.filter((tx) => tx.kind === kind);
+    if (ofKind.length > 0) byKind[kind] = stats(ofKind.map(confirmationSeconds));
+  }
+  const latencies = input.trades.flatMap(({ start, end }) =>
+    start !== null && end?.outcome === "executed" ? [(end.at - start.at) / 1000] : [],
+  );
+  const rate = (n: number): number | null =>
+    durationSeconds === null || durationSeconds <= 0 ? null : n / durationSeconds;
+  const transactionsPerSecond = rate(confirmed.length);
+
+  const gasUsed = blocks.reduce((sum, block) => sum + BigInt(block.gasUsed), 0n);
+  const gasLimit = blocks.reduce((sum, block) => sum + BigInt(block.gasLimit), 0n);
+  const first = blocks[0];
+  const last = blocks[blocks.length - 1];
+
+  const paymentCount = input.ends.reduce((sum, end) => sum + end.payments, 0);
+  const paymentSeconds = [...input.ends.flatMap((end) => end.paymentSeconds)].sort((a, b) => a - b);
+  const paymentsPerSecond = rate(paymentCount);
+
+  return {
+    durationSeconds,
+    trades,
+    transactions: {
+      sent: txs.length,
+      confirmed: confirmed.length,
+      reverted: txs.filter((tx) => tx.status === "reverted").length,
+      lost: txs.filter((tx) => tx.status === "lost").length,
+      resent: txs.reduce((sum, tx) => sum + (tx.resent ?? 0), 0),
+    },
+    confirmation: stats(confirmed.map(confirmationSeconds)),
+    confirmationByKind: byKind,
+    tradeLatency: stats(latencies),
+    throughput: { tradesPerSecond: rate(trades.executed), transactionsPerSecond },
+    blocks: {
+      count: blocks.length,
+      gasUsed: Number(gasUsed),
+      gasLimit: Number(gasLimit),
+      fill: gasLimit === 0n ? null : ratio(gasUsed, gasLimit),
+      meanTransactions:
+        blocks.length === 0
+          ? null
+          : blocks.reduce((sum, block) => sum + block.transactions, 0) / blocks.length,
+      meanIntervalSeconds:
+        first === undefined || last === undefined || last.number === first.number
+          ? null
+          : (last.timestamp - first.timestamp) / (last.number - first.number),
+    },
+    payments: {
+      count: paymentCount,
+      failed: input.ends.reduce((sum, end) => sum + (end.failedPayments ?? 0), 0),
+      perSecond: paymentsPerSecond,
+      ratioToTransactions:
+        paymentsPerSecond === null || transactionsPerSecond === null || transactionsPerSecond === 0
+          ? null
+          : paymentsPerSecond / transactionsPerSecond,
+      latency: { p50: percentile(paymentSeconds, 50), p99: percentile(paymentSeconds, 99) },
+    },
+  };
+}
+
+/** a / b as a number, exact to 12 digits even when the sums exceed 2^53. */
+function ratio(a: bigint, b: bigint): number {
+  const scale = 10n ** 12n;
+  return Number((a * scale) / b) / 1e12;
+}
+
+function countTrades(trades: readonly TradeOutcome[]): TradeCounts {
+  const counts: TradeCounts = {
+    signed: trades.length,
+    executed: 0,
+    denied: 0,
+    rejected: 0,
+    failed: 0,
+    failedByReason: {},
+    successRate: null,
+  };
+  for (const { end } of trades) {
+    // A trade the journal started and never ended was cut short: failed, "interrupted".
+    const outcome = end?.outcome ?? "failed";
+    counts[outcome] += 1;
+    if (outcome === "failed") {
+      const reason: FailureReason = end === null ? "interrupted" : (end.reason ?? "other");
+      counts.failedByReason[reason] = (counts.failedByReason[reason] ?? 0) + 1;
+    }
+  }
+  const decided = counts.executed + counts.failed;
+  counts.successRate = decided === 0 ? null : counts.executed / decided;
+  // Reasons in the catalogue's order, so the JSON reads the same every time.
+  counts.failedByReason = Object.fromEntries(
+    FAILURE_REASONS.filter((reason) => counts.failedByReason[reason] !== undefined).map(
+      (reason) => [reason, counts.failedByReason[reason]!],
+    ),
+  );
+  return counts;
+}
+
+function timeSeries(
+  runs: readonly RunReport[],
+  facts: readonly RunFacts[],
+  confirmations: readonly { minedAt: number; seconds: number }[],
+): LoadReport["series"] {
+  const executedAt = facts.flatMap((entry) =>
+    [...entry.ends.values()].filter((end) => end.outcome === "executed").map((end) => end.at),
+  );
+  const starts = runs.flatMap((run) => (run.startedAt === null ? [] : [run.startedAt]));
+  const times = [...starts, ...executedAt, ...confirmations.map((c) => c.minedAt)];
+  if (times.length === 0) return { startedAt: null, points: [] };
+  const origin = least(times)!;
+  const ends = runs.flatMap((run) => (run.endedAt === null ? [] : [run.endedAt]));
+  const lastSecond = Math.floor((greatest([...times, ...ends])! - origin) / 1000);
+  if (lastSecond > MAX_SERIES_SECONDS) {
+    throw new OperatorError(`the journal's runs span ${lastSecond} s`, {
+      details: `a load test is charted per second, up to ${MAX_SERIES_SECONDS} s`,
+      hint: "check the times (milliseconds since the epoch) of the run, trade, end and tx records",
+    });
+  }
+  const seconds = Array.from({ length: lastSecond + 1 }, () => ({
+    transactions: [] as number[],
+    trades: 0,
+  }));
+  for (const { minedAt, seconds: value } of confirmations) {
+    seconds[Math.floor((minedAt - origin) / 1000)]!.transactions.push(value);
+  }
+  for (const at of executedAt) seconds[Math.floor((at - origin) / 1000)]!.trades += 1;
+  return {
+    startedAt: origin,
+    points: seconds.map(({ transactions, trades }, second) => {
+      const sorted = transactions.sort((a, b) => a - b);
+      return {
+        second,
+        transactions: sorted.length,
+        trades,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+      };
+    }),
+  };
+}
+
+function histogram(values: readonly number[]): LoadReport["histogram"] {
+  const buckets: LoadReport["histogram"] = [
+    ...CONFIRMATION_BUCKETS.map((le) => ({ le, count: 0 })),
+    { le: null, count: 0 },
+  ];
+  for (const value of values) {
+    const bucket = buckets.find((b) => b.le === null || value <= b.le)!;
+    bucket.count += 1;
+  }
+  return buckets;
+}
+
+function knee(runs: readonly RunReport[], blockPeriodSeconds: number): Knee | null {
+  let best: Knee | null = null;
+  for (const run of runs) {
+    if (run.offered?.model !== "open") continue;
+    const success = run.trades.successRate;
+    const p99 = run.confirmation.p99;
+    if (success === null || p99 === null) continue;
+    if (success < KNEE_SUCCESS_RATE || p99 > KNEE_BLOCK_PERIODS * blockPeriodSeconds) continue;
+    if (best === null || run.offered.tradesPerSecond > best.tradesPerSecond) {
+      best = {
+        run: run.run,
+        tradesPerSecond: run.offered.tradesPerSecond,
+        successRate: success,
+        p99Seconds: p99,
+      };
+    }
+  }
+  return best;
+}
+
+function markdownTable(table: NonNullable<Section["table"]>): string[] {
+  const cell = (text: string) => text.replace(/\|/g, "\\|");
+  return [
+    `| ${table.headers.map(cell).join(" | ")} |`,
+    `|${table.headers.map((_, i) => (table.numeric?.[i] ? "---:" : "---")).join("|")}|`,
+    ...table.rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ];
+}

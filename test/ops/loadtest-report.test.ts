@@ -1,0 +1,560 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { OperatorError } from "../../ops/errors.js";
+import { CONFIRMATION_BUCKETS } from "../../ops/metrics/catalogue.js";
+import type { JournalRecord } from "../../ops/loadtest/protocol.js";
+import {
+  computeReport,
+  PAPER_TABLE_1,
+  percentile,
+  readJournal,
+  renderHtml,
+  renderMarkdown,
+  writeReport,
+} from "../../ops/loadtest/report.js";
+import {
+  block,
+  runEnd,
+  runRecord,
+  sampleJournal,
+  T0,
+  testRecord,
+  tradeEnd,
+  tradeStart,
+  tx,
+} from "../helpers/loadtest.js";
+import { tempDir } from "./helpers.js";
+
+const CLOSED = { model: "closed", inFlight: 8 } as const;
+
+/** Six trades of run 1: two executed, one denied, one rejected, one reverted, one never ended. */
+function mixedRun(): JournalRecord[] {
+  return [
+    testRecord(),
+    runRecord(1, 0, CLOSED, 6),
+    ...[1, 2, 3, 4, 5, 6].map((trade) => tradeStart(trade, 1, trade * 100)),
+    tradeEnd(1, 1, 1_100, "executed"),
+    tradeEnd(2, 1, 3_200, "executed"),
+    tradeEnd(3, 1, 1_300, "denied"),
+    tradeEnd(4, 1, 1_400, "rejected"),
+    tradeEnd(5, 1, 1_500, "failed", { reason: "revert", detail: "MarketOfferExpired" }),
+    { t: "interrupted", at: T0 + 4_000, signal: "SIGINT" },
+  ];
+}
+
+async function expectOperatorError(run: () => Promise<unknown>, message: string): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    expect(error).to.be.instanceOf(OperatorError);
+    expect((error as OperatorError).message).to.equal(message);
+    return;
+  }
+  expect.fail(`expected OperatorError: ${message}`);
+}
+
+describe("load-test report: trades", () => {
+  it("counts executed, denied, rejected and failed trades, and a trade without an end as interrupted", () => {
+    const report = computeReport(mixedRun());
+    expect(report.runs).to.have.length(1);
+    expect(report.runs[0]!.trades).to.deep.equal({
+      signed: 6,
+      executed: 2,
+      denied: 1,
+      rejected: 1,
+      failed: 2,
+      failedByReason: { revert: 1, interrupted: 1 },
+      successRate: 0.5,
+    });
+    expect(report.runs[0]!.ended).to.equal(false);
+    expect(report.interrupted).to.deep.equal({ at: T0 + 4_000, signal: "SIGINT" });
+  });
+
+  it("gives a failure without a reason the reason other, and an end without a start a count and a warning", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tradeStart(1, 1, 0),
+      tradeEnd(1, 1, 500, "failed"),
+      tradeEnd(2, 1, 700, "executed"),
+    ]);
+    expect(report.runs[0]!.trades).to.deep.equal({
+      signed: 2,
+      executed: 1,
+      denied: 0,
+      rejected: 0,
+      failed: 1,
+      failedByReason: { other: 1 },
+      successRate: 0.5,
+    });
+    expect(report.warnings).to.deep.equal(["trade 2 of run 1 ended without a start record"]);
+  });
+
+  it("counts a trade whose end names another run once, in the run that started it", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tradeStart(1, 1, 0),
+      tradeEnd(1, 2, 500, "executed"),
+    ]);
+    expect(
+      report.runs.map((run) => [run.run, run.trades.signed, run.trades.executed]),
+    ).to.deep.equal([[1, 1, 1]]);
+    expect(report.warnings).to.deep.equal([
+      "trade 1 started in run 1 and ended in run 2; counted in run 1",
+    ]);
+  });
+
+  it("keeps signed = executed + denied + rejected + failed for any journal", () => {
+    const outcome = fc.constantFrom("executed", "denied", "rejected", "failed", "none");
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), outcome), { maxLength: 40 }),
+        (trades) => {
+          const records: JournalRecord[] = [testRecord()];
+          trades.forEach(([run, end], trade) => {
+            records.push(tradeStart(trade, run, trade));
+            if (end !== "none")
+              records.push(tradeEnd(trade, run, trade + 10, end, { reason: "timeout" }));
+          });
+          const report = computeReport(records);
+          const t = report.totals.trades;
+          expect(t.signed).to.equal(trades.length);
+          expect(t.executed + t.denied + t.rejected + t.failed).to.equal(t.signed);
+          const missing = trades.filter(([, end]) => end === "none").length;
+          expect(t.failedByReason.interrupted ?? 0).to.equal(missing);
+          const perRun = report.runs.reduce((sum, run) => sum + run.trades.signed, 0);
+          expect(perRun).to.equal(t.signed);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("has a null success rate and null statistics when nothing was measured, not 0", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tradeStart(1, 1, 0),
+      tradeEnd(1, 1, 400, "denied", { reason: undefined }),
+      runEnd(1, 1_000),
+    ]);
+    const run = report.runs[0]!;
+    expect(run.trades.successRate).to.equal(null);
+    expect(run.confirmation).to.deep.equal({
+      count: 0,
+      p50: null,
+      p95: null,
+      p99: null,
+      max: null,
+      mean: null,
+    });
+    expect(run.tradeLatency.p50).to.equal(null);
+    expect(run.blocks).to.deep.equal({
+      count: 0,
+      gasUsed: 0,
+      gasLimit: 0,
+      fill: null,
+      meanTransactions: null,
+      meanIntervalSeconds: null,
+    });
+    expect(run.payments.latency).to.deep.equal({ p50: null, p99: null });
+    expect(run.payments.ratioToTransactions).to.equal(null);
+  });
+});
+
+describe("load-test report: timing", () => {
+  it("percentile is nearest-rank on sorted values", () => {
+    const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(percentile(values, 50)).to.equal(5);
+    expect(percentile(values, 95)).to.equal(10);
+    expect(percentile(values, 90)).to.equal(9);
+    expect(percentile(values, 91)).to.equal(10);
+    expect(percentile([7], 99)).to.equal(7);
+    expect(percentile([], 50)).to.equal(null);
+  });
+
+  it("computes confirmation seconds (minedAt - sentAt) overall and per kind, leaving lost transactions out", () => {
+    // Twenty confirmations of 0.1 s .. 2.0 s: odd ones request, even ones confirm; one lost.
+    const txs = Array.from({ length: 20 }, (_, i) =>
+      tx(i + 1, 1, i * 50, (i + 1) * 100, i % 2 === 0 ? "request" : "confirm"),
+    );
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      ...txs,
+      tx(99, 1, 0, null, "publish", { resent: 3 }),
+      runEnd(1, 10_000),
+    ]);
+    const run = report.runs[0]!;
+    expect(run.transactions).to.deep.equal({
+      sent: 21,
+      confirmed: 20,
+      reverted: 0,
+      lost: 1,
+      resent: 3,
+    });
+    const { mean, ...ranks } = run.confirmation;
+    expect(ranks).to.deep.equal({ count: 20, p50: 1.0, p95: 1.9, p99: 2.0, max: 2.0 });
+    expect(Math.round(mean! * 1e9)).to.equal(1_050_000_000);
+    // request: 0.1, 0.3, .. 1.9; confirm: 0.2, 0.4, .. 2.0
+    expect(run.confirmationByKind.request).to.include({ count: 10, p50: 0.9, p95: 1.9, max: 1.9 });
+    expect(run.confirmationByKind.confirm).to.include({ count: 10, p50: 1.0, p99: 2.0, max: 2.0 });
+    expect(Object.keys(run.confirmationByKind)).to.deep.equal(["request", "confirm"]);
+    expect(run.throughput.transactionsPerSecond).to.equal(2);
+  });
+
+  it("computes trade latency, duration, throughput, block fill and channel payments of a run", () => {
+    const records: JournalRecord[] = [
+      testRecord(),
+      // A block seen before the run and one after it do not count.
+      block(9, 99, -500, 7, 90_000_000n, 100_000_000n),
+      runRecord(1, 0, { model: "open", tradesPerSecond: 1 }, 5),
+    ];
+    for (let trade = 1; trade <= 5; trade += 1) {
+      records.push(tradeStart(trade, 1, trade * 1000));
+      // Executed trades lasting 1..5 s, ten payments each.
+      records.push(
+        tradeEnd(trade, 1, trade * 1000 + trade * 1000, "executed", {
+          payments: 10,
+          paymentSeconds: Array.from({ length: 10 }, (_, i) => (trade * 10 + i) / 1000),
+          failedPayments: trade === 5 ? 1 : 0,
+        }),
+      );
+      records.push(tx(trade, 1, trade * 1000, 500), tx(10 + trade, 1, trade * 1000 + 200, 700));
+    }
+    records.push(
+      block(10, 100, 1_000, 4, 30_000_000n, 100_000_000n),
+      block(11, 101, 2_000, 2, 15_000_000n, 100_000_000n),
+      block(12, 103, 4_000, 3, 15_000_000n, 100_000_000n),
+      runEnd(1, 5_000 * 2),
+      block(13, 110, 10_001, 9, 99_000_000n, 100_000_000n),
+    );
+    const run = computeReport(records).runs[0]!;
+    expect(run.durationSeconds).to.equal(10);
+    expect(run.ended).to.equal(true);
+    expect(run.offered).to.deep.equal({ model: "open", tradesPerSecond: 1 });
+    expect(run.plannedTrades).to.equal(5);
+    expect(run.tradeLatency).to.deep.equal({ count: 5, p50: 3, p95: 5, p99: 5, max: 5, mean: 3 });
+    expect(run.throughput).to.deep.equal({ tradesPerSecond: 0.5, transactionsPerSecond: 1 });
+    expect(run.blocks).to.deep.equal({
+      count: 3,
+      gasUsed: 60_000_000,
+      gasLimit: 300_000_000,
+      fill: 0.2,
+      meanTransactions: 3,
+      meanIntervalSeconds: 1.5,
+    });
+    expect(run.payments).to.deep.equal({
+      count: 50,
+      failed: 1,
+      perSecond: 5,
+      ratioToTransactions: 5,
+      // 50 values 0.010 .. 0.059: rank 25 and rank 50.
+      latency: { p50: 0.034, p99: 0.059 },
+    });
+  });
+
+  it("ends a run without an end record at its last event", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 1_000, CLOSED),
+      tradeStart(1, 1, 1_000),
+      tx(1, 1, 1_500, 2_500),
+      tradeEnd(1, 1, 3_500, "executed"),
+      tradeStart(2, 1, 3_000),
+    ]);
+    const run = report.runs[0]!;
+    expect(run.ended).to.equal(false);
+    expect(run.startedAt).to.equal(T0 + 1_000);
+    expect(run.endedAt).to.equal(T0 + 4_000);
+    expect(run.durationSeconds).to.equal(3);
+  });
+
+  it("sums totals across runs and pools their measurements", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tradeStart(1, 1, 0),
+      tradeEnd(1, 1, 1_000, "executed"),
+      tx(1, 1, 0, 1_000),
+      runEnd(1, 2_000),
+      runRecord(2, 10_000, CLOSED),
+      tradeStart(2, 2, 10_000),
+      tradeEnd(2, 2, 13_000, "failed", { reason: "timeout" }),
+      tx(2, 2, 10_000, 3_000),
+      tx(3, undefined, 10_000, 100, "channel_open"),
+      runEnd(2, 12_000),
+    ]);
+    expect(report.totals.durationSeconds).to.equal(4);
+    expect(report.totals.trades).to.deep.equal({
+      signed: 2,
+      executed: 1,
+      denied: 0,
+      rejected: 0,
+      failed: 1,
+      failedByReason: { timeout: 1 },
+      successRate: 0.5,
+    });
+    expect(report.totals.confirmation).to.deep.equal({
+      count: 2,
+      p50: 1,
+      p95: 3,
+      p99: 3,
+      max: 3,
+      mean: 2,
+    });
+    expect(report.totals.throughput).to.deep.equal({
+      tradesPerSecond: 0.25,
+      transactionsPerSecond: 0.5,
+    });
+    expect(report.transactionsOutsideRuns).to.equal(1);
+  });
+
+  it("attributes a transaction without a run to its trade's run", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(2, 0, CLOSED),
+      tradeStart(7, 2, 0),
+      tx(1, undefined, 0, 400, "request", { trade: 7 }),
+    ]);
+    expect(report.runs[0]!.run).to.equal(2);
+    expect(report.runs[0]!.transactions.confirmed).to.equal(1);
+    expect(report.transactionsOutsideRuns).to.equal(0);
+  });
+
+  it("charts each second: confirmed transactions, executed trades and the latency of what was mined", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tx(1, 1, 0, 200), // mined at 0.2 s, confirmed in 0.2 s
+      tx(2, 1, 100, 800), // 0.9 s, confirmed in 0.8 s
+      tx(3, 1, 0, 900), // 0.9 s, confirmed in 0.9 s
+      tx(4, 1, 1_000, 1_500), // mined at 2.5 s, confirmed in 1.5 s
+      tradeStart(1, 1, 0),
+      tradeEnd(1, 1, 2_700, "executed"),
+      tradeStart(2, 1, 0),
+      tradeEnd(2, 1, 2_900, "denied"),
+      runEnd(1, 3_200),
+    ]);
+    expect(report.series.startedAt).to.equal(T0);
+    expect(report.series.points).to.deep.equal([
+      { second: 0, transactions: 3, trades: 0, p50: 0.8, p99: 0.9 },
+      { second: 1, transactions: 0, trades: 0, p50: null, p99: null },
+      { second: 2, transactions: 1, trades: 1, p50: 1.5, p99: 1.5 },
+      { second: 3, transactions: 0, trades: 0, p50: null, p99: null },
+    ]);
+  });
+
+  it("counts confirmation times in the catalogue's buckets, a value on a bound in that bucket", () => {
+    const report = computeReport([
+      testRecord(),
+      runRecord(1, 0, CLOSED),
+      tx(1, 1, 0, 50), // 0.05: first bucket
+      tx(2, 1, 0, 51), // 0.051: second
+      tx(3, 1, 0, 1_000), // 1
+      tx(4, 1, 0, 12_000), // 12
+      tx(5, 1, 0, 121_000), // above 120
+    ]);
+    expect(report.histogram.map((b) => b.le)).to.deep.equal([...CONFIRMATION_BUCKETS, null]);
+    const counts = Object.fromEntries(report.histogram.map((b) => [String(b.le), b.count]));
+    expect(counts).to.deep.include({ "0.05": 1, "0.1": 1, "1": 1, "12": 1, null: 1, "0.5": 0 });
+    expect(report.histogram.reduce((sum, b) => sum + b.count, 0)).to.equal(5);
+  });
+});
+
+describe("load-test report: paper and stress", () => {
+  it("includes the paper's Table 1 when the paper preset ran, and not otherwise", () => {
+    expect(computeReport(sampleJournal()).paper).to.equal(null);
+    const report = computeReport(sampleJournal("paper"));
+    expect(report.paper).to.deep.equal({
+      runs: [1128, 1836, 952, 583, 98],
+      signed: 4597,
+      executed: 4571,
+      failed: 26,
+      successRate: 4571 / 4597,
+      averageConfirmationSeconds: 12,
+    });
+    const markdown = renderMarkdown(report);
+    expect(markdown).to.include(
+      "| trades signed per run | 1128 / 1836 / 952 / 583 / 98 | 30 / 30 |",
+    );
+    expect(markdown).to.include("| success rate | 99.43 % | 100.00 % |");
+    expect(markdown).to.include("| mean confirmation (s) | ~12 | 1.036 |");
+    expect(renderMarkdown(computeReport(sampleJournal()))).not.to.include("paper");
+    expect(PAPER_TABLE_1.executed + PAPER_TABLE_1.failed).to.equal(PAPER_TABLE_1.signed);
+  });
+
+  /** An open-loop run at `rate` with `failed` of 1000 trades failed and the given p99 (ms). */
+  function stressRun(run: number, rate: number, failed: number, p99Ms: number): JournalRecord[] {
+    const start = run * 100_000;
+    const records: JournalRecord[] = [
+      runRecord(run, start, { model: "open", tradesPerSecond: rate }),
+    ];
+    for (let i = 0; i < 1000; i += 1) {
+      const trade = run * 10_000 + i;
+      records.push(tradeStart(trade, run, start + i));
+      records.push(
+        tradeEnd(trade, run, start + i + 1, i < failed ? "failed" : "executed", {
+          reason: "timeout",
+        }),
+      );
+    }
+    // 100 transactions: 98 at 0.5 s, two at p99Ms.
+    for (let i = 0; i < 100; i += 1) {
+      records.push(tx(run * 1000 + i, run, start + i, i < 98 ? 500 : p99Ms));
+    }
+    records.push(runEnd(run, start + 50_000));
+    return records;
+  }
+
+  it("picks the knee: the highest offered rate with success >= 99.9 % and p99 <= 2 block periods", () => {
+    const report = computeReport([
+      testRecord({ preset: "stress", blockPeriodSeconds: 1 }),
+      ...stressRun(1, 50, 0, 900),
+      ...stressRun(2, 100, 1, 2_000), // 99.9 % and p99 exactly 2 s: inside the bound
+      ...stressRun(3, 150, 2, 1_000), // 99.8 %
+      ...stressRun(4, 200, 0, 2_001), // p99 2.001 s
+    ]);
+    expect(report.kneeBound).to.deep.equal({ successRate: 0.999, p99Seconds: 2 });
+    expect(report.knee).to.deep.equal({
+      run: 2,
+      tradesPerSecond: 100,
+      successRate: 0.999,
+      p99Seconds: 2,
+    });
+    const markdown = renderMarkdown(report);
+    expect(markdown).to.include("Knee: 100 trades/s offered (run 2)");
+    expect(markdown).to.include("| 3 | 150 | 19.96 | 99.80 % | 1.000 | no |");
+  });
+
+  it("has no knee when no open-loop run stays inside the bound, and no stress section for closed loops", () => {
+    const none = computeReport([
+      testRecord({ blockPeriodSeconds: 2 }),
+      ...stressRun(1, 50, 5, 500),
+      ...stressRun(2, 80, 0, 4_500),
+    ]);
+    expect(none.knee).to.equal(null);
+    expect(none.kneeBound).to.deep.equal({ successRate: 0.999, p99Seconds: 4 });
+    expect(renderMarkdown(none)).to.include("No open-loop run kept success >= 99.90 %");
+    const closed = computeReport(mixedRun());
+    expect(closed.knee).to.equal(null);
+    expect(closed.kneeBound).to.equal(null);
+    expect(renderMarkdown(closed)).not.to.include("knee");
+  });
+});
+
+describe("load-test report: journal file and outputs", () => {
+  function writeJournal(lines: string[], trailer = "\n"): string {
+    const path = join(tempDir("gridchain-report-"), "journal.jsonl");
+    writeFileSync(path, lines.join("\n") + trailer);
+    return path;
+  }
+
+  it("reads a journal and ignores a last line torn by a crash", async () => {
+    const records = mixedRun();
+    const lines = records.map((record) => JSON.stringify(record));
+    const path = writeJournal([...lines, '{"t":"tx","kind":"requ'], "");
+    expect(await readJournal(path)).to.deep.equal(records);
+  });
+
+  it("rejects a bad line in the middle, naming the file and the line", async () => {
+    const lines = mixedRun().map((record) => JSON.stringify(record));
+    lines.splice(2, 0, '{"t":"trade","trade":');
+    const path = writeJournal(lines);
+    await expectOperatorError(
+      () => readJournal(path),
+      `${path}: line 3: not valid JSON (Unexpected end of JSON input)`,
+    );
+  });
+
+  it("rejects a record of an unknown type or with a bad field, naming line and field", async () => {
+    const good = JSON.stringify(testRecord());
+    const unknown = writeJournal([good, '{"t":"trades","at":1}', good]);
+    await expectOperatorError(
+      () => readJournal(unknown),
+      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, worker-lost, interrupted, done`,
+    );
+    const badKind = writeJournal([
+      good,
+      JSON.stringify({ ...tx(1, 1, 0, 10), kind: "teleport" }),
+      good,
+    ]);
+    await expectOperatorError(
+      () => readJournal(badKind),
+      `${badKind}: line 2: tx record: kind: expected one of "publish"|"request"|"confirm"|"reject"|"cancel"|"review"|"meter"|"settle_default"|"channel_open"|"channel_deposit"|"channel_close"|"channel_settle"`,
+    );
+    const badGas = writeJournal([
+      good,
+      JSON.stringify({ ...block(1, 1, 0, 1, 1n, 2n), gasUsed: 5 }),
+    ]);
+    await expectOperatorError(
+      () => readJournal(badGas),
+      `${badGas}: line 2: block record: gasUsed: expected string, received number`,
+    );
+  });
+
+  it("names a journal it cannot read", async () => {
+    const path = join(tempDir("gridchain-report-"), "missing.jsonl");
+    await expectOperatorError(() => readJournal(path), `${path}: cannot read the journal`);
+  });
+
+  it("renders a Table-1 style Markdown table per run with totals and the host line", () => {
+    const markdown = renderMarkdown(computeReport(mixedRun()));
+    const lines = markdown.split("\n");
+    const header = lines.indexOf(
+      "| run | offered load | signed | executed | denied | rejected | failed | success rate |",
+    );
+    expect(header).to.be.greaterThan(0);
+    expect(lines.slice(header + 1, header + 4)).to.deep.equal([
+      "|---|---|---:|---:|---:|---:|---:|---:|",
+      "| 1 (cut short) | 6 trades, 8 in flight | 6 | 2 | 1 | 1 | 2 | 50.00 % |",
+      "| total |  | 6 | 2 | 1 | 1 | 2 | 50.00 % |",
+    ]);
+    expect(lines).to.include("Host: 2 CPUs (Test CPU), 8 GiB memory, Node v22.0.0.");
+    expect(lines).to.include("| revert | 1 | 1 |");
+    expect(lines).to.include("| interrupted | 1 | 1 |");
+  });
+
+  it("writes report.json, report.md and report.html, and the JSON holds no bigint", async () => {
+    const dir = tempDir("gridchain-report-");
+    const report = computeReport(sampleJournal("paper"));
+    const paths = await writeReport(dir, report);
+    expect(readdirSync(dir).sort()).to.deep.equal(["report.html", "report.json", "report.md"]);
+    expect(paths.json).to.equal(join(dir, "report.json"));
+    expect(JSON.parse(readFileSync(paths.json, "utf8"))).to.deep.equal(
+      JSON.parse(JSON.stringify(report)),
+    );
+    expect(readFileSync(paths.markdown, "utf8")).to.equal(renderMarkdown(report));
+    expect(readFileSync(paths.html, "utf8")).to.equal(renderHtml(report));
+  });
+
+  it("renders HTML with every chart's data-points and no external reference", () => {
+    const html = renderHtml(computeReport(sampleJournal()));
+    const points = [...html.matchAll(/<svg id="([^"]+)"[^>]* data-points="(\d+)"/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]);
+    // Histogram bars of the non-empty buckets; 39 seconds with 2 values each (tx/s, trades/s);
+    // latency p50 and p99 in each second something was mined.
+    const report = computeReport(sampleJournal());
+    const mined = report.series.points.filter((p) => p.p50 !== null).length;
+    expect(points).to.deep.equal([
+      ["chart-confirmation-histogram", report.histogram.filter((b) => b.count > 0).length],
+      ["chart-throughput", 2 * report.series.points.length],
+      ["chart-latency", 2 * mined],
+    ]);
+    expect(html).not.to.match(/\b(src|href)=/);
+    expect(html).not.to.match(/https?:\/\/(?!www\.w3\.org\/2000\/svg")/);
+  });
+
+  it("escapes journal text in the HTML", () => {
+    const records = mixedRun();
+    records[0] = testRecord({ scenario: "<script>alert(1)</script>" });
+    const html = renderHtml(computeReport(records));
+    expect(html).not.to.include("<script>");
+    expect(html).to.include("&lt;script&gt;alert(1)&lt;/script&gt;");
+  });
+});
