@@ -58,7 +58,7 @@ if (preset === "stress") {
 if (totals.payments.count > 0) {
   checks.push([
     "off-chain payments >= 10x on-chain transaction rate",
-    (totals.payments.perOnChainTransaction ?? 0) >= 10,
+    (totals.payments.ratioToTransactions ?? 0) >= 10,
   ]);
 }
 for (const [what, ok] of checks) say(`${ok ? "MET   " : "MISSED"} ${what}`);

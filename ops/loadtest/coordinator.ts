@@ -675,7 +675,7 @@ class Coordinator {
       false,
     ]);
     const now = Number(BigInt(head.timestamp));
-    const lead = Math.ceil(epoch.seconds + this.terms.tradeTimeoutSeconds + 30);
+    const lead = Math.ceil(epoch.seconds + this.terms.tradeTimeoutSeconds + 10);
     let start = Math.ceil((now + lead) / slotSeconds) * slotSeconds;
     const previous = this.runWindows.get(epoch.runs[0]! - 1);
     if (previous !== undefined && start < previous.end) start = previous.end;

@@ -139,6 +139,15 @@ export type LoadReport = {
   knee: Knee | null;
   kneeBound: { successRate: number; p99Seconds: number } | null;
   workersLost: { worker: number; at: number; detail: string }[];
+  /** Step D for a sample: orders metered after their window, shortfalls settled from the bond. */
+  metering: {
+    metered: number;
+    delivered: number;
+    defaultsSettled: number;
+    failed: number;
+    /** Why metering did not run (the windows end later than the test may wait). */
+    skipped: string | null;
+  };
   interrupted: { at: number; signal: string } | null;
   /** Inconsistencies of the journal that the counts had to work around. */
   warnings: string[];
@@ -177,6 +186,13 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
   const runs = new Map<number, RunFacts>();
   const tradeRun = new Map<number, number>();
   const looseTxs: TxRecord[] = [];
+  const metering: LoadReport["metering"] = {
+    metered: 0,
+    delivered: 0,
+    defaultsSettled: 0,
+    failed: 0,
+    skipped: null,
+  };
 
   const facts = (run: number): RunFacts => {
     let entry = runs.get(run);
@@ -235,6 +251,15 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
         break;
       case "interrupted":
         interrupted ??= { at: record.at, signal: record.signal };
+        break;
+      case "metered":
+        metering.metered += 1;
+        if (record.outcome === "delivered") metering.delivered += 1;
+        else if (record.outcome === "default settled") metering.defaultsSettled += 1;
+        else metering.failed += 1;
+        break;
+      case "metering-skipped":
+        metering.skipped = record.detail;
         break;
       case "done":
         break;
@@ -320,6 +345,7 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
             p99Seconds: KNEE_BLOCK_PERIODS * test.blockPeriodSeconds,
           },
     workersLost,
+    metering,
     interrupted,
     warnings,
   };

@@ -115,8 +115,8 @@ export const PRESETS = {
     runs: [{ trades: 40 }, { trades: 20 }],
     load: { model: "open", tradesPerSecond: 10, rampSeconds: 1 },
     trade: { paymentsPerTrade: 20, rejectShare: 0.05 },
-    metering: { sample: 0.1, maxWaitSeconds: 90 },
-    timeouts: { confirmationSeconds: 20, tradeSeconds: 40 },
+    metering: { sample: 0.1, maxWaitSeconds: 120 },
+    timeouts: { confirmationSeconds: 10, tradeSeconds: 20 },
     workers: 2,
   },
   paper: {

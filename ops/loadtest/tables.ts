@@ -66,6 +66,14 @@ function describeTest(report: LoadReport): string[] {
     `Host: ${test.host.cpus} CPUs (${test.host.cpuModel}), ${test.host.memoryGiB} GiB memory, ` +
       `Node ${test.host.node}.`,
   ];
+  const m = report.metering;
+  if (m.metered > 0) {
+    lines.push(
+      `Metering (step D, a sample): ${m.metered} orders metered after their window, ${m.delivered} delivered in full, ${m.defaultsSettled} shortfalls settled from the seller's bond, ${m.failed} failed.`,
+    );
+  } else if (m.skipped !== null) {
+    lines.push(`Metering skipped: ${m.skipped}.`);
+  }
   if (report.setup !== null) {
     lines.push(
       `Setup: ${report.setup.transactions} transactions in ${report.setup.seconds.toFixed(1)} s.`,

@@ -151,7 +151,7 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
     expect(report.totals.trades.signed).to.equal(60);
     expect(report.totals.trades.executed).to.equal(count("executed"));
     expect(report.totals.trades.rejected).to.equal(count("rejected"));
-    expect(report.totals.successRate).to.equal(1);
+    expect(report.totals.trades.successRate).to.equal(1);
     expect(report.totals.confirmation.p50).to.be.closeTo(nearestRank(seconds, 0.5), 1e-9);
     expect(report.totals.confirmation.p99).to.be.closeTo(nearestRank(seconds, 0.99), 1e-9);
     const payments = [...ends.values()].reduce((sum, end) => sum + end.payments, 0);
@@ -191,5 +191,98 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
       provider.destroy();
     }
     expect(outcome.summary).to.contain("| run |");
+  });
+  const small = (runner: string, trades: number) => `name: ${runner}
+agents: 12
+producerShare: 0.34
+runs:
+  - trades: ${trades}
+load: { model: open, tradesPerSecond: 10 }
+trade: { paymentsPerTrade: 5 }
+timeouts: { confirmationSeconds: 10, tradeSeconds: 20 }
+workers: 2
+runner: ${runner}
+`;
+
+  it("reports a killed worker with every one of its trades accounted for", async function () {
+    const scenario = await scenarioFile("kill.yaml", small("process", 120));
+    const workers: { id: number; kill(): Promise<void> }[] = [];
+    let killed = false;
+    const outcome = await loadtest(await options({ scenario }), () => {}, {
+      onWorker: (worker) => workers.push(worker),
+      onProgress: (progress) => {
+        if (!killed && progress.phase === "run" && progress.started >= 30) {
+          killed = true;
+          void workers.find((worker) => worker.id === 1)!.kill();
+        }
+      },
+    });
+    const records = await readJournal(outcome.journalPath);
+    const ends = endsByTrade(records);
+    const lost = records.filter((record) => record.t === "worker-lost");
+    expect(lost.map((record) => record.worker)).to.deep.equal([1]);
+    const lostAt = lost[0]!.at;
+    const starts = records.filter((record) => record.t === "trade");
+    const onWorker1 = starts.filter((record) => record.worker === 1);
+    expect(onWorker1.length).to.be.greaterThan(0);
+    for (const start of onWorker1) {
+      const end = ends.get(start.trade)!;
+      // A trade of the lost worker either ended before the loss or was lost with it.
+      if (end.at >= lostAt) expect(end.reason, `trade ${start.trade}`).to.equal("worker_lost");
+    }
+    const lostTrades = [...ends.values()].filter((end) => end.reason === "worker_lost");
+    expect(lostTrades.length).to.be.greaterThan(0);
+    // After the loss, trades go to the surviving worker only, and they succeed.
+    const later = starts.filter((record) => record.at > lostAt);
+    expect(later.length).to.be.greaterThan(0);
+    expect(later.every((record) => record.worker === 0)).to.equal(true);
+    expect(later.every((record) => ends.get(record.trade)!.outcome === "executed")).to.equal(true);
+    const report = computeReport(records);
+    expect(report.totals.trades.signed).to.equal(starts.length);
+    expect(report.totals.trades.failedByReason.worker_lost).to.equal(lostTrades.length);
+    expect(report.workersLost.map((entry) => entry.worker)).to.deep.equal([1]);
+  });
+
+  it("an interrupted test ends every trade it started and still reports", async function () {
+    const scenario = await scenarioFile("interrupt.yaml", small("process", 400));
+    const controller = new AbortController();
+    const outcome = await loadtest(await options({ scenario }), () => {}, {
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.phase === "run" && progress.started >= 20) controller.abort();
+      },
+    });
+    expect(outcome.interrupted).to.equal(true);
+    const records = await readJournal(outcome.journalPath);
+    const ends = endsByTrade(records);
+    expect(ends.size).to.be.within(20, 399);
+    expect(records.some((record) => record.t === "interrupted")).to.equal(true);
+    const report = computeReport(records);
+    expect(report.totals.trades.signed).to.equal(ends.size);
+    expect(report.interrupted).to.not.equal(null);
+  });
+
+  it("runs workers in containers through the Docker engine (docker runner)", async function () {
+    const Docker = (await import("dockerode")).default;
+    try {
+      await new Docker().ping();
+    } catch (error) {
+      if (process.env.CI) throw new Error(`CI needs a Docker engine: ${(error as Error).message}`);
+      this.skip();
+    }
+    const scenario = await scenarioFile("docker.yaml", small("docker", 30));
+    const outcome = await loadtest(await options({ scenario }), () => {});
+    const records = await readJournal(outcome.journalPath);
+    const ends = endsByTrade(records);
+    expect(ends.size).to.equal(30);
+    expect([...ends.values()].filter((end) => end.outcome !== "executed")).to.deep.equal([]);
+    const test = records.find((record) => record.t === "test");
+    expect(test?.t === "test" && test.runner).to.equal("docker");
+    const testId = outcome.outDir.split("/").at(-1)!;
+    const left = await new Docker().listContainers({
+      all: true,
+      filters: { label: [`io.gridchain.test=${testId}`] },
+    });
+    expect(left).to.deep.equal([]);
   });
 });

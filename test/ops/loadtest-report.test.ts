@@ -475,7 +475,7 @@ describe("load-test report: journal file and outputs", () => {
     const unknown = writeJournal([good, '{"t":"trades","at":1}', good]);
     await expectOperatorError(
       () => readJournal(unknown),
-      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, worker-lost, interrupted, done`,
+      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, metered, metering-skipped, worker-lost, interrupted, done`,
     );
     const badKind = writeJournal([
       good,
