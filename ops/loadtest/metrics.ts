@@ -55,8 +55,13 @@ export class LoadTestMetrics {
 
   constructor() {
     // Every series exists from the first scrape, so rate() and ratios have a start point.
-    for (const outcome of ["executed", "denied", "rejected", "failed"] as const)
-      this.trades.inc({ outcome }, 0);
+    for (const outcome of TRADE_OUTCOMES) this.trades.inc({ outcome }, 0);
+    for (const reason of FAILURE_REASONS) this.failures.inc({ reason }, 0);
+    for (const kind of TRANSACTION_KINDS) {
+      this.submitted.inc({ kind }, 0);
+      for (const status of ["success", "reverted"] as const)
+        this.confirmed.inc({ kind, status }, 0);
+    }
     this.inFlight.set(0);
     this.offered.set(0);
     this.achieved.set(0);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
@@ -10,7 +10,56 @@ import { readManifest } from "../../ops/contracts/index.js";
 import type { JournalRecord } from "../../ops/loadtest/protocol.js";
 import { computeReport, readJournal } from "../../ops/loadtest/report.js";
 import { EnergyMarket__factory } from "../../types/ethers-contracts/index.js";
+import { marketDashboard, dashboardExpressions } from "../../monitoring/grafana/dashboards.js";
+import { LocalPrometheus } from "../../ops/metrics/local-prometheus.js";
+import {
+  alertRules,
+  gridchainJobs,
+  recordingRules,
+  renderPrometheusConfig,
+  yaml,
+} from "../../ops/metrics/prometheus.js";
 import { freePort } from "../support/net.js";
+
+type QueryResult = { status: string; error?: string; data?: { result: unknown[] } };
+
+async function query(base: string, expr: string): Promise<QueryResult> {
+  const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  return (await response.json()) as QueryResult;
+}
+
+/**
+ * While the load test still serves its metrics: every expression of the market / load dashboard
+ * and every recording rule returns data from a real Prometheus scraping the exporter and the test.
+ */
+async function checkPrometheus(base: string): Promise<{ empty: string[]; failed: string[] }> {
+  const deadline = Date.now() + 30_000;
+  // Rates need two scrapes of a moving counter inside their window.
+  for (;;) {
+    const ready = await query(base, "gridchain:trades_per_second:rate1m").catch(() => undefined);
+    if ((ready?.data?.result.length ?? 0) > 0) break;
+    if (Date.now() > deadline) throw new Error("Prometheus never saw the load test trade");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const empty: string[] = [];
+  const failed: string[] = [];
+  const expressions = dashboardExpressions(marketDashboard()).map(({ panel, expr }) => ({
+    what: `${panel}: ${expr}`,
+    expr: expr.replaceAll("$node", ".*"),
+  }));
+  const records = recordingRules().groups.flatMap((group) =>
+    group.rules.map((rule) => ("record" in rule ? rule.record : "")),
+  );
+  for (const { what, expr } of [
+    ...expressions,
+    ...records.map((record) => ({ what: `rule ${record}`, expr: record })),
+  ]) {
+    const result = await query(base, expr);
+    if (result.status !== "success") failed.push(`${what}: ${result.error}`);
+    else if (result.data!.result.length === 0) empty.push(what);
+  }
+  return { empty, failed };
+}
 
 function gridchain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -125,9 +174,54 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("runs the smoke preset: every trade ends, the report is the journal's, the chain agrees", async function () {
+  it("runs the smoke preset: every trade ends, the report is the journal's, the chain agrees, every dashboard query has data", async function () {
+    const ports = { exporter: await freePort(), loadtest: await freePort() };
+    const promDir = join(dir, "prometheus");
+    await mkdir(promDir, { recursive: true });
+    await writeFile(join(promDir, "recording.yml"), yaml(recordingRules()));
+    await writeFile(
+      join(promDir, "alerts.yml"),
+      yaml(alertRules({ blockPeriodSeconds: 1, minPeers: 1 })),
+    );
+    await writeFile(
+      join(promDir, "prometheus.yml"),
+      renderPrometheusConfig({
+        scrapeInterval: "1s",
+        ruleFiles: [join(promDir, "recording.yml"), join(promDir, "alerts.yml")],
+        jobs: gridchainJobs("127.0.0.1", name, ports),
+      }),
+    );
+    const prometheus = new LocalPrometheus({
+      configFile: join(promDir, "prometheus.yml"),
+      dataDir: join(promDir, "data"),
+      stateDir: promDir,
+      port: await freePort(),
+    });
+    await prometheus.up();
+    let checked: Promise<{ empty: string[]; failed: string[] }> | undefined;
     const lines: string[] = [];
-    const outcome = await loadtest(await options({ preset: "smoke" }), (line) => lines.push(line));
+    let outcome;
+    try {
+      outcome = await loadtest(
+        await options({
+          preset: "smoke",
+          metricsPort: String(ports.loadtest),
+          exporterPort: String(ports.exporter),
+        }),
+        (line) => lines.push(line),
+        {
+          onProgress: (progress) => {
+            // Metering waits for the delivery windows: the metrics are still served meanwhile.
+            if (progress.phase === "metering" && checked === undefined)
+              checked = checkPrometheus(prometheus.url);
+          },
+        },
+      );
+    } finally {
+      await prometheus.down();
+    }
+    expect(checked, "the test never reached metering").to.not.equal(undefined);
+    expect(await checked).to.deep.equal({ empty: [], failed: [] });
     const records = await readJournal(outcome.journalPath);
     const ends = endsByTrade(records);
     expect(ends.size).to.equal(60);
