@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { access, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { OperatorError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
 import {
@@ -15,6 +14,7 @@ import {
 } from "../process.js";
 import { anvilBinary } from "./anvil.js";
 import { blockTime, rpcCall } from "./rpc.js";
+import { saveAnvilState } from "./state-dump.js";
 import type { Engine, EngineStatus } from "./types.js";
 
 export type EmbeddedEngineOptions = {
@@ -210,8 +210,7 @@ export class EmbeddedEngine implements Engine {
     try {
       // A chain stopped right after `up` may not listen yet: wait for it, then save.
       await this.ready();
-      const dump = await rpcCall<string>(this.rpcUrl(), "anvil_dumpState", [], 60_000);
-      await writeFileAtomic(this.stateFile, decodeState(dump));
+      await saveAnvilState(this.rpcUrl(), this.stateFile, 300_000);
     } catch (error) {
       saved = error as Error;
     }
@@ -265,14 +264,6 @@ async function readGenesis(path: string): Promise<GenesisFacts> {
     gasLimit: BigInt(genesis.gasLimit),
     blockPeriodSeconds: period,
   };
-}
-
-/** anvil_dumpState answers hex of gzipped JSON; `--load-state` reads the JSON. */
-function decodeState(hex: string): string {
-  const bytes = Buffer.from(hex.replace(/^0x/, ""), "hex");
-  return bytes[0] === 0x1f && bytes[1] === 0x8b
-    ? gunzipSync(bytes).toString("utf8")
-    : bytes.toString("utf8");
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -243,6 +243,43 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
     expect((await follower.watch(a.hash)).blockNumber).to.equal(1);
   });
 
+  it("a follower of watched receipts reads none while nobody waits, and fetches a late watch alone", async () => {
+    const anvil = await startLocalAnvil(["--no-mining", "--chain-id", String(CHAIN_ID)]);
+    cleanup.push(() => anvil.stop());
+    const methods: string[] = [];
+    const counting: typeof fetch = async (input, init) => {
+      const body = JSON.parse(String(init!.body));
+      for (const call of Array.isArray(body) ? body : [body]) methods.push(call.method);
+      return await fetch(input, init);
+    };
+    const rpc = new JsonRpc(anvil.url, { fetch: counting });
+    cleanup.push(() => rpc.close());
+    const follower = new BlockFollower(rpc, { pollMs: 20, receipts: "watched" });
+    const seen: number[] = [];
+    let reached: () => void;
+    const first = new Promise<void>((resolve) => (reached = resolve));
+    follower.onBlock((block) => {
+      seen.push(block.transactions);
+      if (block.number === 1) reached();
+    });
+    await follower.start();
+    cleanup.push(() => follower.stop());
+    const a = await outsider(0);
+    await rpcCall(anvil.url, "eth_sendRawTransaction", [a.raw]);
+    await rpcCall(anvil.url, "anvil_mine", ["0x1"]);
+    await first;
+    expect(seen).to.deep.equal([1]);
+    expect(methods.filter((method) => method === "eth_getBlockReceipts")).to.deep.equal([]);
+    const receipt = await follower.watch(a.hash);
+    expect([receipt.hash, receipt.blockNumber, receipt.status, receipt.gasUsed]).to.deep.equal([
+      a.hash,
+      1,
+      "success",
+      21_000n,
+    ]);
+    expect(methods.filter((method) => method === "eth_getTransactionReceipt")).to.have.length(1);
+  });
+
   it("sends one account's transactions one after another with consecutive nonces", async () => {
     const c = await chain([], cleanup);
     const sender = await c.sender();

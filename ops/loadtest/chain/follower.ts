@@ -53,6 +53,9 @@ export class BlockFollower {
   private readonly listeners: Array<(block: BlockSeen) => void> = [];
   private readonly recent = new Map<string, MinedReceipt>();
   private readonly recentBlocks: string[][] = [];
+  /** Transactions of blocks read without receipts (nobody watched): hash -> where it was seen. */
+  private readonly unread = new Map<string, { block: number; timestamp: number; seenAt: number }>();
+  private readonly receipts: "always" | "watched";
   private next = 0;
   private current = -1;
   private timer: NodeJS.Timeout | undefined;
@@ -60,9 +63,15 @@ export class BlockFollower {
   /** The last polling failure, kept for diagnostics; polling goes on. */
   lastError: Error | undefined;
 
-  constructor(rpc: JsonRpc, options: { pollMs: number }) {
+  /**
+   * `receipts: "watched"` reads a block's receipts only while someone waits for a transaction
+   * (a follower that mostly counts blocks spares the node the largest answer it gives); a
+   * transaction watched after its block was read without them is fetched on its own.
+   */
+  constructor(rpc: JsonRpc, options: { pollMs: number; receipts?: "always" | "watched" }) {
     this.rpc = rpc;
     this.pollMs = options.pollMs;
+    this.receipts = options.receipts ?? "always";
   }
 
   /** Starts following at the current head: blocks after it are reported. */
@@ -90,6 +99,8 @@ export class BlockFollower {
     const key = hash.toLowerCase();
     const known = this.recent.get(key);
     if (known) return Promise.resolve(known);
+    const unread = this.unread.get(key);
+    if (unread !== undefined) return this.readReceipt(key, unread);
     return new Promise((resolve) => {
       const list = this.watchers.get(key);
       if (list) list.push(resolve);
@@ -133,16 +144,31 @@ export class BlockFollower {
     }
   }
 
-  private async fetchBlock(n: number): Promise<{ header: RawHeader; receipts: RawReceipt[] }> {
+  private async fetchBlock(
+    n: number,
+  ): Promise<{ header: RawHeader; receipts: RawReceipt[] | undefined }> {
+    const wanted = this.receipts === "always" || this.watchers.size > 0;
     const [header, receipts] = await Promise.all([
       this.rpc.call<RawHeader | null>("eth_getBlockByNumber", [quantity(n), false]),
-      this.rpc.call<RawReceipt[] | null>("eth_getBlockReceipts", [quantity(n)]),
+      wanted
+        ? this.rpc.call<RawReceipt[] | null>("eth_getBlockReceipts", [quantity(n)])
+        : undefined,
     ]);
     if (header === null || receipts === null) throw new Error(`block ${n} is not available yet`);
     return { header, receipts };
   }
 
-  private handle(header: RawHeader, receipts: RawReceipt[]): void {
+  /** The receipt of a transaction whose block was read without receipts. */
+  private async readReceipt(
+    key: string,
+    where: { block: number; timestamp: number; seenAt: number },
+  ): Promise<MinedReceipt> {
+    const raw = await this.rpc.call<RawReceipt | null>("eth_getTransactionReceipt", [key]);
+    if (raw === null) throw new Error(`no receipt for ${key} though block ${where.block} holds it`);
+    return toReceipt(raw, where.block, where.timestamp, where.seenAt);
+  }
+
+  private handle(header: RawHeader, receipts: RawReceipt[] | undefined): void {
     const seenAt = Date.now();
     const block: BlockSeen = {
       number: Number(BigInt(header.number)),
@@ -153,23 +179,25 @@ export class BlockFollower {
       gasLimit: BigInt(header.gasLimit),
     };
     const hashes: string[] = [];
-    for (const raw of receipts) {
-      const receipt: MinedReceipt = {
-        hash: raw.transactionHash,
-        blockNumber: block.number,
-        blockTimestamp: block.timestamp,
-        seenAt,
-        status: BigInt(raw.status) === 1n ? "success" : "reverted",
-        gasUsed: BigInt(raw.gasUsed),
-        logs: raw.logs.map(({ address, topics, data }) => ({ address, topics, data })),
-      };
-      const key = raw.transactionHash.toLowerCase();
-      hashes.push(key);
-      this.recent.set(key, receipt);
+    if (receipts === undefined) {
+      for (const hash of header.transactions as string[]) {
+        const key = hash.toLowerCase();
+        hashes.push(key);
+        this.unread.set(key, { block: block.number, timestamp: block.timestamp, seenAt });
+      }
+    } else {
+      for (const raw of receipts) {
+        const key = raw.transactionHash.toLowerCase();
+        hashes.push(key);
+        this.recent.set(key, toReceipt(raw, block.number, block.timestamp, seenAt));
+      }
     }
     this.recentBlocks.push(hashes);
     if (this.recentBlocks.length > REMEMBERED_BLOCKS) {
-      for (const key of this.recentBlocks.shift()!) this.recent.delete(key);
+      for (const key of this.recentBlocks.shift()!) {
+        this.recent.delete(key);
+        this.unread.delete(key);
+      }
     }
     this.current = block.number;
     this.next = block.number + 1;
@@ -184,8 +212,37 @@ export class BlockFollower {
       const waiting = this.watchers.get(key);
       if (!waiting) continue;
       this.watchers.delete(key);
-      const receipt = this.recent.get(key)!;
-      for (const resolve of waiting) resolve(receipt);
+      const receipt = this.recent.get(key);
+      if (receipt !== undefined) {
+        for (const resolve of waiting) resolve(receipt);
+      } else {
+        // Watched between the receipts decision and this block: read it on its own.
+        const where = this.unread.get(key)!;
+        void this.readReceipt(key, where).then(
+          (read) => waiting.forEach((resolve) => resolve(read)),
+          (error: unknown) => {
+            this.lastError = error instanceof Error ? error : new Error(String(error));
+            this.watchers.set(key, waiting);
+          },
+        );
+      }
     }
   }
+}
+
+function toReceipt(
+  raw: RawReceipt,
+  blockNumber: number,
+  blockTimestamp: number,
+  seenAt: number,
+): MinedReceipt {
+  return {
+    hash: raw.transactionHash,
+    blockNumber,
+    blockTimestamp,
+    seenAt,
+    status: BigInt(raw.status) === 1n ? "success" : "reverted",
+    gasUsed: BigInt(raw.gasUsed),
+    logs: raw.logs.map(({ address, topics, data }) => ({ address, topics, data })),
+  };
 }
