@@ -50,6 +50,11 @@ class ResultHexDecoder extends Transform {
     if (this.state === "prefix") {
       this.head += text;
       const at = this.head.indexOf(RESULT);
+      // Wait for the two characters after the quote: they may be the "0x" prefix.
+      if (at >= 0 && this.head.length < at + RESULT.length + 2) {
+        done();
+        return;
+      }
       if (at < 0) {
         this.head = this.head.slice(-ERROR_TEXT);
         done();
@@ -89,9 +94,18 @@ class ResultHexDecoder extends Transform {
 /** Gunzips when the bytes start with gzip's magic number; passes them through otherwise. */
 class MaybeGunzip extends Transform {
   private inner: Transform | undefined;
+  /** Bytes held until there are two to look at. */
+  private start = Buffer.alloc(0);
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  override _transform(input: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let chunk = input;
     if (this.inner === undefined) {
+      this.start = Buffer.concat([this.start, input]);
+      if (this.start.length < 2) {
+        done();
+        return;
+      }
+      chunk = this.start;
       const gzip = chunk[0] === 0x1f && chunk[1] === 0x8b;
       if (!gzip) {
         this.inner = new Transform({ transform: (data, _e, next) => next(null, data) });
@@ -114,7 +128,7 @@ class MaybeGunzip extends Transform {
 
   override _flush(done: TransformCallback): void {
     if (this.inner === undefined) {
-      done();
+      done(null, this.start);
       return;
     }
     this.inner.once("end", () => done());
