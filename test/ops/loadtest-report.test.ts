@@ -484,7 +484,7 @@ describe("load-test report: journal file and outputs", () => {
     ]);
     await expectOperatorError(
       () => readJournal(badKind),
-      `${badKind}: line 2: tx record: kind: expected one of "publish"|"request"|"confirm"|"reject"|"cancel"|"review"|"meter"|"settle_default"|"channel_open"|"channel_deposit"|"channel_close"|"channel_settle"`,
+      `${badKind}: line 2: tx record: kind: expected one of "publish"|"request"|"confirm"|"reject"|"cancel"|"review"|"meter"|"settle_default"|"mint"|"approve"|"bond_deposit"|"channel_open"|"channel_deposit"|"channel_close"|"channel_settle"`,
     );
     const badGas = writeJournal([
       good,
