@@ -178,6 +178,14 @@ class Coordinator {
         chainId: this.options.chainId,
         blockPeriodSeconds: this.options.blockPeriodSeconds,
         paymentsPerTrade: scenario.trade.paymentsPerTrade,
+        ...(scenario.stress === undefined
+          ? {}
+          : {
+              stress: {
+                successFloor: scenario.stress.successFloor,
+                p99BlockPeriods: scenario.stress.p99BlockPeriods,
+              },
+            }),
         host: {
           cpus: cpus().length,
           cpuModel: cpus()[0]?.model ?? "unknown",

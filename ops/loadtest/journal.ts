@@ -25,6 +25,12 @@ const RECORD_SCHEMAS = {
     chainId: count,
     blockPeriodSeconds: z.number().finite().positive(),
     paymentsPerTrade: count,
+    stress: z
+      .object({
+        successFloor: z.number().min(0).max(1),
+        p99BlockPeriods: z.number().positive(),
+      })
+      .optional(),
     host: z.object({
       cpus: count,
       cpuModel: z.string(),

@@ -150,6 +150,8 @@ export type JournalRecord =
       chainId: number;
       blockPeriodSeconds: number;
       paymentsPerTrade: number;
+      /** A stress test's bounds: the knee is the last rate that kept them. */
+      stress?: { successFloor: number; p99BlockPeriods: number };
       host: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
     }
   | { t: "setup"; at: number; seconds: number; transactions: number }

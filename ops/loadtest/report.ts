@@ -153,9 +153,6 @@ export type LoadReport = {
   warnings: string[];
 };
 
-/** Success rate and confirmation bound of the stress knee. */
-export const KNEE_SUCCESS_RATE = 0.999;
-export const KNEE_BLOCK_PERIODS = 2;
 /** A week: longer spans mean a corrupt time, and would chart millions of empty seconds. */
 const MAX_SERIES_SECONDS = 7 * 24 * 3600;
 
@@ -327,6 +324,17 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
     .filter((tx) => tx.minedAt !== undefined)
     .map((tx) => ({ minedAt: tx.minedAt!, seconds: confirmationSeconds(tx) }));
 
+  // Only a stress test looks for a knee, with the bounds its scenario set.
+  const stress = (test as TestRecord | null)?.stress;
+  const kneeBound: LoadReport["kneeBound"] =
+    test === null ||
+    stress === undefined ||
+    !runReports.some((run) => run.offered?.model === "open")
+      ? null
+      : {
+          successRate: stress.successFloor,
+          p99Seconds: stress.p99BlockPeriods * (test as TestRecord).blockPeriodSeconds,
+        };
   return {
     test: test === null ? null : withoutType(test),
     setup,
@@ -336,14 +344,8 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
     series: timeSeries(runReports, allRuns, confirmations),
     histogram: histogram(confirmations.map((c) => c.seconds)),
     paper: test?.preset === "paper" ? PAPER_TABLE_1 : null,
-    knee: test === null ? null : knee(runReports, test.blockPeriodSeconds),
-    kneeBound:
-      test === null || !runReports.some((run) => run.offered?.model === "open")
-        ? null
-        : {
-            successRate: KNEE_SUCCESS_RATE,
-            p99Seconds: KNEE_BLOCK_PERIODS * test.blockPeriodSeconds,
-          },
+    knee: kneeBound === null ? null : knee(runReports, kneeBound),
+    kneeBound,
     workersLost,
     metering,
     interrupted,
@@ -634,14 +636,17 @@ function histogram(values: readonly number[]): LoadReport["histogram"] {
   return buckets;
 }
 
-function knee(runs: readonly RunReport[], blockPeriodSeconds: number): Knee | null {
+function knee(
+  runs: readonly RunReport[],
+  bound: NonNullable<LoadReport["kneeBound"]>,
+): Knee | null {
   let best: Knee | null = null;
   for (const run of runs) {
     if (run.offered?.model !== "open") continue;
     const success = run.trades.successRate;
     const p99 = run.confirmation.p99;
     if (success === null || p99 === null) continue;
-    if (success < KNEE_SUCCESS_RATE || p99 > KNEE_BLOCK_PERIODS * blockPeriodSeconds) continue;
+    if (success < bound.successRate || p99 > bound.p99Seconds) continue;
     if (best === null || run.offered.tradesPerSecond > best.tradesPerSecond) {
       best = {
         run: run.run,

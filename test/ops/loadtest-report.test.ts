@@ -412,7 +412,11 @@ describe("load-test report: paper and stress", () => {
 
   it("picks the knee: the highest offered rate with success >= 99.9 % and p99 <= 2 block periods", () => {
     const report = computeReport([
-      testRecord({ preset: "stress", blockPeriodSeconds: 1 }),
+      testRecord({
+        preset: "stress",
+        blockPeriodSeconds: 1,
+        stress: { successFloor: 0.999, p99BlockPeriods: 2 },
+      }),
       ...stressRun(1, 50, 0, 900),
       ...stressRun(2, 100, 1, 2_000), // 99.9 % and p99 exactly 2 s: inside the bound
       ...stressRun(3, 150, 2, 1_000), // 99.8 %
@@ -432,7 +436,7 @@ describe("load-test report: paper and stress", () => {
 
   it("has no knee when no open-loop run stays inside the bound, and no stress section for closed loops", () => {
     const none = computeReport([
-      testRecord({ blockPeriodSeconds: 2 }),
+      testRecord({ blockPeriodSeconds: 2, stress: { successFloor: 0.999, p99BlockPeriods: 2 } }),
       ...stressRun(1, 50, 5, 500),
       ...stressRun(2, 80, 0, 4_500),
     ]);
@@ -443,6 +447,14 @@ describe("load-test report: paper and stress", () => {
     expect(closed.knee).to.equal(null);
     expect(closed.kneeBound).to.equal(null);
     expect(renderMarkdown(closed)).not.to.include("knee");
+    // Open-loop runs of a test that is not a stress test look for no knee either.
+    const open = computeReport([
+      testRecord({ blockPeriodSeconds: 1 }),
+      ...stressRun(1, 50, 0, 900),
+    ]);
+    expect(open.knee).to.equal(null);
+    expect(open.kneeBound).to.equal(null);
+    expect(renderMarkdown(open)).not.to.include("knee");
   });
 });
 
