@@ -177,6 +177,7 @@ export async function loadtest(
       });
       closers.push(exporter.close);
       log(`chain and market metrics: ${exporter.url}`);
+      await exporterCaughtUp(exporter.registry, rpcUrl, log);
     } else {
       log(`port ${exporterPort} is busy (an exporter already runs?): using it as it is`);
     }
@@ -238,6 +239,32 @@ export async function loadtest(
     interrupted: result.interrupted,
     summary: `${renderMarkdown(report)}\nreport: ${join(outDir, "report.html")} (also report.md, report.json; journal ${result.journalPath})`,
   };
+}
+
+/**
+ * Waits (at most two minutes) until the exporter has read the market's past events: on a chain
+ * with a long history its catch-up would otherwise compete with the test's first minute.
+ */
+async function exporterCaughtUp(
+  registry: import("prom-client").Registry,
+  rpcUrl: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const { rpcCall } = await import("../engines/rpc.js");
+  const head = Number(BigInt(await rpcCall<string>(rpcUrl, "eth_blockNumber")));
+  const read = async () => {
+    const metric = registry.getSingleMetric("gridchain_exporter_last_block");
+    const value = (await metric?.get())?.values[0]?.value ?? 0;
+    return value;
+  };
+  const started = Date.now();
+  if ((await read()) >= head) return;
+  while ((await read()) < head && Date.now() - started < 120_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  log(
+    `exporter: read the market's past events up to block ${head} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 function port(flag: string, value: string): number {

@@ -207,7 +207,11 @@ class Coordinator {
       );
       const setupStarted = Date.now();
       const minted = await this.fund(agents);
+      const workersStarted = Date.now();
       await this.startWorkers(agents);
+      this.log(
+        `workers: ${this.workers.length} ${this.options.runner.kind} workers ready in ${((Date.now() - workersStarted) / 1000).toFixed(1)} s (funding took ${((workersStarted - setupStarted) / 1000).toFixed(1)} s)`,
+      );
       const setupTxs = await this.broadcast({ type: "setup" }, "setup-done");
       const transactions =
         minted +
