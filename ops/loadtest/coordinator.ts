@@ -1,6 +1,10 @@
 import { cpus, totalmem } from "node:os";
 import { Interface, keccak256, toUtf8Bytes } from "ethers";
-import { EnergyMarket__factory, GridCredit__factory } from "../../types/ethers-contracts/index.js";
+import {
+  EnergyMarket__factory,
+  GridCredit__factory,
+  GridReview__factory,
+} from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
 import { BlockFollower } from "./chain/follower.js";
 import { JsonRpc } from "./chain/rpc.js";
@@ -23,6 +27,8 @@ import { agentSplit, credits, stressRuns, type RunPlan, type Scenario } from "./
 
 const MARKET = new Interface(EnergyMarket__factory.abi);
 const CREDIT = new Interface(GridCredit__factory.abi);
+const REVIEW = new Interface(GridReview__factory.abi);
+const REVIEW_MODES = { auto: 0n, manual: 1n } as const;
 
 /** On-chain transactions of a trade that runs every step (request, confirm). */
 const TXS_PER_TRADE = 2;
@@ -229,6 +235,7 @@ class Coordinator {
         `setup: ${agents.length} agents ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s (${transactions} transactions)`,
       );
 
+      await this.switchReview();
       const runs = this.plannedRuns();
       const epochs = this.epochs(runs);
       for (let index = 0; index < runs.length && !this.interrupted; index += 1) {
@@ -253,6 +260,7 @@ class Coordinator {
         this.journal.write({ t: "interrupted", at: Date.now(), signal: "SIGINT" });
       this.endAll("interrupted", "the test stopped before the trade ended");
       await this.stopWorkers();
+      await this.restoreReview();
       this.follower.stop();
       this.rpc.close();
       this.journal.write({ t: "done", at: Date.now() });
@@ -368,6 +376,51 @@ class Coordinator {
       });
     if (mints.length > 0) this.log(`funding: minted credits to ${mints.length} agents`);
     return mints.length;
+  }
+
+  /** The review mode the test found, when it switched it for the test. */
+  private reviewBefore: { mode: bigint; threshold: bigint } | undefined;
+
+  private async switchReview(): Promise<void> {
+    const wanted = this.options.scenario.review.mode;
+    if (wanted === "as-deployed") return;
+    const review = this.options.contracts.review;
+    const [mode, threshold] = REVIEW.decodeFunctionResult(
+      "reviewMode",
+      await this.rpc.call<string>("eth_call", [
+        { to: review, data: REVIEW.encodeFunctionData("reviewMode") },
+        "latest",
+      ]),
+    ) as unknown as [bigint, bigint];
+    if (mode === REVIEW_MODES[wanted]) return;
+    const result = await this.sendAs(
+      this.operator!,
+      "review",
+      review,
+      REVIEW.encodeFunctionData("setReviewMode", [REVIEW_MODES[wanted], 0n]),
+    );
+    if (result.status !== "success") {
+      throw new OperatorError(`switching the review to ${wanted} reverted (${result.hash})`);
+    }
+    this.reviewBefore = { mode, threshold };
+    this.log(`review: switched to ${wanted} for the test`);
+  }
+
+  private async restoreReview(): Promise<void> {
+    if (this.reviewBefore === undefined) return;
+    const { mode, threshold } = this.reviewBefore;
+    const result = await this.sendAs(
+      this.operator!,
+      "review",
+      this.options.contracts.review,
+      REVIEW.encodeFunctionData("setReviewMode", [mode, threshold]),
+    );
+    if (result.status !== "success") {
+      throw new OperatorError(`restoring the review mode reverted (${result.hash})`, {
+        hint: "set it again with 'gridchain deploy'",
+      });
+    }
+    this.log("review: switched back to the mode it had before the test");
   }
 
   // ---- workers

@@ -58,6 +58,15 @@ export const scenarioSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The grid's review during the test: as deployed, or switched for the test (and switched
+     * back after it): `auto` reviews inside the seller's confirmation, `manual` makes every order
+     * wait for the grid operator, whom the coordinator plays (it approves).
+     */
+    review: z
+      .object({ mode: z.enum(["as-deployed", "auto", "manual"]).default("as-deployed") })
+      .strict()
+      .prefault({}),
     metering: z
       .object({
         /** Share of executed trades the grid's meter records after their delivery window. */

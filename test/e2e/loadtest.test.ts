@@ -9,7 +9,7 @@ import { loadtest, type LoadTestCommandOptions } from "../../ops/commands/loadte
 import { readManifest } from "../../ops/contracts/index.js";
 import type { JournalRecord } from "../../ops/loadtest/protocol.js";
 import { computeReport, readJournal } from "../../ops/loadtest/report.js";
-import { EnergyMarket__factory } from "../../types/ethers-contracts/index.js";
+import { EnergyMarket__factory, GridReview__factory } from "../../types/ethers-contracts/index.js";
 import { marketDashboard, dashboardExpressions } from "../../monitoring/grafana/dashboards.js";
 import { LocalPrometheus } from "../../ops/metrics/local-prometheus.js";
 import {
@@ -354,6 +354,33 @@ runner: ${runner}
     const report = computeReport(records);
     expect(report.totals.trades.signed).to.equal(ends.size);
     expect(report.interrupted).to.not.equal(null);
+  });
+
+  it("plays the grid operator when the review is manual: every order approved, the mode restored", async function () {
+    const scenario = await scenarioFile(
+      "manual.yaml",
+      small("process", 20) + "review: { mode: manual }\n",
+    );
+    const outcome = await loadtest(await options({ scenario }), () => {});
+    const records = await readJournal(outcome.journalPath);
+    const ends = endsByTrade(records);
+    expect([...ends.values()].map((end) => end.outcome)).to.deep.equal(Array(20).fill("executed"));
+    const reviews = records.filter(
+      (record) => record.t === "tx" && record.kind === "review" && record.trade !== undefined,
+    ) as Extract<JournalRecord, { t: "tx" }>[];
+    expect(reviews.map((tx) => tx.trade).sort((a, b) => a! - b!)).to.deep.equal(
+      [...ends.keys()].sort((a, b) => a - b),
+    );
+    expect(reviews.every((tx) => tx.status === "success")).to.equal(true);
+    const manifest = await readManifest(manifestPath);
+    const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+    try {
+      const review = GridReview__factory.connect(manifest.contracts.GridReview.proxy, provider);
+      const [mode] = await review.reviewMode();
+      expect(mode).to.equal(0n); // auto, as deployed
+    } finally {
+      provider.destroy();
+    }
   });
 
   it("runs workers in containers through the Docker engine (docker runner)", async function () {
