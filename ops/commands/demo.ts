@@ -102,6 +102,7 @@ export async function demo(options: DemoOptions, say: (line: string) => void): P
   const config = options.config === "network/consortium.yaml" ? "" : ` -c ${options.config}`;
   const next = [
     [`gridchain status${config}`, "contracts, offers and orders"],
+    [`gridchain loadtest${config} --preset smoke`, "load-test the market: 60 trades, a report"],
     [`gridchain down${config}`, "stop it (state kept; 'gridchain up' resumes)"],
     ["npm start", "again: a new session on the same chain"],
   ];
