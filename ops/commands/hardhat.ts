@@ -42,17 +42,7 @@ export async function openSession(
   options: { compile?: boolean } = {},
 ): Promise<ChainSession> {
   const accounts = readAccounts(context.networkDir);
-  const keys = ids.map((id) => {
-    const path = join(context.networkDir, "accounts", `${id}.key`);
-    if (!existsSync(path)) {
-      throw new OperatorError(`no key for account ${id}`, {
-        details: `${path} is missing`,
-        hint: "run 'gridchain generate' to create the consortium's keys",
-      });
-    }
-    const key = readFileSync(path, "utf8").trim();
-    return key.startsWith("0x") ? key : `0x${key}`;
-  });
+  const keys = ids.map((id) => readAccountKey(context.networkDir, id));
   const { default: hre } = await import("hardhat");
   if (options.compile !== false) {
     await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
@@ -75,6 +65,19 @@ export async function openSession(
     signers.set(id, await connection.ethers.getSigner(account.address));
   }
   return { hre, connection, accounts, signers, manifestPath: context.manifestPath };
+}
+
+/** An account's private key from network/<name>/accounts/<id>.key (0x-prefixed); never printed. */
+export function readAccountKey(networkDir: string, id: string): string {
+  const path = join(networkDir, "accounts", `${id}.key`);
+  if (!existsSync(path)) {
+    throw new OperatorError(`no key for account ${id}`, {
+      details: `${path} is missing`,
+      hint: "run 'gridchain generate' to create the consortium's keys",
+    });
+  }
+  const key = readFileSync(path, "utf8").trim();
+  return key.startsWith("0x") ? key : `0x${key}`;
 }
 
 /** The id of the first account with a role (e.g. the grid operator's `grid-operator`). */

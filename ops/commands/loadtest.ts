@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { OperatorError } from "../errors.js";
@@ -117,7 +117,7 @@ export async function loadtest(
   const exporterPort = port("--exporter-port", options.exporterPort);
 
   const context = await chainContext(options);
-  const { requireRunning, readAccounts } = await import("./hardhat.js");
+  const { readAccountKey, readAccounts, requireRunning } = await import("./hardhat.js");
   const { readManifest } = await import("../contracts/manifest.js");
   await requireRunning(context);
   if (!existsSync(context.manifestPath)) {
@@ -134,17 +134,7 @@ export async function loadtest(
     role: account.role,
     zone: zoneIds.get(account.zone) ?? 0,
   }));
-  const keyOf = (id: string) => {
-    const path = join(context.networkDir, "accounts", `${id}.key`);
-    if (!existsSync(path)) {
-      throw new OperatorError(`no key for account ${id}`, {
-        details: `${path} is missing`,
-        hint: "run 'gridchain generate' to create the consortium's keys",
-      });
-    }
-    const key = readFileSync(path, "utf8").trim();
-    return key.startsWith("0x") ? key : `0x${key}`;
-  };
+  const keyOf = (id: string) => readAccountKey(context.networkDir, id);
 
   const base = join(context.networkDir, "loadtest");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);

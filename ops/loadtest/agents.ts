@@ -10,6 +10,7 @@ import { DENIAL_REASONS } from "../market/client.js";
 import { BlockFollower, type MinedReceipt } from "./chain/follower.js";
 import { JsonRpc, RpcError, RpcTransportError } from "./chain/rpc.js";
 import { AccountSender, TxError, type SendResult } from "./chain/sender.js";
+import { sendReported } from "./reported.js";
 import type {
   AgentSpec,
   FailureReason,
@@ -423,35 +424,12 @@ export class Agents {
     data: string,
     context: { trade?: number; run?: number } = {},
   ): Promise<SendResult> {
-    const sentAt = Date.now();
-    try {
-      const result = await agent.sender.send({ to, data, gasLimit: GAS[kind] ?? 300_000n });
-      this.emit({
-        type: "tx",
-        ...context,
-        kind,
-        agent: agent.spec.id,
-        hash: result.hash,
-        sentAt: result.sentAt,
-        minedAt: result.seenAt,
-        block: result.blockNumber,
-        status: result.status,
-        gasUsed: result.gasUsed.toString(),
-        resent: result.resent,
-      });
-      return result;
-    } catch (error) {
-      this.emit({
-        type: "tx",
-        ...context,
-        kind,
-        agent: agent.spec.id,
-        hash: error instanceof TxError ? (error.hash ?? "") : "",
-        sentAt,
-        status: "lost",
-      });
-      throw error;
-    }
+    return sendReported(
+      agent.sender,
+      { to, data, gasLimit: GAS[kind] ?? 300_000n },
+      (event) => this.emit(event),
+      { kind, agent: agent.spec.id, ...context },
+    );
   }
 
   private call(to: string, data: string): Promise<string> {

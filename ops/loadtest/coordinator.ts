@@ -10,6 +10,7 @@ import { BlockFollower } from "./chain/follower.js";
 import { JsonRpc } from "./chain/rpc.js";
 import { AccountSender } from "./chain/sender.js";
 import { Journal } from "./journal.js";
+import { sendReported } from "./reported.js";
 import { LoadTestMetrics } from "./metrics.js";
 import type {
   Address,
@@ -984,35 +985,11 @@ class Coordinator {
     data: string,
     context: { trade?: number; run?: number } = {},
   ) {
-    const sentAt = Date.now();
-    try {
-      const result = await sender.send({ to, data, gasLimit: 300_000n });
-      this.onTx({
-        type: "tx",
-        ...context,
-        kind,
-        agent: sender.address,
-        hash: result.hash,
-        sentAt: result.sentAt,
-        minedAt: result.seenAt,
-        block: result.blockNumber,
-        status: result.status,
-        gasUsed: result.gasUsed.toString(),
-        resent: result.resent,
-      });
-      return result;
-    } catch (error) {
-      this.onTx({
-        type: "tx",
-        ...context,
-        kind,
-        agent: sender.address,
-        hash: "",
-        sentAt,
-        status: "lost",
-      });
-      throw error;
-    }
+    return sendReported(sender, { to, data, gasLimit: 300_000n }, (event) => this.onTx(event), {
+      kind,
+      agent: sender.address,
+      ...context,
+    });
   }
 }
 

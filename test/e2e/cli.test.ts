@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
@@ -11,53 +10,8 @@ import type { NetworkConnection } from "hardhat/types/network";
 import { readManifest, type DeploymentManifest } from "../../ops/contracts/index.js";
 import { MarketClient, nextSlot } from "../../ops/market/client.js";
 import type { EnergyMarket, GridCredit, GridReview } from "../../types/ethers-contracts/index.js";
+import { gridchain, smallConsortiumYaml } from "../support/cli.js";
 import { freePort } from "../support/net.js";
-
-type Run = { code: number; stdout: string; stderr: string };
-
-/** Runs the CLI as an operator would: a child process, its exit code and both streams. */
-function gridchain(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile("ops/bin/gridchain", args, { timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A small consortium: one grid validator, one producer organisation, one producer, two consumers. */
-function consortiumYaml(name: string, chainId: number, port: number): string {
-  return `name: ${name}
-chainId: ${chainId}
-consensus:
-  blockPeriodSeconds: 1
-organisations:
-  - id: grid
-    role: grid-operator
-    zone: north
-    validators: 1
-  - id: solar
-    role: producer
-    zone: south
-    validators: 1
-accounts:
-  producers: 1
-  consumers: 2
-market:
-  zones:
-    - id: north
-      importKw: 400
-      exportKw: 400
-    - id: south
-      importKw: 400
-      exportKw: 400
-  startingCredits:
-    consumer: "100"
-engine:
-  embedded:
-    port: ${port}
-`;
-}
 
 describe("gridchain CLI end to end (embedded engine)", function () {
   this.timeout(240_000);
@@ -80,7 +34,18 @@ describe("gridchain CLI end to end (embedded engine)", function () {
     config = join(dir, "consortium.yaml");
     networkDir = join(dir, "network");
     manifestPath = join(dir, "deployments", `${name}.json`);
-    await writeFile(config, consortiumYaml(name, 41_000 + (process.pid % 1000), port));
+    await writeFile(
+      config,
+      smallConsortiumYaml({
+        name,
+        chainId: 41_000 + (process.pid % 1000),
+        port,
+        producers: 1,
+        consumers: 2,
+        zoneKw: 400,
+        startingCredits: { consumer: "100" },
+      }),
+    );
     const generated = await gridchain("generate", "-c", config, "--out", networkDir);
     expect(generated.code, generated.stderr).to.equal(0);
   });

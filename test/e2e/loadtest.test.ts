@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +18,7 @@ import {
   renderPrometheusConfig,
   yaml,
 } from "../../ops/metrics/prometheus.js";
+import { gridchain, smallConsortiumYaml } from "../support/cli.js";
 import { freePort } from "../support/net.js";
 
 type QueryResult = { status: string; error?: string; data?: { result: unknown[] } };
@@ -59,47 +59,6 @@ async function checkPrometheus(base: string): Promise<{ empty: string[]; failed:
     else if (result.data!.result.length === 0) empty.push(what);
   }
   return { empty, failed };
-}
-
-function gridchain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile("ops/bin/gridchain", args, { timeout: 180_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The smoke preset's size (4 producers, 8 consumers) with 20 s delivery slots so metering runs. */
-function consortiumYaml(name: string, chainId: number, port: number): string {
-  return `name: ${name}
-chainId: ${chainId}
-consensus:
-  blockPeriodSeconds: 1
-organisations:
-  - id: grid
-    role: grid-operator
-    zone: north
-    validators: 1
-  - id: solar
-    role: producer
-    zone: south
-    validators: 1
-accounts:
-  producers: 4
-  consumers: 8
-market:
-  slotSeconds: 20
-  zones:
-    - { id: north, importKw: 4000, exportKw: 4000 }
-    - { id: south, importKw: 4000, exportKw: 4000 }
-  startingCredits:
-    consumer: "100"
-    producer: "100"
-engine:
-  embedded:
-    port: ${port}
-`;
 }
 
 /** Every trade started ends exactly once; returns ends by trade. */
@@ -157,7 +116,20 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
     config = join(dir, "consortium.yaml");
     networkDir = join(dir, "network");
     manifestPath = join(dir, "deployments", `${name}.json`);
-    await writeFile(config, consortiumYaml(name, 43_000 + (process.pid % 1000), port));
+    await writeFile(
+      config,
+      smallConsortiumYaml({
+        name,
+        chainId: 43_000 + (process.pid % 1000),
+        port,
+        // The smoke preset's size, with 20 s delivery slots so that metering runs.
+        producers: 4,
+        consumers: 8,
+        zoneKw: 4000,
+        slotSeconds: 20,
+        startingCredits: { consumer: "100", producer: "100" },
+      }),
+    );
     const chain = ["-c", config, "--network", networkDir, "--manifest", manifestPath];
     for (const step of [
       ["generate", "-c", config, "--out", networkDir],

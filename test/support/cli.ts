@@ -1,0 +1,59 @@
+import { execFile } from "node:child_process";
+
+export type CliRun = { code: number; stdout: string; stderr: string };
+
+/** Runs the CLI as an operator would: a child process, its exit code and both streams. */
+export function gridchain(...args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile("ops/bin/gridchain", args, { timeout: 180_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * A small consortium on the embedded engine: one grid validator, one producer organisation,
+ * `producers` and `consumers` trading accounts, two zones, 1 s blocks.
+ */
+export function smallConsortiumYaml(options: {
+  name: string;
+  chainId: number;
+  port: number;
+  producers: number;
+  consumers: number;
+  zoneKw: number;
+  slotSeconds?: number;
+  startingCredits: { consumer: string; producer?: string };
+}): string {
+  const { name, chainId, port, producers, consumers, zoneKw, slotSeconds } = options;
+  const credits = Object.entries(options.startingCredits)
+    .map(([role, amount]) => `    ${role}: "${amount}"`)
+    .join("\n");
+  return `name: ${name}
+chainId: ${chainId}
+consensus:
+  blockPeriodSeconds: 1
+organisations:
+  - id: grid
+    role: grid-operator
+    zone: north
+    validators: 1
+  - id: solar
+    role: producer
+    zone: south
+    validators: 1
+accounts:
+  producers: ${producers}
+  consumers: ${consumers}
+market:
+${slotSeconds === undefined ? "" : `  slotSeconds: ${slotSeconds}\n`}  zones:
+    - { id: north, importKw: ${zoneKw}, exportKw: ${zoneKw} }
+    - { id: south, importKw: ${zoneKw}, exportKw: ${zoneKw} }
+  startingCredits:
+${credits}
+engine:
+  embedded:
+    port: ${port}
+`;
+}
