@@ -16,6 +16,8 @@ export type LoadTestCommandOptions = ChainOptions & {
   metrics: boolean;
   metricsPort: string;
   exporterPort: string;
+  /** 127.0.0.1, or the compose network's gateway so that the besu engine's Prometheus scrapes. */
+  metricsHost?: string;
   progress: boolean;
 };
 
@@ -36,6 +38,11 @@ export function register(program: Command): void {
     .option("--no-metrics", "serve no /metrics while the test runs")
     .option("--metrics-port <port>", "port of the load test's /metrics on 127.0.0.1", "9465")
     .option("--exporter-port <port>", "port of the chain and market exporter on 127.0.0.1", "9464")
+    .option(
+      "--metrics-host <ip>",
+      "address the metrics bind: 127.0.0.1, or the compose network's gateway for the besu engine's Prometheus",
+      "127.0.0.1",
+    )
     .option("--no-progress", "no progress bar")
     .addHelpText(
       "after",
@@ -150,19 +157,29 @@ export async function loadtest(
   if (options.metrics) {
     const { serveMetrics } = await import("../metrics/server.js");
     const { portFree } = await import("../process.js");
-    if (await portFree("127.0.0.1", metricsPort)) {
-      const server = await serveMetrics(metrics.registry, { port: metricsPort });
+    const { subnetAddress } = await import("../consortium/layout.js");
+    const host = options.metricsHost ?? "127.0.0.1";
+    const gateway = subnetAddress(context.spec.docker.subnet, 1);
+    if (host !== "127.0.0.1" && host !== gateway) {
+      throw new OperatorError(`--metrics-host ${host} is not allowed`, {
+        details: "metrics name accounts and rates: they stay on this host",
+        hint: `use 127.0.0.1, or ${gateway} (the compose network's gateway) for the besu engine's Prometheus`,
+      });
+    }
+    if (await portFree(host, metricsPort)) {
+      const server = await serveMetrics(metrics.registry, { host, port: metricsPort });
       closers.push(server.close);
       log(`load-test metrics: ${server.url}`);
     } else {
       log(`port ${metricsPort} is busy: the load test serves no /metrics this time`);
     }
-    if (await portFree("127.0.0.1", exporterPort)) {
+    if (await portFree(host, exporterPort)) {
       const { marketAddresses, startExporter } = await import("../metrics/exporter.js");
       const exporter = await startExporter({
         rpcUrl,
         market: await marketAddresses(rpcUrl, manifest),
         besu: context.kind === "besu" ? context.spec.consensus.protocol : undefined,
+        host,
         port: exporterPort,
       });
       closers.push(exporter.close);

@@ -270,6 +270,14 @@ workers: 2
 runner: ${runner}
 `;
 
+  it("refuses to serve metrics beyond this host and the compose gateway", async function () {
+    let message = "";
+    await loadtest(await options({ preset: "smoke", metricsHost: "0.0.0.0" }), () => {}).catch(
+      (error: Error) => (message = error.message),
+    );
+    expect(message).to.equal("--metrics-host 0.0.0.0 is not allowed");
+  });
+
   it("reports a killed worker with every one of its trades accounted for", async function () {
     const scenario = await scenarioFile("kill.yaml", small("process", 120));
     const workers: { id: number; kill(): Promise<void> }[] = [];
