@@ -41,6 +41,11 @@ export function nodeConfigEntries(plan: NetworkPlan, node: PlannedNode): [string
     ["min-gas-price", 0],
     ["tx-pool", "SEQUENCED"],
     ["tx-pool-no-local-priority", true],
+    // The sequenced pool keeps 0.1 % of its size per sender by default: 4 transactions. The grid
+    // operator mints for every account and reviews orders back to back, and every member
+    // pipelines its own: members are permissioned, so no sender is capped below the pool.
+    ["tx-pool-limit-by-account-percentage", 1],
+    ["tx-pool-max-size", txPoolSize(plan)],
     ["revert-reason-enabled", true],
     // P2P on the fixed compose IP; static nodes and bootnodes use IPs, never DNS names.
     ["p2p-enabled", true],
@@ -85,6 +90,11 @@ export function nodeConfigEntries(plan: NetworkPlan, node: PlannedNode): [string
 }
 
 /** Renders flat TOML: strings as JSON-compatible basic strings, arrays one item per line. */
+/** Ten pending transactions per account of the consortium, and never below Besu's 4096. */
+function txPoolSize(plan: NetworkPlan): number {
+  return Math.max(4096, 10 * plan.accounts.length);
+}
+
 export function renderToml(entries: readonly [string, TomlValue][]): string {
   const lines = entries.map(([key, value]) => {
     if (Array.isArray(value)) {

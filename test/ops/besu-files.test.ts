@@ -126,6 +126,15 @@ describe("config.toml against the pinned Besu version", () => {
       expect(node.published === undefined).to.equal(node.kind !== "rpc");
     }
   });
+
+  it("lets one member keep many pending transactions in the sequenced pool", () => {
+    const plan = planFor("26.8.0", "qbft");
+    const entries = new Map(nodeConfigEntries(plan, plan.nodes[0]!));
+    expect(entries.get("tx-pool")).to.equal("SEQUENCED");
+    // Besu's default (0.1 % of 4096) caps a sender at 4 pending transactions.
+    expect(entries.get("tx-pool-limit-by-account-percentage")).to.equal(1);
+    expect(entries.get("tx-pool-max-size")).to.equal(Math.max(4096, 10 * plan.accounts.length));
+  });
 });
 
 describe("genesis.json", () => {
