@@ -381,7 +381,9 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
     const second = await sender.send(CALL);
     expectMined(second, 1);
     expect(await c.nonceOf(second.hash)).to.equal(1);
-    expect(accepted).to.deep.equal([first.hash, second.hash]);
+    // Whether the node answers the resend "already known" or takes it again depends on when it
+    // mined the first copy; either way the same bytes went out, and only they.
+    expect([...new Set(accepted)]).to.deep.equal([first.hash, second.hash]);
     expect(await c.call("eth_getTransactionCount", [ACCOUNT, "latest"])).to.equal("0x2");
   });
 
