@@ -143,6 +143,15 @@ export async function loadtest(
   }));
   const keyOf = (id: string) => readAccountKey(context.networkDir, id);
 
+  const { subnetAddress } = await import("../consortium/layout.js");
+  const host = options.metricsHost ?? "127.0.0.1";
+  const gateway = subnetAddress(context.spec.docker.subnet, 1);
+  if (host !== "127.0.0.1" && host !== gateway) {
+    throw new OperatorError(`--metrics-host ${host} is not allowed`, {
+      details: "metrics name accounts and rates: they stay on this host",
+      hint: `use 127.0.0.1, or ${gateway} (the compose network's gateway) for the besu engine's Prometheus`,
+    });
+  }
   const base = join(context.networkDir, "loadtest");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const outDir = resolve(options.out ?? join(base, `${stamp}-${scenario.name}`));
@@ -157,15 +166,6 @@ export async function loadtest(
   if (options.metrics) {
     const { serveMetrics } = await import("../metrics/server.js");
     const { portFree } = await import("../process.js");
-    const { subnetAddress } = await import("../consortium/layout.js");
-    const host = options.metricsHost ?? "127.0.0.1";
-    const gateway = subnetAddress(context.spec.docker.subnet, 1);
-    if (host !== "127.0.0.1" && host !== gateway) {
-      throw new OperatorError(`--metrics-host ${host} is not allowed`, {
-        details: "metrics name accounts and rates: they stay on this host",
-        hint: `use 127.0.0.1, or ${gateway} (the compose network's gateway) for the besu engine's Prometheus`,
-      });
-    }
     if (await portFree(host, metricsPort)) {
       const server = await serveMetrics(metrics.registry, { host, port: metricsPort });
       closers.push(server.close);
