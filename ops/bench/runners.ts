@@ -10,40 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Docker from "dockerode";
-import { REPO_ROOT } from "../node22.js";
-import type { WorkerInit } from "../loadtest/protocol.js";
 import { dockerRunner, removeTestContainers } from "../loadtest/runners/docker.js";
 import { clientImageTag, ensureClientImage } from "../loadtest/runners/image.js";
 import { processRunner } from "../loadtest/runners/process.js";
 import type { Runner } from "../loadtest/runners/types.js";
+import { ECHO_WORKER, echoInit } from "../../test/helpers/loadtest-workers.js";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const PARALLEL = Number(process.env.PARALLEL ?? 8);
-const ENTRY = join(REPO_ROOT, "test", "fixtures", "loadtest", "echo-worker.ts");
-const ZERO = "0x0000000000000000000000000000000000000000";
-
-function init(worker: number): WorkerInit {
-  return {
-    type: "init",
-    worker,
-    rpcUrl: "none",
-    chainId: 1337,
-    contracts: { market: ZERO, review: ZERO, credit: ZERO, channels: ZERO },
-    agents: [],
-    terms: {
-      wh: "1",
-      pricePerKwh: "1",
-      defaultPerKwh: "1",
-      paymentsPerTrade: 0,
-      channelDeposit: "0",
-      bond: "0",
-      confirmationTimeoutSeconds: 1,
-      tradeTimeoutSeconds: 1,
-      rejectShare: 0,
-    },
-    storeDir: "/tmp",
-  };
-}
+const ENTRY = ECHO_WORKER;
 
 /** Milliseconds from start() to `ready`, then the worker is stopped and awaited. */
 async function startToReady(runner: Runner, id: number, dir: string): Promise<number> {
@@ -52,7 +27,7 @@ async function startToReady(runner: Runner, id: number, dir: string): Promise<nu
   const ready = new Promise<void>((resolve) =>
     handle.onMessage((m) => m.type === "ready" && resolve()),
   );
-  handle.send(init(id));
+  handle.send(echoInit(id, 0));
   await ready;
   const took = performance.now() - began;
   handle.send({ type: "stop" });

@@ -18,7 +18,7 @@ const positiveInt = z.number().int().positive();
 const port = z.number().int().min(1).max(65535);
 const ipv4 = z.ipv4();
 /** GridCredit has 6 decimals; amounts are written as decimal strings to keep them exact. */
-const credits = z
+export const creditsSchema = z
   .string()
   .regex(/^\d{1,18}(\.\d{1,6})?$/, "a GridCredit amount: a decimal string with at most 6 decimals")
   .transform((text) => {
@@ -81,9 +81,9 @@ const market = z
     defaultPenaltyBps: z.number().int().min(0).max(10_000).default(1000),
     startingCredits: z
       .strictObject({
-        producer: credits.default(0n),
-        consumer: credits.default(1_000_000_000n),
-        gridOperator: credits.default(0n),
+        producer: creditsSchema.default(0n),
+        consumer: creditsSchema.default(1_000_000_000n),
+        gridOperator: creditsSchema.default(0n),
       })
       .prefault({}),
     upgradeDelaySeconds: z.number().int().min(0).default(0),

@@ -49,8 +49,6 @@ type Agent = {
   channel?: ChannelClient;
 };
 
-type Offer = { id: bigint; remainingWh: bigint; deliveryStart: number };
-
 type ActiveTrade = {
   command: TradeCommand;
   /** Resolves with the grid operator's decision on an order that awaits manual review. */
@@ -69,7 +67,7 @@ class TradeFailure extends Error {
 
 /**
  * The agents of one worker: each a consortium account with its own key, nonce manager and (for
- * payments) channel client. Producers keep one offer per run; a consumer trades with its seller,
+ * payments) channel client. Producers keep one offer per offer epoch; a consumer trades with its seller,
  * which lives in the same worker so that channel payments are exchanged in memory. Every
  * transaction and every trade's end is reported through `emit`; a trade always ends, at the
  * latest when its timeout fires.
@@ -78,7 +76,8 @@ export class Agents {
   private readonly rpc: JsonRpc;
   private readonly follower: BlockFollower;
   private readonly agents = new Map<string, Agent>();
-  private readonly offers = new Map<string, Offer>();
+  /** Each producer's current offer id. */
+  private readonly offers = new Map<string, bigint>();
   private readonly trades = new Map<number, ActiveTrade>();
   private readonly reader: JsonRpcProvider;
   private closed = false;
@@ -219,7 +218,7 @@ export class Agents {
     this.emit({ type: "setup-done", transactions, seconds: (Date.now() - started) / 1000 });
   }
 
-  /** Each producer publishes one offer for the run's delivery window. */
+  /** Each producer publishes one offer for the epoch's delivery window. */
   async publishOffers(command: OffersCommand): Promise<void> {
     const { contracts, terms } = this.init;
     const ids: Record<string, string> = {};
@@ -243,11 +242,7 @@ export class Agents {
         );
         if (result.status !== "success") throw new Error(`${id}: publish ${result.hash} reverted`);
         const offerId = eventArg(result, MARKET, "OfferPublished", "offerId") as bigint;
-        this.offers.set(id, {
-          id: offerId,
-          remainingWh: BigInt(wh),
-          deliveryStart: command.deliveryStart,
-        });
+        this.offers.set(id, offerId);
         ids[id] = offerId.toString();
       }),
     );
@@ -308,7 +303,7 @@ export class Agents {
       buyer,
       "request",
       contracts.market,
-      MARKET.encodeFunctionData("request", [offer.id, wh]),
+      MARKET.encodeFunctionData("request", [offer, wh]),
       context,
     );
     if (requested.status !== "success") {

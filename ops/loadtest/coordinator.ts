@@ -12,19 +12,19 @@ import { AccountSender } from "./chain/sender.js";
 import { Journal } from "./journal.js";
 import { sendReported } from "./reported.js";
 import { LoadTestMetrics } from "./metrics.js";
+import { percentile } from "./report.js";
 import type {
   Address,
   AgentSpec,
   ContractAddresses,
   FromWorker,
-  JournalRecord,
   TradeEnd,
   TradeTerms,
   TxEvent,
   TxKind,
 } from "./protocol.js";
 import type { Runner, WorkerHandle } from "./runners/types.js";
-import { agentSplit, credits, stressRuns, type RunPlan, type Scenario } from "./scenario.js";
+import { agentSplit, stressRuns, type RunPlan, type Scenario } from "./scenario.js";
 
 const MARKET = new Interface(EnergyMarket__factory.abi);
 const CREDIT = new Interface(GridCredit__factory.abi);
@@ -103,8 +103,6 @@ type InFlight = {
   trade: number;
   run: number;
   worker: Worker;
-  buyer: string;
-  startedAt: number;
   guard: NodeJS.Timeout;
 };
 
@@ -125,6 +123,8 @@ class Coordinator {
   private readonly follower: BlockFollower;
   private readonly metrics: LoadTestMetrics;
   private readonly workers: Worker[] = [];
+  /** The consumers of the live workers, in the order trades go round them. */
+  private buyers: { worker: Worker; id: string }[] = [];
   private readonly inFlight = new Map<number, InFlight>();
   private readonly terms: TradeTerms;
   private readonly log: (line: string) => void;
@@ -472,6 +472,7 @@ class Coordinator {
       }),
     );
     this.workers.sort((a, b) => a.id - b.id);
+    this.refreshBuyers();
   }
 
   /** Resolves with the worker's next message of `type`; rejects if the worker dies first. */
@@ -546,6 +547,7 @@ class Coordinator {
     worker.alive = false;
     const lost = worker.waiting.get("__lost");
     worker.waiting.clear();
+    this.refreshBuyers();
     if (this.stopping) return;
     this.workersLost += 1;
     this.journal.write({ t: "worker-lost", worker: worker.id, at: Date.now(), detail });
@@ -555,6 +557,12 @@ class Coordinator {
         this.finish(flight, { outcome: "failed", reason: "worker_lost", detail });
     }
     lost?.({ type: "fatal", message: detail });
+  }
+
+  private refreshBuyers(): void {
+    this.buyers = this.workers
+      .filter((worker) => worker.alive)
+      .flatMap((worker) => worker.consumers.map((id) => ({ worker, id })));
   }
 
   private async stopWorkers(): Promise<void> {
@@ -610,13 +618,9 @@ class Coordinator {
     this.runStats = stats;
     this.metrics.offer(scenario.load.model === "open" ? rate * TXS_PER_TRADE : 0);
 
-    const consumers = () =>
-      this.workers
-        .filter((worker) => worker.alive)
-        .flatMap((worker) => worker.consumers.map((id) => ({ worker, id })));
     let cursor = 0;
     const startTrade = (): boolean => {
-      const pool = consumers();
+      const pool = this.buyers;
       if (pool.length === 0) return false;
       const { worker, id } = pool[cursor++ % pool.length]!;
       const trade = this.nextTrade++;
@@ -634,7 +638,7 @@ class Coordinator {
         },
         (this.terms.tradeTimeoutSeconds + 15) * 1000,
       );
-      this.inFlight.set(trade, { trade, run, worker, buyer: id, startedAt: at, guard });
+      this.inFlight.set(trade, { trade, run, worker, guard });
       this.metrics.tradeStarted();
       this.progress.started += 1;
       worker.handle.send({ type: "trade", trade, run, buyer: id });
@@ -658,31 +662,30 @@ class Coordinator {
           if (!startTrade()) break;
           started += 1;
         }
-        if (consumers().length === 0) break;
+        if (this.buyers.length === 0) break;
         await sleep(5);
       }
     } else {
       while (!this.interrupted && started < limit && Date.now() < deadline) {
         while (
-          this.inFlightOf(run) < scenario.load.inFlight &&
+          this.inFlight.size < scenario.load.inFlight &&
           started < limit &&
           !this.interrupted
         ) {
           if (!startTrade()) break;
           started += 1;
         }
-        if (consumers().length === 0) break;
+        if (this.buyers.length === 0) break;
         await this.nextEnd();
       }
     }
     this.metrics.offer(0);
-    while (this.inFlightOf(run) > 0 && !this.interrupted) await this.nextEnd();
+    while (this.inFlight.size > 0 && !this.interrupted) await this.nextEnd();
     this.journal.write({ t: "run-end", run, at: Date.now() });
-    const sorted = stats.confirmations.sort((a, b) => a - b);
-    const p99 =
-      sorted.length === 0
-        ? null
-        : sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+    const p99 = percentile(
+      stats.confirmations.sort((a, b) => a - b),
+      99,
+    );
     this.log(
       `run ${run}: ${started} trades, ${stats.executed} executed, ${stats.failed} failed in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
     );
@@ -771,12 +774,6 @@ class Coordinator {
           return done;
         }),
     );
-  }
-
-  private inFlightOf(run: number): number {
-    let count = 0;
-    for (const flight of this.inFlight.values()) if (flight.run === run) count += 1;
-    return count;
   }
 
   private nextEnd(): Promise<void> {
@@ -996,8 +993,8 @@ class Coordinator {
 /** The fixed terms of every trade, and what each agent must hold for the whole test. */
 export function tradeTerms(scenario: Scenario, runs: RunPlan[], producers: number): TradeTerms {
   const { trade, timeouts, load } = scenario;
-  const price = credits(trade.pricePerKwh);
-  const penalty = credits(trade.defaultPerKwh);
+  const price = trade.pricePerKwh;
+  const penalty = trade.defaultPerKwh;
   const wh = BigInt(trade.wh);
   const totalTrades = runs.reduce(
     (sum, run) =>
@@ -1025,8 +1022,6 @@ export function tradeTerms(scenario: Scenario, runs: RunPlan[], producers: numbe
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-export type { JournalRecord };
 
 /**
  * How many trades of `wh` one delivery slot takes: the smallest of the grid's line capacity

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
+import { creditsSchema } from "../consortium/spec.js";
 import { parseYamlWith } from "../yaml.js";
 
 const positiveInt = z.number().int().positive();
@@ -43,14 +44,8 @@ export const scenarioSchema = z
       .object({
         wh: positiveInt.default(1000),
         /** Credits per kWh, as a decimal string (6 decimals). */
-        pricePerKwh: z
-          .string()
-          .regex(/^\d+(\.\d{1,6})?$/)
-          .default("0.12"),
-        defaultPerKwh: z
-          .string()
-          .regex(/^\d+(\.\d{1,6})?$/)
-          .default("0.05"),
+        pricePerKwh: creditsSchema.default(120_000n),
+        defaultPerKwh: creditsSchema.default(50_000n),
         /** Off-chain channel payments per trade (installments); 0 pays nothing. */
         paymentsPerTrade: z.number().int().min(0).max(1000).default(20),
         /** Share of requests the seller turns down (exercises the `rejected` outcome). */
@@ -192,8 +187,7 @@ export function parseScenario(text: string, file: string): Scenario {
     if (data.load.model !== "open") fail("load.model", "a stress test runs an open loop");
   }
   if (data.trade.paymentsPerTrade > 0) {
-    const price = credits(data.trade.pricePerKwh);
-    const amount = (BigInt(data.trade.wh) * price) / 1000n;
+    const amount = (BigInt(data.trade.wh) * data.trade.pricePerKwh) / 1000n;
     if (amount < BigInt(data.trade.paymentsPerTrade)) {
       fail(
         "trade.paymentsPerTrade",
@@ -216,12 +210,6 @@ export function stressRuns(stress: NonNullable<Scenario["stress"]>): RunPlan[] {
     runs.push({ durationSeconds: stress.stepSeconds, tradesPerSecond: rate });
   }
   return runs;
-}
-
-/** Credits (6 decimals) from a decimal string. */
-export function credits(decimal: string): bigint {
-  const [whole, fraction = ""] = decimal.split(".");
-  return BigInt(whole!) * 1_000_000n + BigInt(fraction.padEnd(6, "0"));
 }
 
 /** How the scenario's agents split into producers and consumers (at least one of each). */
