@@ -76,15 +76,32 @@ async function chain(args: string[], cleanup: Array<() => unknown>): Promise<Cha
   };
 }
 
-/** Mines a block every 100 ms until `work` settles (for chains started with --no-mining). */
-async function mining<T>(chain: Chain, work: Promise<T>): Promise<T> {
+/**
+ * Mines a block every 100 ms until `work` settles (for chains started with --no-mining). Mining
+ * starts only once `ready` has settled: a test that tampers with the pool (drops or replaces a
+ * transaction) passes the tampering's own promise, so no block can take the transaction first.
+ */
+async function mining<T>(chain: Chain, work: Promise<T>, ready?: Promise<unknown>): Promise<T> {
   let done = false;
   const settled = work.finally(() => (done = true));
+  if (ready) await Promise.race([ready, settled.catch(() => undefined)]);
   while (!done) {
     await chain.call("evm_mine");
     await Promise.race([settled.catch(() => undefined), new Promise((r) => setTimeout(r, 100))]);
   }
   return await work;
+}
+
+/** A promise and the functions that settle it, for ordering a test's events. */
+function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
 }
 
 /** A transaction from the same key, signed outside the sender. */
@@ -119,7 +136,16 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
   this.timeout(15_000);
   const cleanup: Array<() => unknown> = [];
   afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
+    // Every step runs even when an earlier one throws: a failed test must not leave anvil running.
+    const failures: unknown[] = [];
+    for (const step of cleanup.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
   });
 
   it("reads anvil's and Besu's refusals of eth_sendRawTransaction", () => {
@@ -320,13 +346,17 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
   it("sends the same bytes again when the pool dropped the transaction", async () => {
     const c = await chain(["--no-mining"], cleanup);
     const accepted: string[] = [];
+    const dropped = deferred<unknown>();
     const sender = await c.sender({
       onSent: (hash) => {
         accepted.push(hash);
-        if (accepted.length === 1) void c.call("anvil_dropTransaction", [hash]);
+        if (accepted.length === 1) {
+          c.call("anvil_dropTransaction", [hash]).then(dropped.resolve, dropped.reject);
+        }
       },
     });
-    const result = await mining(c, sender.send(CALL));
+    // The pool loses the transaction before any block exists that could include it.
+    const result = await mining(c, sender.send(CALL), dropped.promise);
     expectMined(result, 1);
     expect(accepted).to.deep.equal([result.hash, result.hash]);
     expect(await c.nonceOf(result.hash)).to.equal(0);
@@ -336,13 +366,17 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
     const c = await chain(["--no-mining"], cleanup);
     const other = await outsider(0, 1_000_000_000n);
     const accepted: string[] = [];
+    const replaced = deferred<unknown>();
     const sender = await c.sender({
       onSent: (hash) => {
         accepted.push(hash);
-        if (accepted.length === 1) void c.call("eth_sendRawTransaction", [other.raw]);
+        if (accepted.length === 1) {
+          c.call("eth_sendRawTransaction", [other.raw]).then(replaced.resolve, replaced.reject);
+        }
       },
     });
-    const result = await mining(c, sender.send(CALL));
+    // The higher-priced transaction takes our nonce in the pool before any block is mined.
+    const result = await mining(c, sender.send(CALL), replaced.promise);
     expectMined(result, 1);
     expect(accepted).to.have.length(2);
     expect(accepted[1]).to.equal(result.hash);

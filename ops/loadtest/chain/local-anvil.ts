@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { anvilBinary } from "../../engines/anvil.js";
 import { rpcCall } from "../../engines/rpc.js";
@@ -20,6 +20,20 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Children still running: killed when this process exits, so a failed test or an interrupted
+ * benchmark leaves no anvil behind. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const left of running) left.kill("SIGKILL");
+  });
+}
+
 /**
  * A throwaway anvil on 127.0.0.1 for tests and benchmarks (no state file, no PID file: the
  * embedded engine is the one operators use). Gas price and base fee 0, as on the consortium's Besu.
@@ -31,6 +45,7 @@ export async function startLocalAnvil(args: string[] = []): Promise<LocalAnvil> 
     ["--host", "127.0.0.1", "--port", String(port), "--base-fee", "0", "--gas-price", "0", ...args],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
+  killOnExit(child);
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
