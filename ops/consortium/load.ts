@@ -4,7 +4,7 @@ import type { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
 import { parseYamlWith } from "../yaml.js";
 import { formatPath, type IssueWords } from "../yaml-issues.js";
-import { privateKeyProblem, publicKeyProblem } from "../besu/keys.js";
+import { privateKeyProblem, publicKeyProblem } from "../besu/key-checks.js";
 import { inSubnet, nodeNames, publishedPorts, subnetCapacity } from "./layout.js";
 import {
   BESU_VERSIONS,
