@@ -183,6 +183,17 @@ export function parseJournal(text: string, file: string): JournalRecord[] {
     }
     records.push(parsed.data as JournalRecord);
   }
+  // Every journal the coordinator writes opens with the test record: without it, the file is
+  // something else (or empty), and a report of it would be an empty report that looks real.
+  if (records[0]?.t !== "test") {
+    throw new OperatorError(`${file}: not a load-test journal`, {
+      details:
+        records.length === 0
+          ? "it holds no record"
+          : `its first record is a ${records[0]!.t} record, not the test record`,
+      hint: "pass the journal.jsonl a load test wrote (network/<name>/loadtest/<run>/journal.jsonl)",
+    });
+  }
   return records;
 }
 
