@@ -128,6 +128,7 @@ describe("gridchain CLI: every operator error is one line, without a stack trace
         "--no-progress",
       ],
       debugTrace: ["--debug", "status", "-c", join(dir, "missing.yaml")],
+      statusJson: ["status", ...chainArgs(), "--json"],
     };
     // Two at a time (the machine's cores are shared with the chain); none changes the chain.
     const entries = Object.entries(cases);
@@ -144,6 +145,7 @@ describe("gridchain CLI: every operator error is one line, without a stack trace
   });
 
   after(async () => {
+    await gridchain("monitor", "down", ...chainArgs());
     if (busy !== undefined) await new Promise((resolve) => busy.close(resolve));
     await gridchain("down", ...chainArgs());
     await rm(dir, { recursive: true, force: true });
@@ -230,6 +232,35 @@ describe("gridchain CLI: every operator error is one line, without a stack trace
     const [first, ...rest] = debug.stderr.trimEnd().split("\n");
     expect(first).to.match(/^gridchain: .*cannot read the consortium file/);
     expect(rest.join("\n")).to.match(/^\s+at /m);
+  });
+
+  it("status --json gives every count and id as a JSON number", async () => {
+    const status = await run("statusJson");
+    expect(status.code, status.stderr).to.equal(0);
+    const json = JSON.parse(status.stdout) as {
+      chainId: unknown;
+      height: unknown;
+      deployment: { chainId: unknown; offers: unknown; orders: unknown };
+    };
+    expect(typeof json.chainId).to.equal("number");
+    expect(typeof json.height).to.equal("number");
+    expect(json.deployment.chainId).to.equal(json.chainId);
+    expect([typeof json.deployment.offers, typeof json.deployment.orders]).to.deep.equal([
+      "number",
+      "number",
+    ]);
+  });
+
+  it("monitor up when Prometheus already runs says so and exits 0", async () => {
+    const port = String(await freePort());
+    const first = await gridchain("monitor", "up", ...chainArgs(), "--port", port);
+    expect(first.code, first.stderr).to.equal(0);
+    const again = await gridchain("monitor", "up", ...chainArgs(), "--port", port);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(
+      new RegExp(`^Prometheus already running: http://127\\.0\\.0\\.1:${port} \\(pid \\d+\\)`),
+    );
+    expect(again.stderr).to.equal("");
   });
 
   it("decodes a contract's custom error into its name, arguments and a hint", async () => {
