@@ -3,7 +3,7 @@
  * script and no external resource, so it opens offline and from an archive. Each chart is an
  * <svg role="img"> with a <title>, and says in data-points how many data points it drew.
  */
-import type { LoadReport } from "./report.js";
+import type { LoadReport } from "./report-model.js";
 import { reportSections, seconds, type Section } from "./tables.js";
 
 const WIDTH = 760;

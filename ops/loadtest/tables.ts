@@ -3,7 +3,7 @@
  * and the HTML renderings so both always show the same figures.
  */
 import { FAILURE_REASONS } from "../metrics/catalogue.js";
-import type { LoadReport, Offered, RunReport, Stats, Summary } from "./report.js";
+import type { LoadReport, Offered, RunReport, Stats, Summary } from "./report-model.js";
 
 export type Table = { headers: string[]; rows: string[][]; numeric?: boolean[] };
 export type Section = { level: 1 | 2; title: string; text?: string[]; table?: Table };
