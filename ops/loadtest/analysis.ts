@@ -217,7 +217,7 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
         [...entry.ends.values()].filter((end) => end.outcome === "executed").map((end) => end.at),
       ),
       confirmations,
-      binSeconds: 1,
+      binSeconds: test?.blockPeriodSeconds ?? 1,
     }),
     histogram: histogram(confirmations.map((c) => c.seconds)),
     paper: test?.preset === "paper" ? PAPER_TABLE_1 : null,

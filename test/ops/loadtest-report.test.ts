@@ -348,6 +348,30 @@ describe("load-test report: timing", () => {
     ]);
   });
 
+  it("bins the series by block period: a 2 s chain's throughput does not zig-zag to zero", () => {
+    const report = computeReport([
+      testRecord({ blockPeriodSeconds: 2 }),
+      runRecord(1, 0, CLOSED),
+      tx(1, 1, 0, 100), // every block (0, 2, 4 s) confirms two transactions
+      tx(2, 1, 0, 100),
+      tx(3, 1, 1_000, 1_100),
+      tx(4, 1, 1_000, 1_100),
+      tx(5, 1, 3_000, 1_100),
+      tx(6, 1, 3_000, 1_100),
+      runEnd(1, 5_000),
+    ]);
+    expect(report.series.binSeconds).to.equal(2);
+    expect(report.series.points.map((p) => [p.second, p.transactions])).to.deep.equal([
+      [0, 2],
+      [2, 2],
+      [4, 2],
+    ]);
+    const html = renderHtml(report);
+    const chart = html.slice(html.indexOf('id="chart-throughput"'));
+    expect(chart).to.contain("confirmed tx/s at 2 s: 1<");
+    expect(chart).to.not.contain("confirmed tx/s at 2 s: 0<");
+  });
+
   it("counts confirmation times in the catalogue's buckets, a value on a bound in that bucket", () => {
     const report = computeReport([
       testRecord(),
