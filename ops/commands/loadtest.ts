@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { OperatorError } from "../errors.js";
 import type { Progress } from "../loadtest/coordinator.js";
@@ -69,7 +69,11 @@ export function register(program: Command): void {
     .action(async (journal: string, options: { out?: string }) => {
       const { readJournal, computeReport, renderMarkdown, writeReport } =
         await import("../loadtest/report.js");
-      const report = computeReport(await readJournal(journal));
+      const { readResources } = await import("../loadtest/resources.js");
+      const report = computeReport(
+        await readJournal(journal),
+        readResources(join(dirname(journal), "resources.jsonl")),
+      );
       const dir = options.out ?? resolve(journal, "..");
       await writeReport(dir, report);
       console.log(renderMarkdown(report));
@@ -209,11 +213,23 @@ export async function loadtest(
   process.once("SIGTERM", onSignal);
   const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
   const { runLoadTest } = await import("../loadtest/coordinator.js");
+  const { gridchainVersion } = await import("../version.js");
+  const { readResources, sampleResources } = await import("../loadtest/resources.js");
+  const chainPid = (await context.engine.status()).details.pid;
+  const workerPids = new Map<number, number>();
+  const sampler = sampleResources({
+    file: join(outDir, "resources.jsonl"),
+    targets: () => [
+      ...(typeof chainPid === "number" ? [{ name: "chain (anvil)", pid: chainPid }] : []),
+      ...[...workerPids].map(([id, pid]) => ({ name: `worker ${id}`, pid })),
+    ],
+  });
   let result;
   try {
     result = await runLoadTest({
       scenario,
       preset: options.scenario === undefined ? (options.preset ?? "smoke") : undefined,
+      about: { network: context.spec.name, gridchain: gridchainVersion() },
       rpcUrl,
       chainId: manifest.chainId,
       engine: context.kind,
@@ -236,10 +252,14 @@ export async function loadtest(
         bar?.update(progress);
         hooks.onProgress?.(progress);
       },
-      onWorker: hooks.onWorker,
+      onWorker: (worker) => {
+        if (worker.pid !== undefined) workerPids.set(worker.id, worker.pid);
+        hooks.onWorker?.(worker);
+      },
       log: (line) => (bar ? bar.log(line) : log(line)),
     });
   } finally {
+    await sampler.stop();
     bar?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -247,7 +267,10 @@ export async function loadtest(
   }
   const { readJournal, computeReport, renderMarkdown, writeReport } =
     await import("../loadtest/report.js");
-  const report = computeReport(await readJournal(result.journalPath));
+  const report = computeReport(
+    await readJournal(result.journalPath),
+    readResources(join(outDir, "resources.jsonl")),
+  );
   await writeReport(outDir, report);
   return {
     outDir,

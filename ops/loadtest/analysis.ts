@@ -20,6 +20,7 @@ import {
   type TradeCounts,
 } from "./report-model.js";
 
+import { summariseResources, type ResourceSample } from "./resources.js";
 import { timeSeries } from "./series.js";
 import { greatest, least, percentile, stats } from "./statistics.js";
 
@@ -43,7 +44,10 @@ type RunFacts = {
 };
 
 /** Computes the report of a journal. Pure: the same records give the same report. */
-export function computeReport(records: readonly JournalRecord[]): LoadReport {
+export function computeReport(
+  records: readonly JournalRecord[],
+  resources: readonly ResourceSample[] = [],
+): LoadReport {
   const warnings: string[] = [];
   let test: TestRecord | null = null;
   let setup: LoadReport["setup"] = null;
@@ -220,6 +224,7 @@ export function computeReport(records: readonly JournalRecord[]): LoadReport {
       binSeconds: test?.blockPeriodSeconds ?? 1,
     }),
     histogram: histogram(confirmations.map((c) => c.seconds)),
+    resources: summariseResources(resources),
     paper: test?.preset === "paper" ? PAPER_TABLE_1 : null,
     knee: kneeBound === null ? null : knee(runReports, kneeBound),
     kneeBound,

@@ -47,6 +47,8 @@ export type TestAccount = {
 export type LoadTestOptions = {
   scenario: Scenario;
   preset?: string;
+  /** What makes a report shareable: the network's name and the gridchain that ran the test. */
+  about?: { network: string; gridchain: { version: string; commit?: string } };
   rpcUrl: string;
   chainId: number;
   engine: string;
@@ -200,6 +202,8 @@ class Coordinator {
           memoryGiB: Math.round(totalmem() / 2 ** 30),
           node: process.version,
         },
+        ...this.options.about,
+        contracts: this.options.contracts,
       });
       await this.follower.start();
       this.follower.onBlock((block) =>

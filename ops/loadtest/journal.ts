@@ -37,6 +37,11 @@ const RECORD_SCHEMAS = {
       memoryGiB: z.number().finite().nonnegative(),
       node: z.string(),
     }),
+    network: z.string().optional(),
+    gridchain: z.object({ version: z.string(), commit: z.string().optional() }).optional(),
+    contracts: z
+      .object({ market: z.string(), review: z.string(), credit: z.string(), channels: z.string() })
+      .optional(),
   }),
   setup: z.object({
     t: z.literal("setup"),

@@ -1,4 +1,5 @@
 import type { FailureReason, JournalRecord, TxKind } from "./protocol.js";
+import type { ResourceUse } from "./resources.js";
 
 /*
  * The shape of a computed load-test report: what analysis.ts produces and the renderers
@@ -124,6 +125,8 @@ export type LoadReport = {
   series: { startedAt: number | null; binSeconds: number; points: SeriesPoint[] };
   /** Confirmation seconds counted per bucket: a value v falls in the first bucket with v <= le. */
   histogram: { le: number | null; count: number }[];
+  /** CPU and memory of the chain and each worker over the test (resources.jsonl); [] unsampled. */
+  resources: ResourceUse[];
   paper: PaperFigures | null;
   /** Stress: the highest offered trade rate whose run kept success >= 99.9 % and p99 <= 2 blocks. */
   knee: Knee | null;
