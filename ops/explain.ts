@@ -38,6 +38,8 @@ export async function explainError(error: unknown): Promise<Explained> {
       `cannot reach ${network}; hint: is the chain running? 'gridchain status' tells, 'gridchain up' starts it`,
     );
   }
+  const refused = chainRefusal(error);
+  if (refused !== undefined) return operator(refused);
   if (error instanceof Error) {
     const upgrade = upgradeProblem(error);
     if (upgrade !== undefined) return operator(upgrade);
@@ -144,6 +146,29 @@ function networkProblem(error: unknown): string | undefined {
   for (const record of nested(error)) {
     if (record instanceof TypeError && record.message === "fetch failed") {
       return "the chain's RPC (fetch failed)";
+    }
+  }
+  return undefined;
+}
+
+/** ethers' codes for what a node answered (not a mistake in gridchain's own code). */
+const CHAIN_CODES = new Set([
+  "CALL_EXCEPTION",
+  "INSUFFICIENT_FUNDS",
+  "NONCE_EXPIRED",
+  "REPLACEMENT_UNDERPRICED",
+  "TRANSACTION_REPLACED",
+  "SERVER_ERROR",
+  "NETWORK_ERROR",
+  "TIMEOUT",
+]);
+
+/** A node's refusal as ethers reports it (its short message), when the error is one. */
+function chainRefusal(error: unknown): string | undefined {
+  for (const record of nested(error)) {
+    const { code, shortMessage } = record;
+    if (typeof code === "string" && CHAIN_CODES.has(code) && typeof shortMessage === "string") {
+      return `the chain refused: ${oneLine(shortMessage)}`;
     }
   }
   return undefined;

@@ -331,15 +331,6 @@ describe("gridchain CLI: version, start, report folder", function () {
     );
   });
 
-  it("an unexpected error is one line naming it a bug, exit code 70, trace only with --debug", async () => {
-    const explained = await explainError(new RangeError("index 7 out of range"));
-    expect(explained).to.deep.equal({
-      line: "unexpected error (a bug in gridchain): RangeError: index 7 out of range; run again with --debug (or GRIDCHAIN_DEBUG=1) for the stack trace",
-      code: 70,
-      bug: true,
-    });
-  });
-
   it("status and --help load neither ethers, Hardhat nor the Grafana SDK", async () => {
     const dir = await mkdtemp(join(tmpdir(), "gridchain-start-"));
     try {
