@@ -1,6 +1,7 @@
 import { expect } from "chai";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { generate } from "../../ops/commands/generate.js";
 import { init } from "../../ops/commands/init.js";
 import { parseConsortium } from "../../ops/consortium/load.js";
 import { OperatorError } from "../../ops/errors.js";
@@ -54,5 +55,47 @@ describe("gridchain init: one network per consortium file", () => {
       );
       expect(existsSync("network/other.yaml")).to.equal(false);
     });
+  });
+});
+
+describe("gridchain generate: one consortium file per network folder", () => {
+  const yaml = (chainId: number) =>
+    `name: shared\nchainId: ${chainId}\norganisations:\n  - { id: grid, role: grid-operator, validators: 1 }\n`;
+
+  it("refuses a second file that names the same network with other content, and writes nothing", async () => {
+    const dir = tempDir("gridchain-source-");
+    const first = join(dir, "first.yaml");
+    const second = join(dir, "second.yaml");
+    const out = join(dir, "network");
+    writeFileSync(first, yaml(7));
+    writeFileSync(second, yaml(8));
+    await generate({ config: first, out, rotate: false });
+    const genesis = readFileSync(join(out, "genesis.json"), "utf8");
+    let line = "";
+    try {
+      await generate({ config: second, out, rotate: false });
+    } catch (error) {
+      expect(error).to.be.instanceOf(OperatorError);
+      line = (error as OperatorError).oneLine();
+    }
+    expect(line).to.equal(
+      `${out} was generated from ${first}, not from ${second}; both files name this network, with different content; hint: give ${second} a name of its own, or generate it elsewhere with --out`,
+    );
+    expect(readFileSync(join(out, "genesis.json"), "utf8")).to.equal(genesis);
+  });
+
+  it("lets a renamed file, or a copy with the same content, take the folder over", async () => {
+    const dir = tempDir("gridchain-source-");
+    const first = join(dir, "first.yaml");
+    const copy = join(dir, "copy.yaml");
+    const out = join(dir, "network");
+    writeFileSync(first, yaml(7));
+    writeFileSync(copy, yaml(7));
+    await generate({ config: first, out, rotate: false });
+    await generate({ config: copy, out, rotate: false });
+    writeFileSync(copy, yaml(9));
+    rmSync(first);
+    await generate({ config: copy, out, rotate: false });
+    expect(JSON.parse(readFileSync(join(out, "genesis.json"), "utf8")).config.chainId).to.equal(9);
   });
 });
