@@ -216,5 +216,15 @@ function fileProblem(error: Error): string | undefined {
   };
   const reason = what[code];
   if (reason === undefined) return undefined;
-  return `cannot ${syscall ?? "use"} ${path}: ${reason}`;
+  const verbs: Record<string, string> = {
+    open: "open",
+    scandir: "list",
+    mkdir: "create the folder",
+    rename: "rename",
+    unlink: "remove",
+    stat: "find",
+    lstat: "find",
+    access: "access",
+  };
+  return `cannot ${verbs[syscall ?? ""] ?? "use"} ${path}: ${reason}`;
 }
