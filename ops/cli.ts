@@ -28,7 +28,13 @@ const program = new Command()
   .description("Stand up and run a permissioned energy-trading consortium on Hyperledger Besu")
   .option("-V, --version", "print gridchain's version (and git commit)")
   .option("--debug", "print the stack trace of an error (also GRIDCHAIN_DEBUG=1)")
-  .showHelpAfterError()
+  // A usage mistake is an operator error too: one line, the usage one --help away.
+  .configureOutput({
+    outputError: (message, write) =>
+      write(
+        `gridchain: ${message.replace(/^error: /, "").trim()}; hint: add --help for the usage\n`,
+      ),
+  })
   // A subcommand's options stay its own: `loadtest report --out` is not the load test's --out.
   .enablePositionalOptions()
   .exitOverride();

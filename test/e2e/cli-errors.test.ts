@@ -129,6 +129,8 @@ describe("gridchain CLI: every operator error is one line, without a stack trace
       ],
       debugTrace: ["--debug", "status", "-c", join(dir, "missing.yaml")],
       statusJson: ["status", ...chainArgs(), "--json"],
+      unknownOption: ["status", "--bogus"],
+      missingArgument: ["upgrade", "EnergyMarket"],
     };
     // Two at a time (the machine's cores are shared with the chain); none changes the chain.
     const entries = Object.entries(cases);
@@ -224,6 +226,17 @@ describe("gridchain CLI: every operator error is one line, without a stack trace
       /the scenario needs 8 producers and 32 consumers; the consortium has 1 and 2/,
     );
     expect(existsSync(join(networkDir, "loadtest"))).to.equal(false);
+  });
+
+  it("a usage mistake: an unknown option, a missing argument", async () => {
+    expectOneLine(
+      await run("unknownOption"),
+      /^gridchain: unknown option '--bogus'; hint: add --help for the usage$/,
+    );
+    expectOneLine(
+      await run("missingArgument"),
+      /^gridchain: missing required argument 'artifact'; hint: add --help for the usage$/,
+    );
   });
 
   it("--debug adds the stack trace after the line", async () => {
