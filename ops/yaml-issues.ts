@@ -99,7 +99,7 @@ export function describeIssue(
 const TYPE_WORDS: Record<string, string> = {
   number: "a number",
   int: "a whole number",
-  string: "a text",
+  string: "text",
   boolean: "true or false",
   array: "a list",
   object: "a mapping (key: value lines)",

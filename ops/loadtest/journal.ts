@@ -4,6 +4,7 @@ import { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
 import { FAILURE_REASONS, TRADE_OUTCOMES, TRANSACTION_KINDS } from "../metrics/catalogue.js";
 import type { JournalRecord } from "./protocol.js";
+import { describeIssue } from "../yaml-issues.js";
 
 const time = z.number().finite().nonnegative();
 const count = z.number().int().nonnegative();
@@ -180,11 +181,11 @@ export function parseJournal(text: string, file: string): JournalRecord[] {
     if (typeof type !== "string" || !(RECORD_TYPES as string[]).includes(type)) {
       fail(`t: unknown record type ${JSON.stringify(type)}; allowed: ${RECORD_TYPES.join(", ")}`);
     }
-    const parsed = RECORD_SCHEMAS[type as keyof typeof RECORD_SCHEMAS].safeParse(value);
+    const schema = RECORD_SCHEMAS[type as keyof typeof RECORD_SCHEMAS];
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const where = formatPath(issue.path) || "(record)";
-      fail(`${type} record: ${where}: ${issue.message.replace(/^Invalid (input|option): /, "")}`);
+      const { path, what } = describeIssue(parsed.error.issues[0]!, value, schema);
+      fail(`${type} record: ${path || "(record)"}: ${what}`);
     }
     records.push(parsed.data as JournalRecord);
   }
@@ -200,14 +201,6 @@ export function parseJournal(text: string, file: string): JournalRecord[] {
     });
   }
   return records;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, index) =>
-      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
-    )
-    .join("");
 }
 
 /**

@@ -520,7 +520,7 @@ describe("load-test report: journal file and outputs", () => {
     ]);
     await expectOperatorError(
       () => readJournal(badKind),
-      `${badKind}: line 2: tx record: kind: expected one of "publish"|"request"|"confirm"|"reject"|"cancel"|"review"|"meter"|"settle_default"|"mint"|"approve"|"bond_deposit"|"channel_open"|"channel_deposit"|"channel_close"|"channel_settle"`,
+      `${badKind}: line 2: tx record: kind: must be one of "publish", "request", "confirm", "reject", "cancel", "review", "meter", "settle_default", "mint", "approve", "bond_deposit", "channel_open", "channel_deposit", "channel_close", "channel_settle", got "teleport"`,
     );
     const badGas = writeJournal([
       good,
@@ -528,7 +528,7 @@ describe("load-test report: journal file and outputs", () => {
     ]);
     await expectOperatorError(
       () => readJournal(badGas),
-      `${badGas}: line 2: block record: gasUsed: expected string, received number`,
+      `${badGas}: line 2: block record: gasUsed: must be text, got 5`,
     );
   });
 
