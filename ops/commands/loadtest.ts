@@ -214,13 +214,13 @@ export async function loadtest(
   const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
   const { runLoadTest } = await import("../loadtest/coordinator.js");
   const { gridchainVersion } = await import("../version.js");
-  const { readResources, sampleResources } = await import("../loadtest/resources.js");
-  const chainPid = (await context.engine.status()).details.pid;
+  const { chainTargets, readResources, sampleResources } = await import("../loadtest/resources.js");
+  const chain = await chainTargets(await context.engine.status());
   const workerPids = new Map<number, number>();
   const sampler = sampleResources({
     file: join(outDir, "resources.jsonl"),
     targets: () => [
-      ...(typeof chainPid === "number" ? [{ name: "chain (anvil)", pid: chainPid }] : []),
+      ...chain,
       ...[...workerPids].map(([id, pid]) => ({ name: `worker ${id}`, pid })),
     ],
   });

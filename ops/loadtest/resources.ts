@@ -134,3 +134,30 @@ export function summariseResources(samples: readonly ResourceSample[]): Resource
     };
   });
 }
+
+/**
+ * The chain's processes to sample: the embedded engine's anvil, or each Besu container's main
+ * process as this host sees it (Docker's inspect gives its host PID).
+ */
+export async function chainTargets(status: {
+  engine: string;
+  details: Record<string, unknown>;
+}): Promise<{ name: string; pid: number }[]> {
+  if (typeof status.details.pid === "number") {
+    return [{ name: "chain (anvil)", pid: status.details.pid }];
+  }
+  const containers = status.details.containers;
+  if (status.engine !== "besu" || !Array.isArray(containers)) return [];
+  const { default: Docker } = await import("dockerode");
+  const docker = new Docker();
+  const targets: { name: string; pid: number }[] = [];
+  for (const container of containers as { name: string }[]) {
+    const pid = await docker
+      .getContainer(container.name)
+      .inspect()
+      .then((info) => info.State.Pid)
+      .catch(() => 0);
+    if (pid > 0) targets.push({ name: `chain ${container.name}`, pid });
+  }
+  return targets;
+}

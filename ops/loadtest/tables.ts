@@ -361,12 +361,8 @@ function withinBound(run: RunReport, bound: NonNullable<LoadReport["kneeBound"]>
 }
 
 function resourcesSection(report: LoadReport): Section {
-  const notSampled: string[] = [];
-  if (report.test?.engine === "besu") notSampled.push("the Besu containers");
-  if (report.test?.runner === "docker") notSampled.push("the worker containers");
   const text = [
-    "CPU in percent of one core (mean over the test, and the highest one-second figure), resident memory at its peak; sampled from /proc once a second.",
-    ...(notSampled.length === 0 ? [] : [`Not sampled: ${notSampled.join(" and ")}.`]),
+    "CPU in percent of one core (mean over the test, and the highest one-second figure), resident memory at its peak; sampled from /proc once a second (a container through its main process).",
   ];
   if (report.resources.length === 0) {
     return { level: 2, title: "Resources", text: [...text, "No sample was taken."] };

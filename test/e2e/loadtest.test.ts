@@ -391,6 +391,11 @@ runner: ${runner}
     expect([...ends.values()].filter((end) => end.outcome !== "executed")).to.deep.equal([]);
     const test = records.find((record) => record.t === "test");
     expect(test?.t === "test" && test.runner).to.equal("docker");
+    // Each worker container was sampled through its main process, as the host sees it.
+    const sampled = new Set(
+      readResources(join(outcome.outDir, "resources.jsonl")).map((sample) => sample.name),
+    );
+    expect([...sampled].sort()).to.deep.equal(["chain (anvil)", "worker 0", "worker 1"]);
     const testId = outcome.outDir.split("/").at(-1)!;
     const left = await new Docker().listContainers({
       all: true,
