@@ -344,7 +344,7 @@ describe("gridchain CLI: version, start, report folder", function () {
     );
   });
 
-  it("status and --help load neither ethers, Hardhat nor the Grafana SDK", async () => {
+  it("status, inspect and --help load neither ethers, Hardhat nor the Grafana SDK", async () => {
     const dir = await mkdtemp(join(tmpdir(), "gridchain-start-"));
     try {
       const config = join(dir, "consortium.yaml");
@@ -363,7 +363,11 @@ describe("gridchain CLI: version, start, report folder", function () {
       const generated = await gridchain("generate", "-c", config, "--out", join(dir, "net"));
       expect(generated.code, generated.stderr).to.equal(0);
       await mkdir(join(dir, "trace"));
-      for (const args of [["--help"], ["status", "-c", config, "--network", join(dir, "net")]]) {
+      for (const args of [
+        ["--help"],
+        ["status", "-c", config, "--network", join(dir, "net")],
+        ["inspect", join(dir, "net", "genesis.json")],
+      ]) {
         const trace = join(dir, "trace", `${args[0]}.txt`);
         traced(trace, args);
         const loaded = readFileSync(trace, "utf8").split("\n");
@@ -373,7 +377,7 @@ describe("gridchain CLI: version, start, report folder", function () {
         expect(heavy, `${args[0]} loaded ${heavy[0]}`).to.deep.equal([]);
         expect(loaded.some((url) => url.includes("node_modules/commander/"))).to.equal(true);
       }
-      expect(readdirSync(join(dir, "trace"))).to.have.length(2);
+      expect(readdirSync(join(dir, "trace"))).to.have.length(3);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
