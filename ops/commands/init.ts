@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { OperatorError } from "../errors.js";
@@ -50,7 +50,7 @@ export function init(file: string, name?: string): string {
     });
   }
   const folder = join("network", chosen);
-  if (existsSync(folder)) {
+  if (existsSync(folder) && !generatedFrom(folder, file)) {
     throw new OperatorError(`${folder} already exists: another consortium file's network`, {
       details: `a new ${file} named ${chosen} would drive that network, its keys and its chain`,
       hint: "pick another name with --name, or edit the file that made it",
@@ -71,4 +71,16 @@ function nameFromFile(file: string): string {
     .replace(/^[^a-z]+/, "")
     .replace(/-+$/, "")
     .slice(0, 32);
+}
+
+/** Whether `folder` was generated from `file` (a deleted file may be written again). */
+function generatedFrom(folder: string, file: string): boolean {
+  try {
+    const source = JSON.parse(readFileSync(join(folder, "source.json"), "utf8")) as {
+      file?: string;
+    };
+    return source.file === resolve(file);
+  } catch {
+    return false;
+  }
 }

@@ -58,6 +58,23 @@ describe("gridchain init: one network per consortium file", () => {
   });
 });
 
+describe("gridchain init: a deleted file", () => {
+  it("is written again when its network folder was generated from it", async () => {
+    const dir = tempDir("gridchain-init-");
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      init("network/consortium.yaml");
+      await generate({ config: "network/consortium.yaml", rotate: false });
+      rmSync("network/consortium.yaml");
+      expect(init("network/consortium.yaml")).to.match(/^wrote network\/consortium\.yaml/);
+      expect(() => init("network/other.yaml", "pilot")).to.throw(OperatorError);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
+
 describe("gridchain generate: one consortium file per network folder", () => {
   const yaml = (chainId: number) =>
     `name: shared\nchainId: ${chainId}\norganisations:\n  - { id: grid, role: grid-operator, validators: 1 }\n`;
