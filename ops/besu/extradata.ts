@@ -1,5 +1,5 @@
-import { decodeRlp, encodeRlp, toBeHex } from "ethers";
-import { toAddress, type Address, type Hex } from "./keys.js";
+import type { Address, Hex } from "./keys.js";
+import { decodeRlp, encodeRlp } from "./rlp.js";
 
 const ZERO_VANITY = `0x${"00".repeat(32)}` as Hex;
 
@@ -40,7 +40,8 @@ export function encodeQbftExtraData(parts: {
       ? []
       : [parts.vote.recipient, parts.vote.type === "ADD" ? VOTE_ADD : VOTE_DROP];
   const round = parts.round ?? 0;
-  const roundBytes = round === 0 ? "0x" : toBeHex(round);
+  const roundHex = round.toString(16);
+  const roundBytes = round === 0 ? "0x" : `0x${roundHex.length % 2 === 0 ? "" : "0"}${roundHex}`;
   return encodeRlp([
     vanity,
     [...parts.validators],
@@ -106,4 +107,10 @@ export function decodeCliqueExtraData(extraData: string): CliqueExtraData {
     signers,
     seal: `0x${hex.slice(64 + signerHex)}` as Hex,
   };
+}
+
+/** A 20-byte address from decoded bytes, in the lower-case form of generated files. */
+function toAddress(text: string): Address {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(text)) throw new Error(`not a 20-byte address: ${text}`);
+  return text.toLowerCase() as Address;
 }

@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { SigningKey, computeAddress, getAddress } from "ethers";
+import { privateKeyProblem, publicKeyProblem } from "./key-checks.js";
+
+export { privateKeyProblem, publicKeyProblem };
 
 /** A 0x-prefixed, lower-case hex string. */
 export type Hex = `0x${string}`;
@@ -16,32 +19,6 @@ export type KeyPair = {
   readonly publicKey: Hex;
   readonly address: Address;
 };
-
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-
-/** Why a text is not a usable key, or undefined when it is one. */
-export function privateKeyProblem(text: string): string | undefined {
-  const hex = text.trim().replace(/^0x/i, "");
-  if (!/^[0-9a-fA-F]{64}$/.test(hex))
-    return "a private key is 32 bytes: 64 hex digits, 0x optional";
-  const value = BigInt(`0x${hex}`);
-  if (value === 0n || value >= SECP256K1_N) return "the value is outside the secp256k1 key range";
-  return undefined;
-}
-
-/** Why a text is not a node public key, or undefined when it is one. */
-export function publicKeyProblem(text: string): string | undefined {
-  const hex = text.trim().replace(/^0x/i, "");
-  if (!/^[0-9a-fA-F]{128}$/.test(hex)) {
-    return "a node public key is 64 bytes: 128 hex digits (uncompressed, without the 04 prefix)";
-  }
-  try {
-    SigningKey.computePublicKey(`0x04${hex}`, false);
-  } catch {
-    return "the value is not a point on the secp256k1 curve";
-  }
-  return undefined;
-}
 
 /** The key pair of a private key (64 hex digits, 0x optional); throws on a malformed key. */
 export function keyFromPrivate(text: string): KeyPair {

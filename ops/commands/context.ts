@@ -42,7 +42,7 @@ export type ChainContext = {
  * network/<name>/engine.json so that `status` and `down` need no flag.
  */
 export async function chainContext(options: ChainOptions): Promise<ChainContext> {
-  const { loadConsortium } = await import("../consortium/index.js");
+  const { loadConsortium } = await import("../consortium/load.js");
   const spec = loadConsortium(options.config);
   const networkDir = options.network ?? join("network", spec.name);
   if (!existsSync(join(networkDir, "genesis.json"))) {

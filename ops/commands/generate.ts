@@ -40,6 +40,9 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
 
   const spec = loadConsortium(options.config);
   const outDir = options.out ?? join("network", spec.name);
+  const { checkNetworkSource, sourceRecord, SOURCE_FILE } = await import("../consortium/source.js");
+  const { readFileSync } = await import("node:fs");
+  checkNetworkSource(outDir, options.config, readFileSync(options.config, "utf8"));
   const { keys, origins } = resolveKeys(spec, outDir, { rotate: options.rotate });
   const plan = planNetwork(spec, keys);
   const files = renderNetwork(plan);
@@ -49,6 +52,7 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
       : renderCompose(plan, `./${relative(dirname(options.composeFile), outDir) || "."}`);
 
   const { written, unchanged } = await writeFilesAtomic(outDir, files);
+  writeFileAtomic(join(outDir, SOURCE_FILE), sourceRecord(options.config));
   if (options.composeFile !== undefined && extraCompose !== undefined) {
     writeFileAtomic(options.composeFile, extraCompose);
   }

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { OperatorError } from "../errors.js";
 import type { Progress } from "../loadtest/coordinator.js";
@@ -60,6 +60,8 @@ export function register(program: Command): void {
       console.log(result.summary);
       if (result.interrupted) process.exitCode = 130;
     });
+  // Positional options (with the program's): the load test's own --out is not the report's.
+  command.enablePositionalOptions();
   command
     .command("report <journal>")
     .description("recompute the report (JSON, Markdown, HTML) from a load test's journal")
@@ -67,7 +69,11 @@ export function register(program: Command): void {
     .action(async (journal: string, options: { out?: string }) => {
       const { readJournal, computeReport, renderMarkdown, writeReport } =
         await import("../loadtest/report.js");
-      const report = computeReport(await readJournal(journal));
+      const { readResources } = await import("../loadtest/resources.js");
+      const report = computeReport(
+        await readJournal(journal),
+        readResources(join(dirname(journal), "resources.jsonl")),
+      );
       const dir = options.out ?? resolve(journal, "..");
       await writeReport(dir, report);
       console.log(renderMarkdown(report));
@@ -152,6 +158,18 @@ export async function loadtest(
       hint: `use 127.0.0.1, or ${gateway} (the compose network's gateway) for the besu engine's Prometheus`,
     });
   }
+  // Every check before anything is written or served: a refused test leaves nothing behind.
+  const { requireAgents, slotCapacity } = await import("../loadtest/preflight.js");
+  requireAgents(scenario, accounts);
+  const capacity = slotCapacity(context.spec.market, agentSplit(scenario), scenario.trade.wh);
+  const { portFree } = await import("../process.js");
+  if (options.metrics && !(await portFree(host, metricsPort))) {
+    throw new OperatorError(`--metrics-port ${metricsPort} on ${host} is already in use`, {
+      hint: "stop what listens there, pick another port with --metrics-port, or run with --no-metrics",
+    });
+  }
+  const docker = scenario.runner === "docker" ? await dockerEngine() : undefined;
+
   const base = join(context.networkDir, "loadtest");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const outDir = resolve(options.out ?? join(base, `${stamp}-${scenario.name}`));
@@ -159,20 +177,15 @@ export async function loadtest(
   mkdirSync(outDir, { recursive: true });
   mkdirSync(storeDir, { recursive: true, mode: 0o700 });
 
-  const runner = await makeRunner(scenario, outDir, storeDir, log);
+  const runner = await makeRunner(scenario, docker, outDir, storeDir, log);
   const { LoadTestMetrics } = await import("../loadtest/metrics.js");
   const metrics = new LoadTestMetrics();
   const closers: (() => Promise<void>)[] = [];
   if (options.metrics) {
     const { serveMetrics } = await import("../metrics/server.js");
-    const { portFree } = await import("../process.js");
-    if (await portFree(host, metricsPort)) {
-      const server = await serveMetrics(metrics.registry, { host, port: metricsPort });
-      closers.push(server.close);
-      log(`load-test metrics: ${server.url}`);
-    } else {
-      log(`port ${metricsPort} is busy: the load test serves no /metrics this time`);
-    }
+    const server = await serveMetrics(metrics.registry, { host, port: metricsPort });
+    closers.push(server.close);
+    log(`load-test metrics: ${server.url}`);
     if (await portFree(host, exporterPort)) {
       const { marketAddresses, startExporter } = await import("../metrics/exporter.js");
       const exporter = await startExporter({
@@ -199,17 +212,29 @@ export async function loadtest(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
-  const { runLoadTest, slotCapacity } = await import("../loadtest/coordinator.js");
+  const { runLoadTest } = await import("../loadtest/coordinator.js");
+  const { gridchainVersion } = await import("../version.js");
+  const { chainTargets, readResources, sampleResources } = await import("../loadtest/resources.js");
+  const chain = await chainTargets(await context.engine.status());
+  const workerPids = new Map<number, number>();
+  const sampler = sampleResources({
+    file: join(outDir, "resources.jsonl"),
+    targets: () => [
+      ...chain,
+      ...[...workerPids].map(([id, pid]) => ({ name: `worker ${id}`, pid })),
+    ],
+  });
   let result;
   try {
     result = await runLoadTest({
       scenario,
       preset: options.scenario === undefined ? (options.preset ?? "smoke") : undefined,
+      about: { network: context.spec.name, gridchain: gridchainVersion() },
       rpcUrl,
       chainId: manifest.chainId,
       engine: context.kind,
       blockPeriodSeconds: context.spec.consensus.blockPeriodSeconds,
-      capacity: slotCapacity(context.spec.market, agentSplit(scenario), scenario.trade.wh),
+      capacity,
       contracts: {
         market: manifest.contracts.EnergyMarket.proxy as `0x${string}`,
         review: manifest.contracts.GridReview.proxy as `0x${string}`,
@@ -227,10 +252,14 @@ export async function loadtest(
         bar?.update(progress);
         hooks.onProgress?.(progress);
       },
-      onWorker: hooks.onWorker,
+      onWorker: (worker) => {
+        if (worker.pid !== undefined) workerPids.set(worker.id, worker.pid);
+        hooks.onWorker?.(worker);
+      },
       log: (line) => (bar ? bar.log(line) : log(line)),
     });
   } finally {
+    await sampler.stop();
     bar?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -238,7 +267,10 @@ export async function loadtest(
   }
   const { readJournal, computeReport, renderMarkdown, writeReport } =
     await import("../loadtest/report.js");
-  const report = computeReport(await readJournal(result.journalPath));
+  const report = computeReport(
+    await readJournal(result.journalPath),
+    readResources(join(outDir, "resources.jsonl")),
+  );
   await writeReport(outDir, report);
   return {
     outDir,
@@ -282,19 +314,9 @@ function port(flag: string, value: string): number {
   return n;
 }
 
-async function makeRunner(
-  scenario: import("../loadtest/scenario.js").Scenario,
-  outDir: string,
-  storeDir: string,
-  log: (line: string) => void,
-) {
-  if (scenario.runner === "process") {
-    const { processRunner } = await import("../loadtest/runners/process.js");
-    return processRunner();
-  }
+/** The Docker engine the docker runner uses, checked to answer before the test starts. */
+async function dockerEngine() {
   const { default: Docker } = await import("dockerode");
-  const { dockerRunner } = await import("../loadtest/runners/docker.js");
-  const { ensureClientImage } = await import("../loadtest/runners/image.js");
   const docker = new Docker();
   try {
     await docker.ping();
@@ -305,6 +327,22 @@ async function makeRunner(
       cause,
     });
   }
+  return docker;
+}
+
+async function makeRunner(
+  scenario: import("../loadtest/scenario.js").Scenario,
+  docker: import("dockerode") | undefined,
+  outDir: string,
+  storeDir: string,
+  log: (line: string) => void,
+) {
+  if (docker === undefined) {
+    const { processRunner } = await import("../loadtest/runners/process.js");
+    return processRunner();
+  }
+  const { dockerRunner } = await import("../loadtest/runners/docker.js");
+  const { ensureClientImage } = await import("../loadtest/runners/image.js");
   const image = await ensureClientImage(docker);
   log(`docker runner: image ${image}`);
   return dockerRunner({

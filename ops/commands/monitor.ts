@@ -16,7 +16,13 @@ export function register(program: Command): void {
     .addHelpText("after", "\nExamples:\n  gridchain monitor up\n  gridchain monitor up --port 9091")
     .action(async (options: MonitorOptions) => {
       const prometheus = await localPrometheus(options);
-      await prometheus.up();
+      const started = await prometheus.up();
+      if (!started.started) {
+        console.log(
+          `Prometheus already running: ${started.url} (pid ${started.pid}); 'gridchain monitor down' stops it`,
+        );
+        return;
+      }
       await prometheus.ready();
       console.log(`Prometheus up: ${prometheus.url} (log ${prometheus.logFile})`);
       console.log("start 'gridchain exporter' so it has something to scrape");

@@ -42,13 +42,8 @@ export function register(program: Command): void {
         lines.push(`deployment: none yet ('gridchain deploy' writes ${manifestPath})`);
       }
       if (options.json) {
-        console.log(
-          JSON.stringify(
-            { network: spec.name, ...status, deployment: deployment ?? null },
-            (_k, v) => (typeof v === "bigint" ? v.toString() : v),
-            2,
-          ),
-        );
+        const { toJson } = await import("../json.js");
+        console.log(toJson({ network: spec.name, ...status, deployment: deployment ?? null }));
       } else {
         console.log(
           [

@@ -54,6 +54,9 @@ export async function upgrade(
       upgrader: session.signers.get(deployerId)!,
       manifestPath: session.manifestPath,
     });
+    if (result.status === "unchanged") {
+      return `${contract}: nothing to upgrade: the proxy already runs this code (implementation ${result.implementation}); no transaction sent, ${session.manifestPath} left as it is`;
+    }
     if (result.status === "scheduled") {
       return `${contract}: upgrade to ${artifact} scheduled (operation ${result.operationId}); run 'gridchain upgrade ${contract} ${artifact}' again after ${new Date(result.executableAt * 1000).toISOString()}`;
     }

@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
-import { describeIssue, formatPath, parseYamlWith } from "../yaml.js";
-import { privateKeyProblem, publicKeyProblem } from "../besu/keys.js";
+import { parseYamlWith } from "../yaml.js";
+import { formatPath, type IssueWords } from "../yaml-issues.js";
+import { privateKeyProblem, publicKeyProblem } from "../besu/key-checks.js";
 import { inSubnet, nodeNames, publishedPorts, subnetCapacity } from "./layout.js";
 import {
   BESU_VERSIONS,
@@ -19,8 +20,11 @@ export function loadConsortium(file: string): ConsortiumSpec {
     text = readFileSync(file, "utf8");
   } catch (error) {
     throw new OperatorError(`${file}: cannot read the consortium file`, {
-      details: (error as Error).message,
-      hint: "pass the file with -c, e.g. -c network/consortium.yaml",
+      details:
+        (error as NodeJS.ErrnoException).code === "ENOENT"
+          ? "no such file"
+          : (error as Error).message,
+      hint: `create it with 'gridchain init -c ${file}', or name another file with -c`,
     });
   }
   return parseConsortium(text, file);
@@ -214,7 +218,7 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
   return { ...spec, file, warnings };
 }
 
-function describeConsortiumIssue(issue: z.core.$ZodIssue): { path: string; what: string } {
+function describeConsortiumIssue(issue: z.core.$ZodIssue): IssueWords | undefined {
   if (issue.code === "invalid_value" && issue.path.join(".") === "besu.version") {
     return {
       path: "besu.version",
@@ -227,5 +231,5 @@ function describeConsortiumIssue(issue: z.core.$ZodIssue): { path: string; what:
       what: "an imported key is either { keyFile } or { publicKey, ip, p2pPort? }",
     };
   }
-  return describeIssue(issue);
+  return undefined;
 }

@@ -180,6 +180,7 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
         upgrader: deployer,
         manifestPath,
       });
+      if (result.status === "unchanged") continue;
       sent += 1;
       if (result.status === "scheduled") {
         log(

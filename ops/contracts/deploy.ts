@@ -78,6 +78,8 @@ export type UpgradeMarketContractParams = {
 
 export type UpgradeResult =
   | { status: "upgraded"; implementation: Address; tx: string; manifest: DeploymentManifest }
+  /** The proxy already runs this code: nothing was sent, the manifest is left as it is. */
+  | { status: "unchanged"; implementation: Address; manifest: DeploymentManifest }
   | {
       status: "scheduled";
       implementation: Address;
@@ -224,6 +226,10 @@ export async function upgradeMarketContract(
   const implementation = (
     typeof prepared === "string" ? prepared : await implFromTx(prepared)
   ) as Address;
+  const running = await upgrades.erc1967.getImplementationAddress(current.proxy);
+  if (running.toLowerCase() === implementation.toLowerCase()) {
+    return { status: "unchanged", implementation, manifest };
+  }
   const data = factory.interface.encodeFunctionData("upgradeToAndCall", [implementation, "0x"]);
 
   const record = (tx: string, scheduleTx: string | null): DeploymentManifest => ({

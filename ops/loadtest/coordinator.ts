@@ -10,6 +10,7 @@ import { BlockFollower } from "./chain/follower.js";
 import { JsonRpc } from "./chain/rpc.js";
 import { AccountSender } from "./chain/sender.js";
 import { Journal } from "./journal.js";
+import { requireAgents } from "./preflight.js";
 import { sendReported } from "./reported.js";
 import { LoadTestMetrics } from "./metrics.js";
 import { percentile } from "./report.js";
@@ -46,6 +47,8 @@ export type TestAccount = {
 export type LoadTestOptions = {
   scenario: Scenario;
   preset?: string;
+  /** What makes a report shareable: the network's name and the gridchain that ran the test. */
+  about?: { network: string; gridchain: { version: string; commit?: string } };
   rpcUrl: string;
   chainId: number;
   engine: string;
@@ -199,6 +202,8 @@ class Coordinator {
           memoryGiB: Math.round(totalmem() / 2 ** 30),
           node: process.version,
         },
+        ...this.options.about,
+        contracts: this.options.contracts,
       });
       await this.follower.start();
       this.follower.onBlock((block) =>
@@ -287,16 +292,9 @@ class Coordinator {
     const { scenario, accounts, keyOf } = this.options;
     const wantedProducers = this.producerCount();
     const wantedConsumers = scenario.agents - wantedProducers;
+    requireAgents(scenario, accounts);
     const producers = accounts.filter((account) => account.role === "producer");
     const consumers = accounts.filter((account) => account.role === "consumer");
-    if (producers.length < wantedProducers || consumers.length < wantedConsumers) {
-      throw new OperatorError(
-        `the scenario needs ${wantedProducers} producers and ${wantedConsumers} consumers; the consortium has ${producers.length} and ${consumers.length}`,
-        {
-          hint: "lower agents in the scenario, or use a consortium with more accounts (network/examples/loadtest-3000.yaml has 600 + 2400)",
-        },
-      );
-    }
     const agents: AgentSpec[] = [];
     const chosenProducers = producers.slice(0, wantedProducers);
     for (const account of chosenProducers) {
@@ -1021,41 +1019,4 @@ export function tradeTerms(scenario: Scenario, runs: RunPlan[], producers: numbe
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * How many trades of `wh` one delivery slot takes: the smallest of the grid's line capacity
- * (the tightest zone line times the number of zones, as trades spread over zones) and the
- * per-participant limits of the producers and of the consumers.
- */
-export function slotCapacity(
-  market: {
-    slotSeconds: number;
-    zones: { importKw: number; exportKw: number }[];
-    maxKwhPerOrder: number;
-    maxKwhPerParticipantPerSlot: number;
-  },
-  agents: { producers: number; consumers: number },
-  wh: number,
-): { slotSeconds: number; tradesPerSlot: number } {
-  if (wh > market.maxKwhPerOrder * 1000) {
-    throw new OperatorError(
-      `a trade of ${wh} Wh is above the review's limit of ${market.maxKwhPerOrder} kWh per order: every order would be denied`,
-      {
-        hint: "lower trade.wh in the scenario, or raise market.maxKwhPerOrder in the consortium file",
-      },
-    );
-  }
-  const lineKw = Math.min(...market.zones.map((zone) => Math.min(zone.importKw, zone.exportKw)));
-  const lineTrades =
-    Math.floor((lineKw * 1000 * market.slotSeconds) / 3600 / wh) * market.zones.length;
-  const perParticipant = Math.floor((market.maxKwhPerParticipantPerSlot * 1000) / wh);
-  return {
-    slotSeconds: market.slotSeconds,
-    tradesPerSlot: Math.min(
-      lineTrades,
-      perParticipant * agents.producers,
-      perParticipant * agents.consumers,
-    ),
-  };
 }

@@ -3,7 +3,7 @@
  * script and no external resource, so it opens offline and from an archive. Each chart is an
  * <svg role="img"> with a <title>, and says in data-points how many data points it drew.
  */
-import type { LoadReport } from "./report.js";
+import type { LoadReport } from "./report-model.js";
 import { reportSections, seconds, type Section } from "./tables.js";
 
 const WIDTH = 760;
@@ -119,27 +119,36 @@ function histogramChart(report: LoadReport): string {
 }
 
 function throughputChart(report: LoadReport): string {
-  const points = report.series.points;
+  const { points, binSeconds } = report.series;
   return lineChart({
     id: "chart-throughput",
     title: "Throughput over time",
-    description: "Confirmed transactions and executed trades per second of the test.",
+    description: `Confirmed transactions and executed trades per second, averaged over each block period (${binSeconds} s) of the test.`,
     yTitle: "per second",
+    xStep: binSeconds,
     series: [
-      { name: "confirmed tx/s", color: COLORS.tx, values: points.map((p) => p.transactions) },
-      { name: "executed trades/s", color: COLORS.trades, values: points.map((p) => p.trades) },
+      {
+        name: "confirmed tx/s",
+        color: COLORS.tx,
+        values: points.map((p) => p.transactions / binSeconds),
+      },
+      {
+        name: "executed trades/s",
+        color: COLORS.trades,
+        values: points.map((p) => p.trades / binSeconds),
+      },
     ],
   });
 }
 
 function latencyChart(report: LoadReport): string {
-  const points = report.series.points;
+  const { points, binSeconds } = report.series;
   return lineChart({
     id: "chart-latency",
     title: "Confirmation latency over time",
-    description:
-      "p50 and p99 confirmation seconds of the transactions mined in each second of the test.",
+    description: `p50 and p99 confirmation seconds of the transactions mined in each block period (${binSeconds} s) of the test.`,
     yTitle: "seconds",
+    xStep: binSeconds,
     series: [
       { name: "p50", color: COLORS.p50, values: points.map((p) => p.p50) },
       { name: "p99", color: COLORS.p99, values: points.map((p) => p.p99) },
@@ -152,6 +161,8 @@ function lineChart(input: {
   title: string;
   description: string;
   yTitle: string;
+  /** Seconds between two points. */
+  xStep: number;
   series: Series[];
 }): string {
   const length = Math.max(0, ...input.series.map((s) => s.values.length));
@@ -180,14 +191,14 @@ function lineChart(input: {
       series.values.forEach((value, i) => {
         if (value === null) return;
         marks.push(
-          `<circle class="mark" cx="${fixed(xOf(i))}" cy="${fixed(yOf(value))}" r="2.5" fill="${series.color}"><title>${escape(`${series.name} at ${i} s: ${format(value)}`)}</title></circle>`,
+          `<circle class="mark" cx="${fixed(xOf(i))}" cy="${fixed(yOf(value))}" r="2.5" fill="${series.color}"><title>${escape(`${series.name} at ${i * input.xStep} s: ${format(value)}`)}</title></circle>`,
         );
       });
     }
   }
   const ticks = xTicks(length).map(
     (i) =>
-      `<text x="${fixed(xOf(i))}" y="${MARGIN.top + PLOT_H + 14}" text-anchor="middle">${i}</text>`,
+      `<text x="${fixed(xOf(i))}" y="${MARGIN.top + PLOT_H + 14}" text-anchor="middle">${i * input.xStep}</text>`,
   );
   return figure({
     id: input.id,

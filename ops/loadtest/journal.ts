@@ -4,6 +4,7 @@ import { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
 import { FAILURE_REASONS, TRADE_OUTCOMES, TRANSACTION_KINDS } from "../metrics/catalogue.js";
 import type { JournalRecord } from "./protocol.js";
+import { describeIssue } from "../yaml-issues.js";
 
 const time = z.number().finite().nonnegative();
 const count = z.number().int().nonnegative();
@@ -37,6 +38,11 @@ const RECORD_SCHEMAS = {
       memoryGiB: z.number().finite().nonnegative(),
       node: z.string(),
     }),
+    network: z.string().optional(),
+    gridchain: z.object({ version: z.string(), commit: z.string().optional() }).optional(),
+    contracts: z
+      .object({ market: z.string(), review: z.string(), credit: z.string(), channels: z.string() })
+      .optional(),
   }),
   setup: z.object({
     t: z.literal("setup"),
@@ -175,23 +181,26 @@ export function parseJournal(text: string, file: string): JournalRecord[] {
     if (typeof type !== "string" || !(RECORD_TYPES as string[]).includes(type)) {
       fail(`t: unknown record type ${JSON.stringify(type)}; allowed: ${RECORD_TYPES.join(", ")}`);
     }
-    const parsed = RECORD_SCHEMAS[type as keyof typeof RECORD_SCHEMAS].safeParse(value);
+    const schema = RECORD_SCHEMAS[type as keyof typeof RECORD_SCHEMAS];
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const where = formatPath(issue.path) || "(record)";
-      fail(`${type} record: ${where}: ${issue.message.replace(/^Invalid (input|option): /, "")}`);
+      const { path, what } = describeIssue(parsed.error.issues[0]!, value, schema);
+      fail(`${type} record: ${path || "(record)"}: ${what}`);
     }
     records.push(parsed.data as JournalRecord);
   }
+  // Every journal the coordinator writes opens with the test record: without it, the file is
+  // something else (or empty), and a report of it would be an empty report that looks real.
+  if (records[0]?.t !== "test") {
+    throw new OperatorError(`${file}: not a load-test journal`, {
+      details:
+        records.length === 0
+          ? "it holds no record"
+          : `its first record is a ${records[0]!.t} record, not the test record`,
+      hint: "pass the journal.jsonl a load test wrote (network/<name>/loadtest/<run>/journal.jsonl)",
+    });
+  }
   return records;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, index) =>
-      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
-    )
-    .join("");
 }
 
 /**

@@ -153,6 +153,12 @@ export type JournalRecord =
       /** A stress test's bounds: the knee is the last rate that kept them. */
       stress?: { successFloor: number; p99BlockPeriods: number };
       host: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+      /** The consortium's network name (older journals lack it, like the next two). */
+      network?: string;
+      /** The gridchain release and git commit that ran the test. */
+      gridchain?: { version: string; commit?: string };
+      /** The proxies the test traded on. */
+      contracts?: { market: string; review: string; credit: string; channels: string };
     }
   | { t: "setup"; at: number; seconds: number; transactions: number }
   | {

@@ -3,7 +3,7 @@
  * and the HTML renderings so both always show the same figures.
  */
 import { FAILURE_REASONS } from "../metrics/catalogue.js";
-import type { LoadReport, Offered, RunReport, Stats, Summary } from "./report.js";
+import type { LoadReport, Offered, RunReport, Stats, Summary } from "./report-model.js";
 
 export type Table = { headers: string[]; rows: string[][]; numeric?: boolean[] };
 export type Section = { level: 1 | 2; title: string; text?: string[]; table?: Table };
@@ -58,7 +58,22 @@ function statCells(s: Stats): string[] {
 function describeTest(report: LoadReport): string[] {
   const test = report.test;
   if (test === null) return ["The journal has no test record: host and scenario are unknown."];
+  const gridchain =
+    test.gridchain === undefined
+      ? "gridchain (version not recorded)"
+      : `gridchain ${test.gridchain.version}${test.gridchain.commit === undefined ? "" : ` (commit ${test.gridchain.commit})`}`;
   const lines = [
+    `Run on ${new Date(test.at).toISOString()} against network ${test.network ?? "(not recorded)"} by ${gridchain}.`,
+    ...(test.contracts === undefined
+      ? []
+      : [
+          `Contracts: market ${test.contracts.market}, review ${test.contracts.review}, credit ${test.contracts.credit}, channels ${test.contracts.channels}.`,
+        ]),
+    ...(test.engine === "embedded"
+      ? [
+          "Warning: these figures come from the embedded engine (one anvil process, no consensus, no peers): they say nothing about a Besu network's throughput or latency.",
+        ]
+      : []),
     `Scenario ${test.scenario}${test.preset === undefined ? "" : ` (preset ${test.preset})`}: ` +
       `${test.nodes} nodes (${test.producers} producers, ${test.consumers} consumers) on ` +
       `${test.workers} ${test.runner} workers; engine ${test.engine}, chain id ${test.chainId}, ` +
@@ -323,6 +338,7 @@ export function reportSections(report: LoadReport): Section[] {
     });
   }
 
+  sections.push(resourcesSection(report));
   sections.push({
     level: 2,
     title: "Method",
@@ -342,4 +358,30 @@ function withinBound(run: RunReport, bound: NonNullable<LoadReport["kneeBound"]>
   return (
     success !== null && p99 !== null && success >= bound.successRate && p99 <= bound.p99Seconds
   );
+}
+
+function resourcesSection(report: LoadReport): Section {
+  const text = [
+    "CPU in percent of one core (mean over the test, and the highest one-second figure), resident memory at its peak; sampled from /proc once a second (a container through its main process).",
+  ];
+  if (report.resources.length === 0) {
+    return { level: 2, title: "Resources", text: [...text, "No sample was taken."] };
+  }
+  const cpu = (value: number | null) => (value === null ? "—" : value.toFixed(0));
+  return {
+    level: 2,
+    title: "Resources",
+    text,
+    table: {
+      headers: ["process", "samples", "CPU mean %", "CPU peak %", "memory peak (MiB)"],
+      numeric: [false, true, true, true, true],
+      rows: report.resources.map((use) => [
+        use.name,
+        String(use.samples),
+        cpu(use.cpuPercentMean),
+        cpu(use.cpuPercentPeak),
+        use.rssPeakMiB.toFixed(0),
+      ]),
+    },
+  };
 }

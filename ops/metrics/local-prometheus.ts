@@ -51,13 +51,14 @@ export class LocalPrometheus {
     return join(this.options.stateDir, "prometheus.log");
   }
 
-  async up(): Promise<void> {
+  /**
+   * Starts Prometheus; when the one `up` started earlier still runs, leaves it be and says so
+   * (with the port it listens on, which may differ from this instance's).
+   */
+  async up(): Promise<{ started: true } | { started: false; pid: number; url: string }> {
     const own = await this.ownProcess();
     if (own.state === "running") {
-      throw new OperatorError(`Prometheus is already running (pid ${own.record.pid})`, {
-        details: this.url,
-        hint: "'gridchain monitor down' stops it",
-      });
+      return { started: false, pid: own.record.pid, url: `http://127.0.0.1:${own.record.port}` };
     }
     if (own.state === "stale") await rm(this.pidFile, { force: true });
     if (!(await portFree("127.0.0.1", this.port))) {
@@ -92,6 +93,7 @@ export class LocalPrometheus {
     } finally {
       closeSync(log);
     }
+    return { started: true };
   }
 
   /** Waits until Prometheus answers /-/ready (its config and rules loaded). */

@@ -179,10 +179,10 @@ describe("gridchain CLI end to end (embedded engine)", function () {
     const status = await gridchain("status", "--json", ...chainArgs());
     expect(status.code, status.stderr).to.equal(0);
     const json = JSON.parse(status.stdout) as {
-      deployment: { offers: string; orders: string; contracts: { hasCode: boolean }[] };
+      deployment: { offers: number; orders: number; contracts: { hasCode: boolean }[] };
     };
-    expect(json.deployment.offers).to.equal("1");
-    expect(json.deployment.orders).to.equal("1");
+    expect(json.deployment.offers).to.equal(1);
+    expect(json.deployment.orders).to.equal(1);
     expect(json.deployment.contracts.map((c) => c.hasCode)).to.deep.equal([
       true,
       true,

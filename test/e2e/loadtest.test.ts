@@ -8,6 +8,7 @@ import { loadtest, type LoadTestCommandOptions } from "../../ops/commands/loadte
 import { readManifest } from "../../ops/contracts/index.js";
 import type { JournalRecord } from "../../ops/loadtest/protocol.js";
 import { computeReport, readJournal } from "../../ops/loadtest/report.js";
+import { readResources } from "../../ops/loadtest/resources.js";
 import { EnergyMarket__factory, GridReview__factory } from "../../types/ethers-contracts/index.js";
 import { marketDashboard, dashboardExpressions } from "../../monitoring/grafana/dashboards.js";
 import { LocalPrometheus } from "../../ops/metrics/local-prometheus.js";
@@ -206,10 +207,21 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
     expect(count("rejected")).to.be.greaterThan(0);
     expect(count("executed") + count("rejected") + count("denied")).to.equal(60);
 
-    // The report, recomputed here from the journal's raw records.
-    const report = computeReport(records);
+    // The report, recomputed here from the journal's raw records and the resource samples.
+    const report = computeReport(records, readResources(join(outcome.outDir, "resources.jsonl")));
     const saved = JSON.parse(readFileSync(join(outcome.outDir, "report.json"), "utf8"));
     expect(saved).to.deep.equal(JSON.parse(JSON.stringify(report)));
+    // The chain and both process workers were sampled over the run.
+    expect(report.resources.map((use) => use.name).sort()).to.deep.equal([
+      "chain (anvil)",
+      "worker 0",
+      "worker 1",
+    ]);
+    expect(report.resources.every((use) => use.samples >= 2 && use.rssPeakMiB > 0)).to.equal(true);
+    expect(report.test?.network).to.equal(name);
+    expect(report.test?.contracts?.market).to.equal(
+      (await readManifest(manifestPath)).contracts.EnergyMarket.proxy,
+    );
     const txs = records.filter(
       (record) => record.t === "tx" && record.minedAt !== undefined && record.run !== undefined,
     ) as Extract<JournalRecord, { t: "tx" }>[];
@@ -379,6 +391,11 @@ runner: ${runner}
     expect([...ends.values()].filter((end) => end.outcome !== "executed")).to.deep.equal([]);
     const test = records.find((record) => record.t === "test");
     expect(test?.t === "test" && test.runner).to.equal("docker");
+    // Each worker container was sampled through its main process, as the host sees it.
+    const sampled = new Set(
+      readResources(join(outcome.outDir, "resources.jsonl")).map((sample) => sample.name),
+    );
+    expect([...sampled].sort()).to.deep.equal(["chain (anvil)", "worker 0", "worker 1"]);
     const testId = outcome.outDir.split("/").at(-1)!;
     const left = await new Docker().listContainers({
       all: true,

@@ -1,3 +1,5 @@
+import { expect } from "chai";
+import { OperatorError } from "../../ops/errors.js";
 import type { JournalRecord, TxKind } from "../../ops/loadtest/protocol.js";
 
 /** Journal times are epoch milliseconds; tests count from here. */
@@ -142,4 +144,33 @@ export function sampleJournal(preset?: string): JournalRecord[] {
   }
   records.push({ t: "done", at: T0 + 40_000 });
   return records;
+}
+
+/** Six trades of run 1: two executed, one denied, one rejected, one reverted, one never ended. */
+export function mixedRun(): JournalRecord[] {
+  return [
+    testRecord(),
+    runRecord(1, 0, { model: "closed", inFlight: 8 }, 6),
+    ...[1, 2, 3, 4, 5, 6].map((trade) => tradeStart(trade, 1, trade * 100)),
+    tradeEnd(1, 1, 1_100, "executed"),
+    tradeEnd(2, 1, 3_200, "executed"),
+    tradeEnd(3, 1, 1_300, "denied"),
+    tradeEnd(4, 1, 1_400, "rejected"),
+    tradeEnd(5, 1, 1_500, "failed", { reason: "revert", detail: "MarketOfferExpired" }),
+    { t: "interrupted", at: T0 + 4_000, signal: "SIGINT" },
+  ];
+}
+
+export async function expectOperatorError(
+  run: () => Promise<unknown>,
+  message: string,
+): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    expect(error).to.be.instanceOf(OperatorError);
+    expect((error as OperatorError).message).to.equal(message);
+    return;
+  }
+  expect.fail(`expected OperatorError: ${message}`);
 }

@@ -52,7 +52,7 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
       VALID.replace("    rpcNodes: 1\n", "    rpcNodes: 1\n    rpcNode: 2\n"),
     );
     expect(result).to.deep.equal({
-      line: '<dir>/consortium.yaml: organisations[0].rpcNode: unknown key "rpcNode"; line 11',
+      line: '<dir>/consortium.yaml: organisations[0].rpcNode: unknown key "rpcNode" (did you mean rpcNodes?); allowed here: id, name, role, zone, validators, rpcNodes, bootnodes, importedKeys; line 11',
       wrote: false,
     });
   });
@@ -60,7 +60,7 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
   it("wrong type", async () => {
     const result = await generateFails(VALID.replace("chainId: 7", "chainId: seven"));
     expect(result).to.deep.equal({
-      line: "<dir>/consortium.yaml: chainId: expected number, received string; line 2",
+      line: '<dir>/consortium.yaml: chainId: must be a number, got "seven"; line 2',
       wrote: false,
     });
   });
@@ -94,7 +94,7 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
       VALID.replace("blockPeriodSeconds: 2", "blockPeriodSeconds: 0"),
     );
     expect(result).to.deep.equal({
-      line: "<dir>/consortium.yaml: consensus.blockPeriodSeconds: Too small: expected number to be >0; line 5",
+      line: "<dir>/consortium.yaml: consensus.blockPeriodSeconds: must be greater than 0, got 0; line 5",
       wrote: false,
     });
   });
@@ -158,11 +158,51 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
     );
   });
 
-  it("a missing file names the file and the -c option", async () => {
-    expect(() => loadConsortium("/nonexistent/consortium.yaml")).to.throw(
-      OperatorError,
-      "/nonexistent/consortium.yaml: cannot read the consortium file",
+  it("a missing file names the file and how to create it", async () => {
+    let line = "";
+    try {
+      loadConsortium("/nonexistent/my.yaml");
+    } catch (error) {
+      line = (error as OperatorError).oneLine();
+    }
+    expect(line).to.equal(
+      "/nonexistent/my.yaml: cannot read the consortium file; no such file; hint: create it with 'gridchain init -c /nonexistent/my.yaml', or name another file with -c",
     );
+  });
+
+  it("a misspelt top-level key is reported as unknown, with its line and the key meant", async () => {
+    const result = await generateFails(VALID.replace("chainId: 7", "chainID: 7"));
+    expect(result).to.deep.equal({
+      line: '<dir>/consortium.yaml: chainID: unknown key "chainID" (did you mean chainId?); allowed here: name, chainId, besu, consensus, genesis, organisations, accounts, docker, market, engine; line 2',
+      wrote: false,
+    });
+  });
+
+  it("a missing required key says so, in the project's words", async () => {
+    const result = await generateFails(VALID.replace("chainId: 7\n", ""));
+    expect(result.line).to.equal("<dir>/consortium.yaml: chainId: missing: required, a number");
+  });
+
+  it("says what a fixed value must be, not the library's text", async () => {
+    const result = await generateFails(`${VALID}engine:\n  embedded:\n    host: 0.0.0.0\n`);
+    expect(result.line).to.equal(
+      '<dir>/consortium.yaml: engine.embedded.host: must be "127.0.0.1", got "0.0.0.0"; line 19',
+    );
+  });
+
+  it("says what an address field must be, with the value given", async () => {
+    const result = await generateFails(`${VALID}docker:\n  publishHost: localhost\n`);
+    expect(result.line).to.equal(
+      '<dir>/consortium.yaml: docker.publishHost: must be an IPv4 address such as 127.0.0.1, got "localhost"; line 18',
+    );
+  });
+
+  it("reports an unclosed quote on the line it opens", async () => {
+    const result = await generateFails(VALID.replace("name: trial", 'name: "trial'));
+    expect(result).to.deep.equal({
+      line: '<dir>/consortium.yaml: not valid YAML; the quote " opened at line 1, column 7 is never closed on its line; hint: close the quote: "..."',
+      wrote: false,
+    });
   });
 });
 

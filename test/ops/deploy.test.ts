@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { existsSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -226,7 +227,7 @@ describe("deploy module (ops/contracts)", () => {
       upgrader: w.admin,
       manifestPath: path,
     });
-    expect(result.status).to.equal("upgraded");
+    if (result.status !== "upgraded") throw new Error(`upgrade ${result.status}`);
     const v2 = await connection.ethers.getContractAt(
       "EnergyMarketV2Test",
       w.manifest.contracts.EnergyMarket.proxy,
@@ -249,6 +250,28 @@ describe("deploy module (ops/contracts)", () => {
         scheduleTx: null,
       },
     ]);
+  });
+
+  it("sends nothing and says unchanged when the proxy already runs the code", async () => {
+    const w = await networkHelpers.loadFixture(world);
+    const path = join(dir, "unchanged.json");
+    const nonce = await connection.ethers.provider.getTransactionCount(w.admin.address);
+    const result = await upgradeMarketContract({
+      hre,
+      connection,
+      manifest: w.manifest,
+      contract: "EnergyMarket",
+      implementation: "EnergyMarket",
+      upgrader: w.admin,
+      manifestPath: path,
+    });
+    expect(result).to.deep.equal({
+      status: "unchanged",
+      implementation: w.manifest.contracts.EnergyMarket.implementation,
+      manifest: w.manifest,
+    });
+    expect(await connection.ethers.provider.getTransactionCount(w.admin.address)).to.equal(nonce);
+    expect(existsSync(path)).to.equal(false);
   });
 
   it("refuses an implementation whose storage layout does not fit", async () => {

@@ -1,18 +1,13 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { OperatorError } from "../../ops/errors.js";
 import { CONFIRMATION_BUCKETS } from "../../ops/metrics/catalogue.js";
 import type { JournalRecord } from "../../ops/loadtest/protocol.js";
 import {
   computeReport,
   PAPER_TABLE_1,
   percentile,
-  readJournal,
   renderHtml,
   renderMarkdown,
-  writeReport,
 } from "../../ops/loadtest/report.js";
 import {
   block,
@@ -24,36 +19,10 @@ import {
   tradeEnd,
   tradeStart,
   tx,
+  mixedRun,
 } from "../helpers/loadtest.js";
-import { tempDir } from "./helpers.js";
 
 const CLOSED = { model: "closed", inFlight: 8 } as const;
-
-/** Six trades of run 1: two executed, one denied, one rejected, one reverted, one never ended. */
-function mixedRun(): JournalRecord[] {
-  return [
-    testRecord(),
-    runRecord(1, 0, CLOSED, 6),
-    ...[1, 2, 3, 4, 5, 6].map((trade) => tradeStart(trade, 1, trade * 100)),
-    tradeEnd(1, 1, 1_100, "executed"),
-    tradeEnd(2, 1, 3_200, "executed"),
-    tradeEnd(3, 1, 1_300, "denied"),
-    tradeEnd(4, 1, 1_400, "rejected"),
-    tradeEnd(5, 1, 1_500, "failed", { reason: "revert", detail: "MarketOfferExpired" }),
-    { t: "interrupted", at: T0 + 4_000, signal: "SIGINT" },
-  ];
-}
-
-async function expectOperatorError(run: () => Promise<unknown>, message: string): Promise<void> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).to.be.instanceOf(OperatorError);
-    expect((error as OperatorError).message).to.equal(message);
-    return;
-  }
-  expect.fail(`expected OperatorError: ${message}`);
-}
 
 describe("load-test report: trades", () => {
   it("counts executed, denied, rejected and failed trades, and a trade without an end as interrupted", () => {
@@ -348,6 +317,30 @@ describe("load-test report: timing", () => {
     ]);
   });
 
+  it("bins the series by block period: a 2 s chain's throughput does not zig-zag to zero", () => {
+    const report = computeReport([
+      testRecord({ blockPeriodSeconds: 2 }),
+      runRecord(1, 0, CLOSED),
+      tx(1, 1, 0, 100), // every block (0, 2, 4 s) confirms two transactions
+      tx(2, 1, 0, 100),
+      tx(3, 1, 1_000, 1_100),
+      tx(4, 1, 1_000, 1_100),
+      tx(5, 1, 3_000, 1_100),
+      tx(6, 1, 3_000, 1_100),
+      runEnd(1, 5_000),
+    ]);
+    expect(report.series.binSeconds).to.equal(2);
+    expect(report.series.points.map((p) => [p.second, p.transactions])).to.deep.equal([
+      [0, 2],
+      [2, 2],
+      [4, 2],
+    ]);
+    const html = renderHtml(report);
+    const chart = html.slice(html.indexOf('id="chart-throughput"'));
+    expect(chart).to.contain("confirmed tx/s at 2 s: 1<");
+    expect(chart).to.not.contain("confirmed tx/s at 2 s: 0<");
+  });
+
   it("counts confirmation times in the catalogue's buckets, a value on a bound in that bucket", () => {
     const report = computeReport([
       testRecord(),
@@ -455,118 +448,5 @@ describe("load-test report: paper and stress", () => {
     expect(open.knee).to.equal(null);
     expect(open.kneeBound).to.equal(null);
     expect(renderMarkdown(open)).not.to.include("knee");
-  });
-});
-
-describe("load-test report: journal file and outputs", () => {
-  function writeJournal(lines: string[], trailer = "\n"): string {
-    const path = join(tempDir("gridchain-report-"), "journal.jsonl");
-    writeFileSync(path, lines.join("\n") + trailer);
-    return path;
-  }
-
-  it("reads a journal and ignores a last line torn by a crash", async () => {
-    const records = mixedRun();
-    const lines = records.map((record) => JSON.stringify(record));
-    const path = writeJournal([...lines, '{"t":"tx","kind":"requ'], "");
-    expect(await readJournal(path)).to.deep.equal(records);
-  });
-
-  it("rejects a bad line in the middle, naming the file and the line", async () => {
-    const lines = mixedRun().map((record) => JSON.stringify(record));
-    lines.splice(2, 0, '{"t":"trade","trade":');
-    const path = writeJournal(lines);
-    await expectOperatorError(
-      () => readJournal(path),
-      `${path}: line 3: not valid JSON (Unexpected end of JSON input)`,
-    );
-  });
-
-  it("rejects a record of an unknown type or with a bad field, naming line and field", async () => {
-    const good = JSON.stringify(testRecord());
-    const unknown = writeJournal([good, '{"t":"trades","at":1}', good]);
-    await expectOperatorError(
-      () => readJournal(unknown),
-      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, metered, metering-skipped, worker-lost, interrupted, done`,
-    );
-    const badKind = writeJournal([
-      good,
-      JSON.stringify({ ...tx(1, 1, 0, 10), kind: "teleport" }),
-      good,
-    ]);
-    await expectOperatorError(
-      () => readJournal(badKind),
-      `${badKind}: line 2: tx record: kind: expected one of "publish"|"request"|"confirm"|"reject"|"cancel"|"review"|"meter"|"settle_default"|"mint"|"approve"|"bond_deposit"|"channel_open"|"channel_deposit"|"channel_close"|"channel_settle"`,
-    );
-    const badGas = writeJournal([
-      good,
-      JSON.stringify({ ...block(1, 1, 0, 1, 1n, 2n), gasUsed: 5 }),
-    ]);
-    await expectOperatorError(
-      () => readJournal(badGas),
-      `${badGas}: line 2: block record: gasUsed: expected string, received number`,
-    );
-  });
-
-  it("names a journal it cannot read", async () => {
-    const path = join(tempDir("gridchain-report-"), "missing.jsonl");
-    await expectOperatorError(() => readJournal(path), `${path}: cannot read the journal`);
-  });
-
-  it("renders a Table-1 style Markdown table per run with totals and the host line", () => {
-    const markdown = renderMarkdown(computeReport(mixedRun()));
-    const lines = markdown.split("\n");
-    const header = lines.indexOf(
-      "| run | offered load | signed | executed | denied | rejected | failed | success rate |",
-    );
-    expect(header).to.be.greaterThan(0);
-    expect(lines.slice(header + 1, header + 4)).to.deep.equal([
-      "|---|---|---:|---:|---:|---:|---:|---:|",
-      "| 1 (cut short) | 6 trades, 8 in flight | 6 | 2 | 1 | 1 | 2 | 50.00 % |",
-      "| total |  | 6 | 2 | 1 | 1 | 2 | 50.00 % |",
-    ]);
-    expect(lines).to.include("Host: 2 CPUs (Test CPU), 8 GiB memory, Node v22.0.0.");
-    expect(lines).to.include("| revert | 1 | 1 |");
-    expect(lines).to.include("| interrupted | 1 | 1 |");
-  });
-
-  it("writes report.json, report.md and report.html, and the JSON holds no bigint", async () => {
-    const dir = tempDir("gridchain-report-");
-    const report = computeReport(sampleJournal("paper"));
-    const paths = await writeReport(dir, report);
-    expect(readdirSync(dir).sort()).to.deep.equal(["report.html", "report.json", "report.md"]);
-    expect(paths.json).to.equal(join(dir, "report.json"));
-    expect(JSON.parse(readFileSync(paths.json, "utf8"))).to.deep.equal(
-      JSON.parse(JSON.stringify(report)),
-    );
-    expect(readFileSync(paths.markdown, "utf8")).to.equal(renderMarkdown(report));
-    expect(readFileSync(paths.html, "utf8")).to.equal(renderHtml(report));
-  });
-
-  it("renders HTML with every chart's data-points and no external reference", () => {
-    const html = renderHtml(computeReport(sampleJournal()));
-    const points = [...html.matchAll(/<svg id="([^"]+)"[^>]* data-points="(\d+)"/g)].map((m) => [
-      m[1],
-      Number(m[2]),
-    ]);
-    // Histogram bars of the non-empty buckets; 39 seconds with 2 values each (tx/s, trades/s);
-    // latency p50 and p99 in each second something was mined.
-    const report = computeReport(sampleJournal());
-    const mined = report.series.points.filter((p) => p.p50 !== null).length;
-    expect(points).to.deep.equal([
-      ["chart-confirmation-histogram", report.histogram.filter((b) => b.count > 0).length],
-      ["chart-throughput", 2 * report.series.points.length],
-      ["chart-latency", 2 * mined],
-    ]);
-    expect(html).not.to.match(/\b(src|href)=/);
-    expect(html).not.to.match(/https?:\/\/(?!www\.w3\.org\/2000\/svg")/);
-  });
-
-  it("escapes journal text in the HTML", () => {
-    const records = mixedRun();
-    records[0] = testRecord({ scenario: "<script>alert(1)</script>" });
-    const html = renderHtml(computeReport(records));
-    expect(html).not.to.include("<script>");
-    expect(html).to.include("&lt;script&gt;alert(1)&lt;/script&gt;");
   });
 });

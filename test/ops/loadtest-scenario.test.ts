@@ -55,6 +55,18 @@ describe("load-test scenarios", function () {
     );
   });
 
+  it("suggests the key meant for a misspelt one, with its line", function () {
+    expect(problem("name: mine\nAgents: 10\nruns:\n  - trades: 5\n")).to.equal(
+      'scenario.yaml: Agents: unknown key "Agents" (did you mean agents?); allowed here: name, agents, producerShare, runs, load, trade, review, metering, timeouts, workers, runner, docker, stress; line 2',
+    );
+  });
+
+  it("says what a bound is in the project's words, with the value given", function () {
+    expect(problem("name: mine\nagents: 0\nruns:\n  - trades: 5\n")).to.equal(
+      "scenario.yaml: agents: must be greater than 0, got 0; line 2",
+    );
+  });
+
   it("rejects payments too small to split", function () {
     expect(
       problem(

@@ -159,6 +159,12 @@ async function startContainer(
     await container.remove({ force: true }).catch(ignoreGone);
     throw dockerProblem(`could not start the container of worker ${id}`, image, error);
   }
+  // The container's process as the host sees it: /proc samples its CPU and memory like a
+  // process worker's (Docker runs it in the host's kernel, under another PID namespace).
+  const pid = await container
+    .inspect()
+    .then((info) => (info.State.Pid > 0 ? info.State.Pid : undefined))
+    .catch(() => undefined);
   // A broken attach shows up as the container's end; it must not crash the coordinator.
   stream.on("error", () => undefined);
   const streamEnded = new Promise<void>((resolve) => {
@@ -191,6 +197,7 @@ async function startContainer(
 
   return {
     id,
+    pid,
     exited,
     send(message: ToWorker): void {
       if (stream.writable) stream.write(`${JSON.stringify(message)}\n`);

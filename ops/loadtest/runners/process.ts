@@ -82,6 +82,7 @@ async function startProcess(
 
   return {
     id,
+    pid: child.pid,
     exited,
     send(message: ToWorker): void {
       if (child.stdin.writable) child.stdin.write(`${JSON.stringify(message)}\n`);

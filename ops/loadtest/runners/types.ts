@@ -11,6 +11,8 @@ export type WorkerExit = { code: number | null; signal: string | null; detail: s
  */
 export interface WorkerHandle {
   readonly id: number;
+  /** The worker's process as this host sees it (a container's too), to sample CPU and memory. */
+  readonly pid?: number | undefined;
   /** Sends one JSON line. Protocol numbers that can exceed 2^53 are strings, so no bigint here. */
   send(message: ToWorker): void;
   /** Each stdout line, parsed; a line that is not a protocol message arrives as `{ type: "log" }`. */
