@@ -148,6 +148,7 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
       "the network has 0 validators; at least one organisation needs validators >= 1",
     );
   }
+  checkValidatorSpread(spec, validators, warnings, fail);
   if (consensus.protocol === "qbft" && validators < 4) {
     warnings.push(
       `${validators} QBFT validator${validators === 1 ? "" : "s"}: the network cannot tolerate a faulty validator (that needs at least 4)`,
@@ -212,6 +213,40 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
   }
 
   return { ...spec, file, warnings };
+}
+
+/**
+ * Blocks need a quorum of validators: QBFT ceil(2n/3) (consensus/common/.../bft/BftHelpers.java,
+ * calculateRequiredValidatorQuorum), Clique more than half of the signers. An organisation whose
+ * validators keep the others below it can halt the chain (warned); one that reaches it alone can
+ * make blocks without anyone else (refused unless consensus.allowValidatorMajority says so).
+ */
+function checkValidatorSpread(
+  spec: z.output<typeof consortiumSchema>,
+  total: number,
+  warnings: string[],
+  fail: (path: string, what: string, hint?: string) => never,
+): void {
+  if (total === 0) return;
+  const quorum =
+    spec.consensus.protocol === "qbft" ? Math.ceil((2 * total) / 3) : Math.floor(total / 2) + 1;
+  spec.organisations.forEach((org, index) => {
+    const held = org.validators;
+    if (held === 0) return;
+    const share = `${held} of the ${total} validators`;
+    if (held >= quorum && !spec.consensus.allowValidatorMajority) {
+      fail(
+        `organisations[${index}].validators`,
+        `${org.id} holds ${share}, a quorum (${quorum}) on its own: it could make blocks without any other organisation`,
+        "spread the validators over the organisations, or set consensus.allowValidatorMajority: true",
+      );
+    }
+    if (total - held < quorum) {
+      warnings.push(
+        `${org.id} holds ${share}: without it the others (${total - held}) are below the quorum of ${quorum}, so it alone can halt the chain`,
+      );
+    }
+  });
 }
 
 function describeConsortiumIssue(issue: z.core.$ZodIssue): { path: string; what: string } {

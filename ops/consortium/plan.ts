@@ -41,12 +41,17 @@ export type NetworkPlan = {
   validators: PlannedNode[];
   bootnodes: PlannedNode[];
   accounts: PlannedAccount[];
+  rpcJwt?: RpcJwtKey;
 };
 
-/** Keys by node name and by account id. */
+/** An RSA key pair in PEM: gridchain signs RPC tokens with it, RPC nodes check them. */
+export type RpcJwtKey = { privateKeyPem: string; publicKeyPem: string };
+
+/** Keys by node name and by account id; the RPC token key when RPC is published beyond loopback. */
 export type NetworkKeys = {
   nodes: ReadonlyMap<string, KeyPair>;
   accounts: ReadonlyMap<string, KeyPair>;
+  rpcJwt?: RpcJwtKey;
 };
 
 /** A node the CLI must find or generate a key for, or one whose key the YAML imports. */
@@ -188,5 +193,5 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
     if (seen.has(account.address)) throw new Error(`account ${account.address} appears twice`);
     seen.add(account.address);
   }
-  return { spec, nodes, validators, bootnodes, accounts };
+  return { spec, nodes, validators, bootnodes, accounts, rpcJwt: keys.rpcJwt };
 }

@@ -1,4 +1,10 @@
-import { renderNodeConfig, renderPermissions, renderStaticNodes } from "../besu/config-toml.js";
+import {
+  permissionsFile,
+  renderNodeConfig,
+  renderPermissions,
+  renderStaticNodes,
+} from "../besu/config-toml.js";
+import { renderStartScript } from "../besu/start-script.js";
 import { renderGenesis } from "../besu/genesis.js";
 import { PROMETHEUS_HOST, subnetAddress } from "./layout.js";
 import {
@@ -17,6 +23,9 @@ export type RenderedFile = { content: string; mode: number };
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
+export const SCRIPT_MODE = 0o755;
+/** The private key gridchain signs RPC tokens with when RPC is published beyond 127.0.0.1. */
+export const RPC_JWT_KEY_FILE = "rpc-jwt.key";
 
 /**
  * Every file of network/<name>/, by path relative to that folder. Pure: the same plan gives the
@@ -29,9 +38,16 @@ export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
 
   add("genesis.json", renderGenesis(plan));
   add("static-nodes.json", renderStaticNodes(plan));
-  add("permissions_config.toml", renderPermissions(plan));
+  const permissions = renderPermissions(plan);
+  if (plan.rpcJwt !== undefined) add(RPC_JWT_KEY_FILE, plan.rpcJwt.privateKeyPem, SECRET_MODE);
   for (const node of plan.nodes.filter((candidate) => candidate.inCompose)) {
     const folder = `nodes/${node.name}`;
+    // One permissions file per node: each node rewrites its own at run time (perm_add*).
+    add(permissionsFile(node.name), permissions);
+    add(`${folder}/start.sh`, renderStartScript(), SCRIPT_MODE);
+    if (node.kind === "rpc" && plan.rpcJwt !== undefined) {
+      add(`${folder}/rpc-jwt-public.pem`, plan.rpcJwt.publicKeyPem);
+    }
     add(`${folder}/key`, node.key.privateKey!, SECRET_MODE);
     add(`${folder}/key.pub`, node.key.publicKey);
     add(`${folder}/address`, node.key.address);

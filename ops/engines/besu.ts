@@ -143,10 +143,12 @@ export class BesuEngine implements Engine {
     if (notRunning.length > 0) {
       return { ok: false, problem: `not running: ${notRunning.map((c) => c.name).join(", ")}` };
     }
+    // A container with a healthcheck counts once Docker calls it healthy: for a Besu node that is
+    // its /readiness answering 200 (peers and sync distance), not merely a running process.
     const unhealthy = [...containers]
-      .filter(([, c]) => c.health === "unhealthy")
-      .map(([name]) => name);
-    if (unhealthy.length > 0) return { ok: false, problem: `unhealthy: ${unhealthy.join(", ")}` };
+      .filter(([, c]) => c.health !== undefined && c.health !== "healthy")
+      .map(([name, c]) => `${name} (${c.health})`);
+    if (unhealthy.length > 0) return { ok: false, problem: `not healthy: ${unhealthy.join(", ")}` };
     for (const url of await this.rpcUrls()) {
       const rpc: Rpc = (method, params) => rpcCall(url, method, params ?? []);
       try {
