@@ -12,6 +12,9 @@ import {
   type ConsortiumSpec,
 } from "./spec.js";
 
+/** EIP-3860's initcode limit, which genesis.contractSizeLimit does not change in Besu. */
+export const MAX_INITCODE_BYTES = 49_152;
+
 /** Reads, parses and validates a consortium YAML file; throws one OperatorError on the first problem. */
 export function loadConsortium(file: string): ConsortiumSpec {
   let text: string;
@@ -65,6 +68,14 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     fail(
       "consensus.emptyBlockPeriodSeconds",
       `must be at least blockPeriodSeconds (${consensus.blockPeriodSeconds}), got ${consensus.emptyBlockPeriodSeconds}`,
+    );
+  }
+
+  // contractSizeLimit raises the code-size limit only: the initcode limit stays EIP-3860's 49,152
+  // bytes (ethereum/core/.../mainnet/ProtocolScheduleBuilder.java passes no initcode override).
+  if (spec.genesis.contractSizeLimit > MAX_INITCODE_BYTES) {
+    warnings.push(
+      `genesis.contractSizeLimit ${spec.genesis.contractSizeLimit} is above the initcode limit of ${MAX_INITCODE_BYTES} bytes, which Besu keeps: a contract deployed by a transaction cannot be that large`,
     );
   }
 
