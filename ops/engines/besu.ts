@@ -31,6 +31,8 @@ export type BesuEngineOptions = {
   expect?: { consensus: "qbft" | "clique"; validators: readonly string[]; peers: number };
   /** How long a head may stand still before readiness fails: two block periods is plenty. */
   blockWaitMs?: number;
+  /** A fresh JWT for RPC nodes that require one (RPC published beyond 127.0.0.1). */
+  rpcToken?: () => string;
 };
 
 /**
@@ -150,7 +152,8 @@ export class BesuEngine implements Engine {
       .map(([name, c]) => `${name} (${c.health})`);
     if (unhealthy.length > 0) return { ok: false, problem: `not healthy: ${unhealthy.join(", ")}` };
     for (const url of await this.rpcUrls()) {
-      const rpc: Rpc = (method, params) => rpcCall(url, method, params ?? []);
+      const rpc: Rpc = (method, params) =>
+        rpcCall(url, method, params ?? [], 2_000, this.options.rpcToken?.());
       try {
         const steps: Array<() => Promise<CheckResult>> = [
           () => checkBlocksAdvance(rpc, this.options.blockWaitMs ?? 3_000),
@@ -193,15 +196,16 @@ export class BesuEngine implements Engine {
         ? `not running: ${down.map((c) => `${c.name} (${c.state})`).join(", ")}`
         : undefined;
     try {
-      const chainId = BigInt(await rpcCall<string>(url, "eth_chainId"));
-      const height = BigInt(await rpcCall<string>(url, "eth_blockNumber"));
+      const token = this.options.rpcToken?.();
+      const chainId = BigInt(await rpcCall<string>(url, "eth_chainId", [], 2_000, token));
+      const height = BigInt(await rpcCall<string>(url, "eth_blockNumber", [], 2_000, token));
       return {
         ...base,
         running: true,
         problem,
         chainId,
         height,
-        blockTimeSeconds: await blockTime(url, height),
+        blockTimeSeconds: await blockTime(url, height, 10, token),
       };
     } catch (error) {
       return {

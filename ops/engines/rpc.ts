@@ -4,10 +4,14 @@ export async function rpcCall<T>(
   method: string,
   params: unknown[] = [],
   timeoutMs = 2_000,
+  token?: string,
 ): Promise<T> {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -17,12 +21,23 @@ export async function rpcCall<T>(
 }
 
 /** Mean block interval over the last `span` blocks, from their timestamps. */
-export async function blockTime(url: string, head: bigint, span = 10): Promise<number | undefined> {
+export async function blockTime(
+  url: string,
+  head: bigint,
+  span = 10,
+  token?: string,
+): Promise<number | undefined> {
   if (head < 1n) return undefined;
   const from = head > BigInt(span) ? head - BigInt(span) : 0n;
   const [first, last] = await Promise.all(
     [from, head].map((n) =>
-      rpcCall<{ timestamp: string }>(url, "eth_getBlockByNumber", [`0x${n.toString(16)}`, false]),
+      rpcCall<{ timestamp: string }>(
+        url,
+        "eth_getBlockByNumber",
+        [`0x${n.toString(16)}`, false],
+        2_000,
+        token,
+      ),
     ),
   );
   return Number(BigInt(last!.timestamp) - BigInt(first!.timestamp)) / Number(head - from);
