@@ -11,6 +11,7 @@ import { OperatorError } from "../../ops/errors.js";
 import { freePort } from "../support/net.js";
 import { generate } from "../../ops/commands/generate.js";
 import { besuStandinImage } from "../support/besu-standin.js";
+import { signRpcToken } from "../../ops/engines/rpc-token.js";
 import { load as loadYaml } from "js-yaml";
 import { readFile, stat } from "node:fs/promises";
 
@@ -227,7 +228,7 @@ describe("generated Besu network on the faithful stand-in (real dockerd)", funct
 
   async function generated(
     edit: (service: Record<string, unknown>) => void = () => {},
-    extraAccounts = 0,
+    publishHost = "127.0.0.1",
   ): Promise<{ out: string; compose: string }> {
     const octet = 100 + Math.floor(Math.random() * 100);
     const yaml = join(dir, "net.yaml");
@@ -240,9 +241,10 @@ consensus: { protocol: qbft, blockPeriodSeconds: 1 }
 organisations:
   - { id: grid, role: grid-operator, validators: 1, rpcNodes: 1 }
   - { id: solar, role: producer, validators: 1 }
-accounts: { producers: 1, consumers: ${1 + extraAccounts} }
+accounts: { producers: 1, consumers: 1 }
 docker:
   subnet: 172.31.${octet}.0/24
+  publishHost: ${publishHost}
   hostPorts: { rpcHttp: ${await freePort()}, rpcWs: ${await freePort()} }
   nodeCpus: 0.5
   nodeMemory: 512m
@@ -351,5 +353,48 @@ docker:
     expect((await container.wait()).StatusCode).to.equal(1);
     const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
     expect(logs).to.match(/cannot read the node key|cannot write the data path|Permission denied/);
+  });
+
+  it("RPC generated for beyond 127.0.0.1 answers only with a token signed by rpc-jwt.key", async () => {
+    // The files for a non-loopback publish host, published here on 127.0.0.1 all the same.
+    const { out, compose } = await generated((service) => {
+      if (Array.isArray(service.ports)) {
+        service.ports = (service.ports as string[]).map((p) => p.replace(/^[^:]+:/, "127.0.0.1:"));
+      }
+    }, "192.0.2.10");
+    const key = await readFile(join(out, "rpc-jwt.key"), "utf8");
+    const engine = new BesuEngine({
+      composeFile: compose,
+      project,
+      blockWaitMs: 1_500,
+      rpcToken: () => signRpcToken(key),
+    });
+    await engine.up();
+    await engine.ready({ timeoutMs: 90_000 });
+    const [url] = await engine.rpcUrls();
+    const call = (headers: Record<string, string>) =>
+      fetch(url!, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+    expect((await call({})).status).to.equal(401);
+    const answer = await call({ authorization: `Bearer ${signRpcToken(key)}` });
+    expect(((await answer.json()) as { result: string }).result).to.equal("0x1094");
+    expect((await engine.status()).chainId).to.equal(4244n);
+  });
+
+  it("up is not ready while a node's healthcheck has not passed", async () => {
+    const { compose } = await generated((service) => {
+      (service.healthcheck as Record<string, unknown>).interval = "1h";
+    });
+    const engine = new BesuEngine({ composeFile: compose, project, blockWaitMs: 500 });
+    await engine.up();
+    const error = await engine.ready({ timeoutMs: 3_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(OperatorError);
+    expect((error as OperatorError).details).to.match(/^not healthy: .*\(starting\)/);
   });
 });
