@@ -21,6 +21,11 @@ export const CONTAINER_PATHS = {
   startScript: "/config/node/start.sh",
   config: "/config/node/config.toml",
   rpcJwtPublicKey: "/config/node/rpc-jwt-public.pem",
+  /** The TLS keystore and its password as generated (0600); start.sh copies them for Besu. */
+  rpcTlsKeystoreSource: "/config/node/rpc-tls.p12",
+  rpcTlsPasswordSource: "/config/node/rpc-tls.pass",
+  rpcTlsKeystore: "/opt/besu/data/rpc-tls.p12",
+  rpcTlsPassword: "/opt/besu/data/rpc-tls.pass",
 } as const;
 
 /** Where a node's permissions file sits in the network folder (one per node: each rewrites its own). */
@@ -106,6 +111,18 @@ export function nodeConfigEntries(plan: NetworkPlan, node: PlannedNode): [string
       ["rpc-ws-port", RPC_WS_PORT],
       ["rpc-ws-api", apis],
     );
+    if (plan.spec.docker.rpcTls !== undefined) {
+      // Besu wants a PKCS#12 keystore (app/.../cli/options/JsonRpcHttpOptions.java).
+      entries.push(
+        ["rpc-http-tls-enabled", true],
+        ["rpc-http-tls-keystore-file", CONTAINER_PATHS.rpcTlsKeystore],
+        ["rpc-http-tls-keystore-password-file", CONTAINER_PATHS.rpcTlsPassword],
+        ["rpc-ws-ssl-enabled", true],
+        ["rpc-ws-ssl-keystore-type", "PKCS12"],
+        ["rpc-ws-ssl-keystore-file", CONTAINER_PATHS.rpcTlsKeystore],
+        ["rpc-ws-ssl-keystore-password-file", CONTAINER_PATHS.rpcTlsPassword],
+      );
+    }
     if (rpcAuthRequired(plan)) {
       // RS256 tokens signed with rpc-jwt.key, which only the operator's host holds.
       entries.push(

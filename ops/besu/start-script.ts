@@ -20,6 +20,11 @@ if (( EUID == 0 )); then
   # perm_add*/perm_remove* rewrite this file in place. The folder stays the operator's, so
   # \`gridchain generate\` can still replace the file; a replaced file is handed over at the next start.
   chown "$user:$user" ${CONTAINER_PATHS.permissions}
+  # The RPC TLS keystore and its password, on RPC nodes with TLS: secrets like the key.
+  if [[ -f ${CONTAINER_PATHS.rpcTlsKeystoreSource} ]]; then
+    install -m 0600 -o "$user" -g "$user" ${CONTAINER_PATHS.rpcTlsKeystoreSource} ${CONTAINER_PATHS.rpcTlsKeystore}
+    install -m 0600 -o "$user" -g "$user" ${CONTAINER_PATHS.rpcTlsPasswordSource} ${CONTAINER_PATHS.rpcTlsPassword}
+  fi
 fi
 exec besu-entry.sh "$@"
 `;

@@ -106,6 +106,15 @@ async function makeEngine(
   return new BesuEngine({
     composeFile: join(networkDir, "docker-compose.yml"),
     rpcToken,
+    rpcTls:
+      spec.docker.rpcTls === undefined
+        ? undefined
+        : {
+            ca:
+              spec.docker.rpcTls.caFile === undefined
+                ? undefined
+                : readFileSync(spec.docker.rpcTls.caFile, "utf8"),
+          },
     project: spec.name,
     blockWaitMs: 2_000 * spec.consensus.blockPeriodSeconds,
     expect: {

@@ -75,7 +75,6 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
   for (const node of plan.nodes.filter((candidate) => candidate.inCompose)) {
     const dataVolume = `${node.name}-data`;
     volumes[dataVolume] = {};
-    const composeNodes = plan.nodes.filter((candidate) => candidate.inCompose).length;
     const service: ComposeService = {
       image: besuImage(spec.besu),
       hostname: node.name,
@@ -95,7 +94,17 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
       ],
       networks: { [network]: { ipv4_address: node.ip } },
       healthcheck: {
-        test: ["CMD", "bash", "-c", readinessProbe(Math.min(1, composeNodes - 1))],
+        // One peer at least, unless the network is this node alone (nodes run elsewhere count).
+        test: [
+          "CMD",
+          "bash",
+          "-c",
+          // Bash speaks no TLS and the image has no TLS client: an RPC node with TLS is probed
+          // for a listening RPC port only; `gridchain up` still checks peers, validators, blocks.
+          node.kind === "rpc" && spec.docker.rpcTls !== undefined
+            ? `exec 3<>/dev/tcp/127.0.0.1/${RPC_HTTP_PORT}`
+            : readinessProbe(Math.min(1, plan.nodes.length - 1)),
+        ],
         interval: "5s",
         timeout: "5s",
         retries: 30,

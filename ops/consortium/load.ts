@@ -217,6 +217,20 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     seen.set(port, what);
   }
 
+  const tls = spec.docker.rpcTls;
+  if (tls !== undefined) {
+    for (const field of ["keystoreFile", "passwordFile", "caFile"] as const) {
+      const given = tls[field];
+      if (given === undefined) continue;
+      const path = resolve(dirname(file), given);
+      try {
+        readFileSync(path);
+      } catch {
+        fail(`docker.rpcTls.${field}`, `cannot read ${path}`);
+      }
+      tls[field] = path;
+    }
+  }
   if (!spec.docker.publishHost.startsWith("127.")) {
     warnings.push(
       `RPC, Prometheus and Grafana are published on ${spec.docker.publishHost}: reachable from beyond this host`,

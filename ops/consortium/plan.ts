@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { enodeUrl, toAddress, type Address, type KeyPair } from "../besu/keys.js";
 import { FIRST_NODE_HOST, nodeNames, subnetAddress } from "./layout.js";
 import type { AccountRole, ConsortiumSpec } from "./spec.js";
@@ -42,6 +43,8 @@ export type NetworkPlan = {
   bootnodes: PlannedNode[];
   accounts: PlannedAccount[];
   rpcJwt?: RpcJwtKey;
+  /** The RPC nodes' TLS keystore and its password, read from the files the YAML names. */
+  rpcTls?: { keystore: Buffer; password: Buffer };
 };
 
 /** An RSA key pair in PEM: gridchain signs RPC tokens with it, RPC nodes check them. */
@@ -193,5 +196,10 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
     if (seen.has(account.address)) throw new Error(`account ${account.address} appears twice`);
     seen.add(account.address);
   }
-  return { spec, nodes, validators, bootnodes, accounts, rpcJwt: keys.rpcJwt };
+  const tls = spec.docker.rpcTls;
+  const rpcTls =
+    tls === undefined
+      ? undefined
+      : { keystore: readFileSync(tls.keystoreFile), password: readFileSync(tls.passwordFile) };
+  return { spec, nodes, validators, bootnodes, accounts, rpcJwt: keys.rpcJwt, rpcTls };
 }

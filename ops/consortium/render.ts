@@ -18,8 +18,11 @@ import {
 import { renderDashboards } from "../../monitoring/grafana/dashboards.js";
 import { METRICS_PORT, type NetworkPlan } from "./plan.js";
 
-/** A file of the generated network: its text and the mode it is written with. */
-export type RenderedFile = { content: string; mode: number };
+/**
+ * A file of the generated network: its text and the mode it is written with; `base64` marks a
+ * binary file (a keystore) whose text is its bytes in base64.
+ */
+export type RenderedFile = { content: string; mode: number; base64?: boolean };
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
@@ -47,6 +50,14 @@ export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
     add(`${folder}/start.sh`, renderStartScript(), SCRIPT_MODE);
     if (node.kind === "rpc" && plan.rpcJwt !== undefined) {
       add(`${folder}/rpc-jwt-public.pem`, plan.rpcJwt.publicKeyPem);
+    }
+    if (node.kind === "rpc" && plan.rpcTls !== undefined) {
+      files.set(`${folder}/rpc-tls.p12`, {
+        content: plan.rpcTls.keystore.toString("base64"),
+        mode: SECRET_MODE,
+        base64: true,
+      });
+      add(`${folder}/rpc-tls.pass`, plan.rpcTls.password.toString("utf8"), SECRET_MODE);
     }
     add(`${folder}/key`, node.key.privateKey!, SECRET_MODE);
     add(`${folder}/key.pub`, node.key.publicKey);

@@ -161,6 +161,18 @@ export const consortiumSchema = z.strictObject({
           grafana: port.default(3000),
         })
         .prefault({}),
+      /** TLS on the RPC nodes' HTTP and WebSocket RPC: a PKCS#12 keystore and its password. */
+      rpcTls: z
+        .strictObject({
+          keystoreFile: z.string().min(1).describe("PKCS#12 keystore, relative to this YAML"),
+          passwordFile: z.string().min(1).describe("file holding the keystore password"),
+          caFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe("PEM certificate gridchain trusts for the nodes' RPC (a private CA)"),
+        })
+        .optional(),
       nodeCpus: z.number().positive().default(2),
       nodeMemory: z
         .string()

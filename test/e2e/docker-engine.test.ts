@@ -14,6 +14,7 @@ import { besuStandinImage } from "../support/besu-standin.js";
 import { signRpcToken } from "../../ops/engines/rpc-token.js";
 import { load as loadYaml } from "js-yaml";
 import { readFile, stat } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 
 /**
  * The besu engine's Docker lifecycle against a real dockerd. Besu's image cannot be had here, so an
@@ -21,6 +22,7 @@ import { readFile, stat } from "node:fs/promises";
  * the lifecycle needs. Besu-only readiness (peers, validators) is covered in besu-checks.test.ts.
  */
 const STANDIN = "gridchain/anvil-standin:test";
+const run = (command: string, args: string[]) => execFileSync(command, args, { stdio: "pipe" });
 const CHAIN_ID = 4243;
 
 describe("besu engine: Docker lifecycle (real dockerd, stand-in image)", function () {
@@ -229,6 +231,7 @@ describe("generated Besu network on the faithful stand-in (real dockerd)", funct
   async function generated(
     edit: (service: Record<string, unknown>) => void = () => {},
     publishHost = "127.0.0.1",
+    extra = "",
   ): Promise<{ out: string; compose: string }> {
     const octet = 100 + Math.floor(Math.random() * 100);
     const yaml = join(dir, "net.yaml");
@@ -248,7 +251,7 @@ docker:
   hostPorts: { rpcHttp: ${await freePort()}, rpcWs: ${await freePort()} }
   nodeCpus: 0.5
   nodeMemory: 512m
-`,
+${extra}`,
     );
     const out = join(dir, "net");
     await generate({ config: yaml, out, rotate: false });
@@ -396,5 +399,61 @@ docker:
     );
     expect(error).to.be.instanceOf(OperatorError);
     expect((error as OperatorError).details).to.match(/^not healthy: .*\(starting\)/);
+  });
+
+  it("RPC with TLS: the node serves its PKCS#12 keystore, the engine trusts the given CA", async () => {
+    // A self-signed certificate for 127.0.0.1, which is its own CA.
+    const pem = join(dir, "rpc.pem");
+    const keyPem = join(dir, "rpc.key");
+    run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      keyPem,
+      "-out",
+      pem,
+    ]);
+    await writeFile(join(dir, "rpc.pass"), "standin-pass\n", { mode: 0o600 });
+    run("openssl", [
+      "pkcs12",
+      "-export",
+      "-in",
+      pem,
+      "-inkey",
+      keyPem,
+      "-out",
+      join(dir, "rpc.p12"),
+      "-passout",
+      "pass:standin-pass",
+    ]);
+    const { out, compose } = await generated(
+      () => {},
+      "127.0.0.1",
+      "  rpcTls: { keystoreFile: rpc.p12, passwordFile: rpc.pass, caFile: rpc.pem }\n",
+    );
+    expect((await stat(join(out, "nodes/grid-rpc-1/rpc-tls.p12"))).mode & 0o777).to.equal(0o600);
+    const ca = await readFile(pem, "utf8");
+    const engine = new BesuEngine({
+      composeFile: compose,
+      project,
+      blockWaitMs: 1_500,
+      rpcTls: { ca },
+    });
+    await engine.up();
+    await engine.ready({ timeoutMs: 90_000 });
+    expect(engine.rpcUrl()).to.match(/^https:\/\/127\.0\.0\.1:/);
+    expect((await engine.status()).chainId).to.equal(4244n);
+    // Without the CA the certificate is refused: the channel really is TLS.
+    const plain = new BesuEngine({ composeFile: compose, project, rpcTls: {} });
+    expect((await plain.status()).problem).to.match(/certificate/);
   });
 });

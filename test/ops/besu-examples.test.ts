@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { load as loadYaml } from "js-yaml";
 import { generate } from "../../ops/commands/generate.js";
@@ -217,6 +217,57 @@ describe("RPC published beyond 127.0.0.1", () => {
     const key = readFileSync(join(out, "rpc-jwt.key"), "utf8");
     await generate({ config: join(dir, "c.yaml"), out, rotate: false });
     expect(readFileSync(join(out, "rpc-jwt.key"), "utf8")).to.equal(key);
+  });
+});
+
+describe("RPC with TLS (docker.rpcTls)", () => {
+  const withTls = (dir: string, tls: string) => {
+    const yaml = readFileSync("network/consortium.yaml", "utf8").replace(
+      "    grafana: 3000\n",
+      `    grafana: 3000\n  rpcTls: ${tls}\n`,
+    );
+    writeFileSync(join(dir, "c.yaml"), yaml);
+    return join(dir, "c.yaml");
+  };
+
+  it("serves HTTP and WebSocket RPC from the PKCS#12 keystore, with option names of the version", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "rpc.p12"), Buffer.from([0x30, 0x82, 0x00, 0xff, 0x00]));
+    writeFileSync(join(dir, "rpc.pass"), "secret\n");
+    const config = withTls(dir, "{ keystoreFile: rpc.p12, passwordFile: rpc.pass }");
+    const out = join(dir, "out");
+    await generate({ config, out, rotate: false });
+    const rpc = parseFlatToml(readFileSync(join(out, "nodes/grid-rpc-1/config.toml"), "utf8"));
+    const known = optionNames("26.8.0");
+    for (const key of Object.keys(rpc)) expect(known.has(key), key).to.equal(true);
+    expect(rpc["rpc-http-tls-enabled"]).to.equal(true);
+    expect(rpc["rpc-http-tls-keystore-file"]).to.equal("/opt/besu/data/rpc-tls.p12");
+    expect(rpc["rpc-ws-ssl-enabled"]).to.equal(true);
+    expect(rpc["rpc-ws-ssl-keystore-type"]).to.equal("PKCS12");
+    // The keystore's bytes as given, 0600, beside the node's other secrets; validators get none.
+    const copy = join(out, "nodes/grid-rpc-1/rpc-tls.p12");
+    expect(readFileSync(copy).equals(readFileSync(join(dir, "rpc.p12")))).to.equal(true);
+    expect(statSync(copy).mode & 0o777).to.equal(0o600);
+    expect(statSync(join(out, "nodes/grid-rpc-1/rpc-tls.pass")).mode & 0o777).to.equal(0o600);
+    const validator = readFileSync(join(out, "nodes/grid-validator-1/config.toml"), "utf8");
+    expect(validator).to.not.include("tls");
+    // A second run writes nothing: binary files compare by their bytes.
+    const again = await generate({ config, out, rotate: false });
+    expect(again[4]).to.equal("  files: 0 written, 65 unchanged");
+  });
+
+  it("names the YAML field of a keystore it cannot read, and writes nothing", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "rpc.pass"), "secret\n");
+    const config = withTls(dir, "{ keystoreFile: missing.p12, passwordFile: rpc.pass }");
+    const error = await generate({ config, out: join(dir, "out"), rotate: false }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).to.match(
+      /c\.yaml: docker\.rpcTls\.keystoreFile: cannot read .*missing\.p12/,
+    );
+    expect(existsSync(join(dir, "out"))).to.equal(false);
   });
 });
 

@@ -6,13 +6,15 @@
 // - otherwise it must run as uid 1000, writes its data path, opens the permissions file for
 //   writing as Besu's allowlist persistor does (WRITE without create), listens for P2P, and serves
 //   JSON-RPC (forwarded to anvil) with /liveness and /readiness on the RPC port, the Host header
-//   checked against host-allowlist and, when enabled, RS256 JWTs checked against the public key.
+//   checked against host-allowlist, when enabled RS256 JWTs checked against the public key and TLS
+//   from the PKCS#12 keystore.
 // Besu fails on a read-only permissions file only when perm_add* persists; the stand-in checks at
 // start so that a test sees it.
 import { spawn } from "node:child_process";
 import { createPublicKey, verify } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, request } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { connect, createServer as createTcpServer } from "node:net";
 
 const BESU_UID = 1000;
@@ -63,7 +65,7 @@ if (printAt >= 0) {
 if (process.getuid() !== BESU_UID) fail(`runs as uid ${process.getuid()}, Besu's image runs it as ${BESU_UID}`);
 const read = (what, path) => {
   try {
-    return readFileSync(path, "utf8");
+    return readFileSync(path, what === "TLS keystore" ? "latin1" : "utf8");
   } catch (error) {
     return fail(`cannot read the ${what} ${path}: ${error.code}`);
   }
@@ -157,7 +159,17 @@ const send = (res, status, body) => {
   res.end(JSON.stringify(body));
 };
 
-createServer(async (req, res) => {
+// TLS as Besu configures it: a PKCS#12 keystore and a file holding its password.
+const tls =
+  config["rpc-http-tls-enabled"] === true
+    ? {
+        pfx: Buffer.from(read("TLS keystore", config["rpc-http-tls-keystore-file"]), "latin1"),
+        passphrase: read("keystore password", config["rpc-http-tls-keystore-password-file"]).trim(),
+      }
+    : undefined;
+const serve = (handler) => (tls === undefined ? createServer(handler) : createTlsServer(tls, handler));
+
+serve(async (req, res) => {
   const host = (req.headers.host ?? "").replace(/:\d+$/, "");
   if (!allowedHosts.includes("*") && !allowedHosts.includes(host)) {
     return send(res, 403, { message: "Host not authorized." });
