@@ -236,6 +236,27 @@ describe("consortium YAML: warnings and defaults", () => {
   });
 });
 
+describe("consortium YAML: besu.image", () => {
+  const withImage = (image: string) =>
+    parseConsortium(`${VALID}besu:\n  image: "${image}"\n`, "v.yaml").besu;
+
+  it("defaults to hyperledger/besu and takes a private registry's repository", () => {
+    expect(parseConsortium(VALID, "v.yaml").besu).to.deep.equal({
+      version: "26.8.0",
+      image: "hyperledger/besu",
+    });
+    expect(withImage("registry.example:5000/mirror/besu").image).to.equal(
+      "registry.example:5000/mirror/besu",
+    );
+  });
+
+  it("refuses a tag in the repository: the tag is always besu.version", () => {
+    expect(() => withImage("hyperledger/besu:26.8.0")).to.throw(
+      "v.yaml: besu.image: an image repository without tag, e.g. hyperledger/besu or registry.example:5000/besu",
+    );
+  });
+});
+
 describe("consortium YAML: validators spread over organisations", () => {
   const spread = (grid: number, solar: number, wind: number, extra = "") =>
     `name: spread\nchainId: 7\nconsensus: { protocol: qbft${extra} }\norganisations:\n` +
