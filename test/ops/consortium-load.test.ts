@@ -297,6 +297,7 @@ describe("consortium YAML: validators spread over organisations", () => {
   it("the pilot and the examples spread their validators so that no organisation can halt the chain", () => {
     for (const file of [
       "network/consortium.yaml",
+      "network/consortium.template.yaml",
       "network/examples/clique-26.2.yaml",
       "network/examples/loadtest-3000.yaml",
     ]) {
