@@ -49,16 +49,21 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
  */
 export async function writeFilesAtomic(
   root: string,
-  files: ReadonlyMap<string, { content: string; mode: number }>,
+  files: ReadonlyMap<string, { content: string; mode: number; base64?: boolean }>,
 ): Promise<{ written: number; unchanged: number }> {
-  const pending: { path: string; temp: string; content: string; mode: number }[] = [];
+  const pending: { path: string; temp: string; content: string | Buffer; mode: number }[] = [];
   let unchanged = 0;
-  for (const [relative, { content, mode }] of files) {
+  for (const [relative, file] of files) {
     const path = join(root, relative);
+    const { mode } = file;
+    // A binary file (a keystore) travels as base64 text and is written as its bytes.
+    const content = file.base64 === true ? Buffer.from(file.content, "base64") : file.content;
     if (
       existsSync(path) &&
       (statSync(path).mode & 0o777) === mode &&
-      readFileSync(path, "utf8") === content
+      (typeof content === "string"
+        ? readFileSync(path, "utf8") === content
+        : readFileSync(path).equals(content))
     ) {
       unchanged += 1;
       continue;

@@ -3,13 +3,26 @@ import { encodeCliqueExtraData, encodeQbftExtraData } from "./extradata.js";
 import { BESU_FACTS } from "./versions.js";
 
 /**
- * The EVM fork the genesis enables; it must equal hardhat.config.ts's EVM_VERSION so contracts
+ * The EVM fork a QBFT genesis enables; it must equal hardhat.config.ts's EVM_VERSION so contracts
  * compiled for it run on the network (OpenZeppelin 5.7 needs cancun's mcopy).
  */
 export const GENESIS_EVM_VERSION = "cancun";
 
-/** Block-numbered forks up to London, then the time-based Shanghai and Cancun, all at genesis. */
-const FORKS_AT_GENESIS = {
+/**
+ * The fork a Clique genesis stops at. Besu 26.2.0's Clique block creator adds no withdrawals list,
+ * so from Shanghai on Besu rejects the blocks it seals itself ("withdrawals must not be null when
+ * Withdrawals are activated", ethereum/core/.../mainnet/WithdrawalsValidator.java; only the BFT
+ * block creators fill withdrawals in AbstractBlockCreator). London is the last fork Clique seals.
+ */
+export const CLIQUE_EVM_VERSION = "london";
+
+/** The EVM fork of a network's genesis, by consensus protocol. */
+export function genesisEvmVersion(protocol: "qbft" | "clique"): string {
+  return protocol === "qbft" ? GENESIS_EVM_VERSION : CLIQUE_EVM_VERSION;
+}
+
+/** Block-numbered forks up to London, all at genesis: what Clique can seal. */
+const FORKS_TO_LONDON = {
   homesteadBlock: 0,
   eip150Block: 0,
   eip155Block: 0,
@@ -21,9 +34,10 @@ const FORKS_AT_GENESIS = {
   muirGlacierBlock: 0,
   berlinBlock: 0,
   londonBlock: 0,
-  shanghaiTime: 0,
-  cancunTime: 0,
 };
+
+/** Then the time-based Shanghai and Cancun, at genesis too: QBFT seals them. */
+const FORKS_TO_CANCUN = { ...FORKS_TO_LONDON, shanghaiTime: 0, cancunTime: 0 };
 
 /** The BFT header constants Besu expects in a QBFT genesis ("Istanbul" mix hash). */
 const BFT_MIX_HASH = "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365";
@@ -66,7 +80,7 @@ export function renderGenesis(plan: NetworkPlan): string {
   const genesis = {
     config: {
       chainId: spec.chainId,
-      ...FORKS_AT_GENESIS,
+      ...(consensus.protocol === "qbft" ? FORKS_TO_CANCUN : FORKS_TO_LONDON),
       zeroBaseFee: true,
       contractSizeLimit: spec.genesis.contractSizeLimit,
       ...consensusSection,

@@ -52,7 +52,7 @@ export const BESU_FACTS: Record<BesuVersion, BesuFacts> = {
   },
 };
 
-/** The Docker image of a Besu version. */
-export function besuImage(version: BesuVersion): string {
-  return `hyperledger/besu:${version}`;
+/** The Docker image of the network's Besu: the configured repository, tagged with the version. */
+export function besuImage(besu: { image: string; version: BesuVersion }): string {
+  return `${besu.image}:${besu.version}`;
 }

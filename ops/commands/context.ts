@@ -98,8 +98,23 @@ async function makeEngine(
     address: string;
     runsHere: boolean;
   }>;
+  const { signRpcToken } = await import("../engines/rpc-token.js");
+  const tokenKey = join(networkDir, "rpc-jwt.key");
+  const rpcToken = existsSync(tokenKey)
+    ? () => signRpcToken(readFileSync(tokenKey, "utf8"))
+    : undefined;
   return new BesuEngine({
     composeFile: join(networkDir, "docker-compose.yml"),
+    rpcToken,
+    rpcTls:
+      spec.docker.rpcTls === undefined
+        ? undefined
+        : {
+            ca:
+              spec.docker.rpcTls.caFile === undefined
+                ? undefined
+                : readFileSync(spec.docker.rpcTls.caFile, "utf8"),
+          },
     project: spec.name,
     blockWaitMs: 2_000 * spec.consensus.blockPeriodSeconds,
     expect: {

@@ -1,3 +1,4 @@
+import { OperatorError } from "../errors.js";
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { chainContext, chainOptions, type ChainOptions } from "./context.js";
@@ -27,6 +28,16 @@ export async function deploy(
   log: (line: string) => void,
 ): Promise<string[]> {
   const context = await chainContext(options);
+  if (context.spec.consensus.protocol === "clique") {
+    throw new OperatorError(
+      `${options.config}: consensus.protocol: the market contracts cannot run on a Clique network`,
+      {
+        details:
+          "they are built for the Cancun EVM (transient storage in PaymentChannels, mcopy in OpenZeppelin 5.7), and Besu 26.2.0's Clique seals no block past London, so a Clique genesis stops there",
+        hint: "use protocol: qbft for the market",
+      },
+    );
+  }
   const { accountId, openSession, readAccounts, requireRunning } = await import("./hardhat.js");
   const { ensureDeployed, marketSetup } = await import("../contracts/consortium.js");
   const { readManifest } = await import("../contracts/manifest.js");

@@ -73,11 +73,6 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
       `  rotated ${origins.nodesRotated.length} node keys: the genesis changed, start the chain afresh`,
     );
   }
-  if (typeof process.getuid === "function" && process.getuid() !== 1000) {
-    lines.push(
-      `  note: Besu runs as uid 1000 in its container; make ${outDir}/nodes readable by it (chown -R 1000:1000)`,
-    );
-  }
   const stale = staleNodeFolders(outDir, new Set(plan.nodes.map((node) => node.name)));
   if (stale.length > 0) {
     lines.push(

@@ -69,12 +69,21 @@ export function renderRuleFiles(plan: NetworkPlan): Map<string, string> {
       yaml(
         alertRules({
           blockPeriodSeconds: plan.spec.consensus.blockPeriodSeconds,
+          idleBlockSeconds: idleBlockSeconds(plan.spec.consensus),
           // Static nodes connect everyone to everyone: one missing peer is a restart, two a problem.
           minPeers: Math.max(1, nodes - 2),
         }),
       ),
     ],
   ]);
+}
+
+/** How long an idle chain waits between blocks; null when it makes none (see RuleParameters). */
+function idleBlockSeconds(consensus: NetworkPlan["spec"]["consensus"]): number | null {
+  if (consensus.protocol === "clique") {
+    return consensus.createEmptyBlocks === false ? null : consensus.blockPeriodSeconds;
+  }
+  return consensus.emptyBlockPeriodSeconds ?? consensus.blockPeriodSeconds;
 }
 
 /** The host's address on the compose bridge: Docker gives a network's gateway the subnet's first host. */

@@ -1,8 +1,9 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperatorError } from "../errors.js";
 import { generateKey, keyFromPrivate, keyFromPublic, type KeyPair } from "../besu/keys.js";
-import { generatedAccountSlots, nodeKeySources, type NetworkKeys } from "./plan.js";
+import { generatedAccountSlots, nodeKeySources, type NetworkKeys, type RpcJwtKey } from "./plan.js";
 import type { ConsortiumSpec } from "./spec.js";
 
 /** Where keys came from in this run: the CLI reports counts, never key material. */
@@ -71,7 +72,36 @@ export function resolveKeys(
       origins.accountsGenerated.push(slot.id);
     }
   }
-  return { keys: { nodes, accounts }, origins };
+  const keys: NetworkKeys = { nodes, accounts };
+  // RPC beyond 127.0.0.1 takes only tokens signed with this key (see rpcAuthRequired).
+  if (!spec.docker.publishHost.startsWith("127."))
+    keys.rpcJwt = rpcJwtKey(join(outDir, "rpc-jwt.key"));
+  return { keys, origins };
+}
+
+/** The RPC token key in `file`, or a new RSA 2048 key (RS256, Besu's default JWT algorithm). */
+function rpcJwtKey(file: string): RpcJwtKey {
+  if (existsSync(file)) {
+    try {
+      const privateKey = createPrivateKey(readFileSync(file, "utf8"));
+      return {
+        privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+        publicKeyPem: createPublicKey(privateKey)
+          .export({ type: "spki", format: "pem" })
+          .toString(),
+      };
+    } catch (error) {
+      throw new OperatorError(`${file}: malformed RPC token key`, {
+        details: (error as Error).message,
+        hint: "delete it to generate a new one (tokens signed with the old key stop working)",
+      });
+    }
+  }
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return {
+    privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+  };
 }
 
 function readKey(file: string): KeyPair {

@@ -13,6 +13,9 @@ import {
   type ConsortiumSpec,
 } from "./spec.js";
 
+/** EIP-3860's initcode limit, which genesis.contractSizeLimit does not change in Besu. */
+export const MAX_INITCODE_BYTES = 49_152;
+
 /** Reads, parses and validates a consortium YAML file; throws one OperatorError on the first problem. */
 export function loadConsortium(file: string): ConsortiumSpec {
   let text: string;
@@ -69,6 +72,14 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     fail(
       "consensus.emptyBlockPeriodSeconds",
       `must be at least blockPeriodSeconds (${consensus.blockPeriodSeconds}), got ${consensus.emptyBlockPeriodSeconds}`,
+    );
+  }
+
+  // contractSizeLimit raises the code-size limit only: the initcode limit stays EIP-3860's 49,152
+  // bytes (ethereum/core/.../mainnet/ProtocolScheduleBuilder.java passes no initcode override).
+  if (spec.genesis.contractSizeLimit > MAX_INITCODE_BYTES) {
+    warnings.push(
+      `genesis.contractSizeLimit ${spec.genesis.contractSizeLimit} is above the initcode limit of ${MAX_INITCODE_BYTES} bytes, which Besu keeps: a contract deployed by a transaction cannot be that large`,
     );
   }
 
@@ -152,6 +163,7 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
       "the network has 0 validators; at least one organisation needs validators >= 1",
     );
   }
+  checkValidatorSpread(spec, validators, warnings, fail);
   if (consensus.protocol === "qbft" && validators < 4) {
     warnings.push(
       `${validators} QBFT validator${validators === 1 ? "" : "s"}: the network cannot tolerate a faulty validator (that needs at least 4)`,
@@ -209,6 +221,20 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     seen.set(port, what);
   }
 
+  const tls = spec.docker.rpcTls;
+  if (tls !== undefined) {
+    for (const field of ["keystoreFile", "passwordFile", "caFile"] as const) {
+      const given = tls[field];
+      if (given === undefined) continue;
+      const path = resolve(dirname(file), given);
+      try {
+        readFileSync(path);
+      } catch {
+        fail(`docker.rpcTls.${field}`, `cannot read ${path}`);
+      }
+      tls[field] = path;
+    }
+  }
   if (!spec.docker.publishHost.startsWith("127.")) {
     warnings.push(
       `RPC, Prometheus and Grafana are published on ${spec.docker.publishHost}: reachable from beyond this host`,
@@ -216,6 +242,40 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
   }
 
   return { ...spec, file, warnings };
+}
+
+/**
+ * Blocks need a quorum of validators: QBFT ceil(2n/3) (consensus/common/.../bft/BftHelpers.java,
+ * calculateRequiredValidatorQuorum), Clique more than half of the signers. An organisation whose
+ * validators keep the others below it can halt the chain (warned); one that reaches it alone can
+ * make blocks without anyone else (refused unless consensus.allowValidatorMajority says so).
+ */
+function checkValidatorSpread(
+  spec: z.output<typeof consortiumSchema>,
+  total: number,
+  warnings: string[],
+  fail: (path: string, what: string, hint?: string) => never,
+): void {
+  if (total === 0) return;
+  const quorum =
+    spec.consensus.protocol === "qbft" ? Math.ceil((2 * total) / 3) : Math.floor(total / 2) + 1;
+  spec.organisations.forEach((org, index) => {
+    const held = org.validators;
+    if (held === 0) return;
+    const share = `${held} of the ${total} validators`;
+    if (held >= quorum && !spec.consensus.allowValidatorMajority) {
+      fail(
+        `organisations[${index}].validators`,
+        `${org.id} holds ${share}, a quorum (${quorum}) on its own: it could make blocks without any other organisation`,
+        "spread the validators over the organisations, or set consensus.allowValidatorMajority: true",
+      );
+    }
+    if (total - held < quorum) {
+      warnings.push(
+        `${org.id} holds ${share}: without it the others (${total - held}) are below the quorum of ${quorum}, so it alone can halt the chain`,
+      );
+    }
+  });
 }
 
 function describeConsortiumIssue(issue: z.core.$ZodIssue): IssueWords | undefined {

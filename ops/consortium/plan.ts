@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { enodeUrl, toAddress, type Address, type KeyPair } from "../besu/keys.js";
 import { FIRST_NODE_HOST, nodeNames, subnetAddress } from "./layout.js";
 import type { AccountRole, ConsortiumSpec } from "./spec.js";
@@ -41,12 +42,19 @@ export type NetworkPlan = {
   validators: PlannedNode[];
   bootnodes: PlannedNode[];
   accounts: PlannedAccount[];
+  rpcJwt?: RpcJwtKey;
+  /** The RPC nodes' TLS keystore and its password, read from the files the YAML names. */
+  rpcTls?: { keystore: Buffer; password: Buffer };
 };
 
-/** Keys by node name and by account id. */
+/** An RSA key pair in PEM: gridchain signs RPC tokens with it, RPC nodes check them. */
+export type RpcJwtKey = { privateKeyPem: string; publicKeyPem: string };
+
+/** Keys by node name and by account id; the RPC token key when RPC is published beyond loopback. */
 export type NetworkKeys = {
   nodes: ReadonlyMap<string, KeyPair>;
   accounts: ReadonlyMap<string, KeyPair>;
+  rpcJwt?: RpcJwtKey;
 };
 
 /** A node the CLI must find or generate a key for, or one whose key the YAML imports. */
@@ -188,5 +196,10 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
     if (seen.has(account.address)) throw new Error(`account ${account.address} appears twice`);
     seen.add(account.address);
   }
-  return { spec, nodes, validators, bootnodes, accounts };
+  const tls = spec.docker.rpcTls;
+  const rpcTls =
+    tls === undefined
+      ? undefined
+      : { keystore: readFileSync(tls.keystoreFile), password: readFileSync(tls.passwordFile) };
+  return { spec, nodes, validators, bootnodes, accounts, rpcJwt: keys.rpcJwt, rpcTls };
 }

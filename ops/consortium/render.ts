@@ -1,4 +1,10 @@
-import { renderNodeConfig, renderPermissions, renderStaticNodes } from "../besu/config-toml.js";
+import {
+  permissionsFile,
+  renderNodeConfig,
+  renderPermissions,
+  renderStaticNodes,
+} from "../besu/config-toml.js";
+import { renderStartScript } from "../besu/start-script.js";
 import { renderGenesis } from "../besu/genesis.js";
 import { PROMETHEUS_HOST, subnetAddress } from "./layout.js";
 import {
@@ -12,11 +18,17 @@ import {
 import { renderDashboards } from "../../monitoring/grafana/dashboards.js";
 import { METRICS_PORT, type NetworkPlan } from "./plan.js";
 
-/** A file of the generated network: its text and the mode it is written with. */
-export type RenderedFile = { content: string; mode: number };
+/**
+ * A file of the generated network: its text and the mode it is written with; `base64` marks a
+ * binary file (a keystore) whose text is its bytes in base64.
+ */
+export type RenderedFile = { content: string; mode: number; base64?: boolean };
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
+export const SCRIPT_MODE = 0o755;
+/** The private key gridchain signs RPC tokens with when RPC is published beyond 127.0.0.1. */
+export const RPC_JWT_KEY_FILE = "rpc-jwt.key";
 
 /**
  * Every file of network/<name>/, by path relative to that folder. Pure: the same plan gives the
@@ -29,9 +41,24 @@ export function renderNetwork(plan: NetworkPlan): Map<string, RenderedFile> {
 
   add("genesis.json", renderGenesis(plan));
   add("static-nodes.json", renderStaticNodes(plan));
-  add("permissions_config.toml", renderPermissions(plan));
+  const permissions = renderPermissions(plan);
+  if (plan.rpcJwt !== undefined) add(RPC_JWT_KEY_FILE, plan.rpcJwt.privateKeyPem, SECRET_MODE);
   for (const node of plan.nodes.filter((candidate) => candidate.inCompose)) {
     const folder = `nodes/${node.name}`;
+    // One permissions file per node: each node rewrites its own at run time (perm_add*).
+    add(permissionsFile(node.name), permissions);
+    add(`${folder}/start.sh`, renderStartScript(), SCRIPT_MODE);
+    if (node.kind === "rpc" && plan.rpcJwt !== undefined) {
+      add(`${folder}/rpc-jwt-public.pem`, plan.rpcJwt.publicKeyPem);
+    }
+    if (node.kind === "rpc" && plan.rpcTls !== undefined) {
+      files.set(`${folder}/rpc-tls.p12`, {
+        content: plan.rpcTls.keystore.toString("base64"),
+        mode: SECRET_MODE,
+        base64: true,
+      });
+      add(`${folder}/rpc-tls.pass`, plan.rpcTls.password.toString("utf8"), SECRET_MODE);
+    }
     add(`${folder}/key`, node.key.privateKey!, SECRET_MODE);
     add(`${folder}/key.pub`, node.key.publicKey);
     add(`${folder}/address`, node.key.address);

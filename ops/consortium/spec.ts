@@ -5,6 +5,12 @@ export const BESU_VERSIONS = ["26.8.0", "26.2.0"] as const;
 export type BesuVersion = (typeof BESU_VERSIONS)[number];
 /** The last Besu release that still has Clique (removed in 26.4.0). */
 export const LAST_CLIQUE_VERSION: BesuVersion = "26.2.0";
+/**
+ * Where Besu's images are published: Besu's daily image scan at 26.8.0 pulls
+ * `hyperledger/besu:<tag>` (.github/workflows/docker-security-scan-daily.yml); the publish workflow
+ * itself takes the organisation from a secret, so the name is a setting (`besu.image`).
+ */
+export const DEFAULT_BESU_IMAGE = "hyperledger/besu";
 
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const name = (what: string) =>
@@ -99,7 +105,19 @@ export const consortiumSchema = z.strictObject({
     .int()
     .min(1)
     .max(2 ** 53 - 1),
-  besu: z.strictObject({ version: z.enum(BESU_VERSIONS).default("26.8.0") }).prefault({}),
+  besu: z
+    .strictObject({
+      version: z.enum(BESU_VERSIONS).default("26.8.0"),
+      /** The image repository; the tag is always `version`. */
+      image: z
+        .string()
+        .regex(
+          /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
+          "an image repository without tag, e.g. hyperledger/besu or registry.example:5000/besu",
+        )
+        .default(DEFAULT_BESU_IMAGE),
+    })
+    .prefault({}),
   consensus: z
     .strictObject({
       protocol: z.enum(["qbft", "clique"]).default("qbft"),
@@ -108,6 +126,8 @@ export const consortiumSchema = z.strictObject({
       requestTimeoutSeconds: positiveInt.optional(),
       epochLength: positiveInt.default(30000),
       createEmptyBlocks: z.boolean().optional(),
+      /** One organisation may hold enough validators to make blocks without the others. */
+      allowValidatorMajority: z.boolean().default(false),
     })
     .prefault({}),
   genesis: z
@@ -141,6 +161,18 @@ export const consortiumSchema = z.strictObject({
           grafana: port.default(3000),
         })
         .prefault({}),
+      /** TLS on the RPC nodes' HTTP and WebSocket RPC: a PKCS#12 keystore and its password. */
+      rpcTls: z
+        .strictObject({
+          keystoreFile: z.string().min(1).describe("PKCS#12 keystore, relative to this YAML"),
+          passwordFile: z.string().min(1).describe("file holding the keystore password"),
+          caFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe("PEM certificate gridchain trusts for the nodes' RPC (a private CA)"),
+        })
+        .optional(),
       nodeCpus: z.number().positive().default(2),
       nodeMemory: z
         .string()

@@ -8,7 +8,7 @@ import {
   type Rpc,
 } from "./besu-checks.js";
 import { readComposePlan, type ComposePlan, type ContainerPlan } from "./compose-file.js";
-import { blockTime, rpcCall } from "./rpc.js";
+import { blockTime, rpcCall, type RpcAccess } from "./rpc.js";
 import type { Engine, EngineStatus } from "./types.js";
 
 /** Every resource the engine creates carries this label with the project's name. */
@@ -31,6 +31,10 @@ export type BesuEngineOptions = {
   expect?: { consensus: "qbft" | "clique"; validators: readonly string[]; peers: number };
   /** How long a head may stand still before readiness fails: two block periods is plenty. */
   blockWaitMs?: number;
+  /** A fresh JWT for RPC nodes that require one (RPC published beyond 127.0.0.1). */
+  rpcToken?: () => string;
+  /** RPC nodes serve TLS (docker.rpcTls): https, trusting `ca` (PEM) when a private CA signed. */
+  rpcTls?: { ca?: string };
 };
 
 /**
@@ -60,14 +64,14 @@ export class BesuEngine implements Engine {
       if (binding === undefined) return [];
       const host =
         binding.hostIp === "0.0.0.0" || binding.hostIp === "" ? "127.0.0.1" : binding.hostIp;
-      return [`http://${host}:${binding.hostPort}`];
+      return [`${this.scheme()}://${host}:${binding.hostPort}`];
     });
   }
 
   rpcUrl(): string {
     const binding = this.plan?.containers.map((c) => c.ports[RPC_PORT]).find(Boolean);
     if (binding === undefined) throw new Error("rpcUrl() needs up(), ready() or status() first");
-    return `http://${binding.hostIp === "0.0.0.0" ? "127.0.0.1" : binding.hostIp}:${binding.hostPort}`;
+    return `${this.scheme()}://${binding.hostIp === "0.0.0.0" ? "127.0.0.1" : binding.hostIp}:${binding.hostPort}`;
   }
 
   async up(): Promise<void> {
@@ -143,12 +147,14 @@ export class BesuEngine implements Engine {
     if (notRunning.length > 0) {
       return { ok: false, problem: `not running: ${notRunning.map((c) => c.name).join(", ")}` };
     }
+    // A container with a healthcheck counts once Docker calls it healthy: for a Besu node that is
+    // its /readiness answering 200 (peers and sync distance), not merely a running process.
     const unhealthy = [...containers]
-      .filter(([, c]) => c.health === "unhealthy")
-      .map(([name]) => name);
-    if (unhealthy.length > 0) return { ok: false, problem: `unhealthy: ${unhealthy.join(", ")}` };
+      .filter(([, c]) => c.health !== undefined && c.health !== "healthy")
+      .map(([name, c]) => `${name} (${c.health})`);
+    if (unhealthy.length > 0) return { ok: false, problem: `not healthy: ${unhealthy.join(", ")}` };
     for (const url of await this.rpcUrls()) {
-      const rpc: Rpc = (method, params) => rpcCall(url, method, params ?? []);
+      const rpc: Rpc = (method, params) => rpcCall(url, method, params ?? [], 2_000, this.access());
       try {
         const steps: Array<() => Promise<CheckResult>> = [
           () => checkBlocksAdvance(rpc, this.options.blockWaitMs ?? 3_000),
@@ -191,15 +197,16 @@ export class BesuEngine implements Engine {
         ? `not running: ${down.map((c) => `${c.name} (${c.state})`).join(", ")}`
         : undefined;
     try {
-      const chainId = BigInt(await rpcCall<string>(url, "eth_chainId"));
-      const height = BigInt(await rpcCall<string>(url, "eth_blockNumber"));
+      const access = this.access();
+      const chainId = BigInt(await rpcCall<string>(url, "eth_chainId", [], 2_000, access));
+      const height = BigInt(await rpcCall<string>(url, "eth_blockNumber", [], 2_000, access));
       return {
         ...base,
         running: true,
         problem,
         chainId,
         height,
-        blockTimeSeconds: await blockTime(url, height),
+        blockTimeSeconds: await blockTime(url, height, 10, access),
       };
     } catch (error) {
       return {
@@ -213,6 +220,15 @@ export class BesuEngine implements Engine {
   async down(): Promise<void> {
     await this.ping();
     await this.removeLabelled();
+  }
+
+  private scheme(): "http" | "https" {
+    return this.options.rpcTls === undefined ? "http" : "https";
+  }
+
+  /** A fresh token (when RPC needs one) and the CA to trust (when TLS uses a private one). */
+  private access(): RpcAccess {
+    return { token: this.options.rpcToken?.(), ca: this.options.rpcTls?.ca };
   }
 
   private createOptions(project: string, c: ContainerPlan): Docker.ContainerCreateOptions {

@@ -180,11 +180,12 @@ function containerPlan(
     name: svc.container_name ?? `${project}-${key}`,
     hostname: svc.hostname,
     image: svc.image,
-    cmd: toArgv(svc.command),
-    entrypoint: toArgv(svc.entrypoint),
-    env: Array.isArray(svc.environment)
+    cmd: toArgv(svc.command)?.map(unescapeDollars),
+    entrypoint: toArgv(svc.entrypoint)?.map(unescapeDollars),
+    env: (Array.isArray(svc.environment)
       ? svc.environment
-      : Object.entries(svc.environment ?? {}).map(([k, v]) => `${k}=${v}`),
+      : Object.entries(svc.environment ?? {}).map(([k, v]) => `${k}=${v}`)
+    ).map(unescapeDollars),
     user: svc.user,
     binds: (svc.volumes ?? []).map((v) => bindOf(v, baseDir, project, namedVolumes)),
     ports: Object.fromEntries((svc.ports ?? []).map(portOf)),
@@ -194,10 +195,10 @@ function containerPlan(
     },
     restart: svc.restart ?? "no",
     healthcheck: svc.healthcheck && {
-      test:
-        typeof svc.healthcheck.test === "string"
-          ? ["CMD-SHELL", svc.healthcheck.test]
-          : svc.healthcheck.test,
+      test: (typeof svc.healthcheck.test === "string"
+        ? ["CMD-SHELL", svc.healthcheck.test]
+        : svc.healthcheck.test
+      ).map(unescapeDollars),
       intervalNs: nanos(svc.healthcheck.interval ?? "30s"),
       timeoutNs: nanos(svc.healthcheck.timeout ?? "30s"),
       retries: svc.healthcheck.retries ?? 3,
@@ -210,6 +211,14 @@ function containerPlan(
     nanoCpus: cpus === undefined ? undefined : Math.round(Number(cpus) * 1e9),
     log: svc.logging && { driver: svc.logging.driver, options: svc.logging.options ?? {} },
   };
+}
+
+/**
+ * Compose interpolates `${VAR}` in every value and writes a literal `$` as `$$`; gridchain's files
+ * use only the escape, which Compose turns back into one `$` before Docker sees the value.
+ */
+function unescapeDollars(value: string): string {
+  return value.replaceAll("$$", "$");
 }
 
 function toArgv(value: string | string[] | undefined): string[] | undefined {

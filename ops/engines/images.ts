@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -9,7 +9,7 @@ const run = promisify(execFile);
 
 export type RootfsFile = { hostPath: string; imagePath: string };
 /** A small file written into the image from text (an /etc/passwd line, a config). */
-export type RootfsText = { imagePath: string; text: string };
+export type RootfsText = { imagePath: string; text: string; mode?: number };
 
 /**
  * Builds an image with no registry: the given host binaries and the shared libraries they link
@@ -18,7 +18,18 @@ export type RootfsText = { imagePath: string; text: string };
  */
 export async function importRootfsImage(
   docker: Docker,
-  { tag, files, texts = [] }: { tag: string; files: RootfsFile[]; texts?: RootfsText[] },
+  {
+    tag,
+    files,
+    texts = [],
+    changes = [],
+  }: {
+    tag: string;
+    files: RootfsFile[];
+    texts?: RootfsText[];
+    /** Dockerfile instructions applied on import (ENTRYPOINT, ENV, USER, WORKDIR). */
+    changes?: string[];
+  },
 ): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "gridchain-rootfs-"));
   try {
@@ -28,9 +39,10 @@ export async function importRootfsImage(
       for (const lib of await linkedLibraries(file.hostPath)) libraries.add(lib);
     }
     for (const lib of libraries) await place(lib, join(root, lib));
-    for (const { imagePath, text } of texts) {
+    for (const { imagePath, text, mode = 0o644 } of texts) {
       await mkdir(dirname(join(root, imagePath)), { recursive: true });
-      await writeFile(join(root, imagePath), text, { mode: 0o644 });
+      await writeFile(join(root, imagePath), text);
+      await chmod(join(root, imagePath), mode);
     }
     await mkdir(join(root, "tmp"), { recursive: true, mode: 0o1777 });
     const tarball = `${root}.tar`;
@@ -39,6 +51,7 @@ export async function importRootfsImage(
     const stream = await docker.importImage(tarball, {
       repo,
       tag: version,
+      ...(changes.length > 0 ? { changes } : {}),
     });
     await new Promise<void>((resolve, reject) =>
       docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())),
@@ -52,6 +65,7 @@ export async function importRootfsImage(
 async function place(from: string, to: string): Promise<void> {
   await mkdir(dirname(to), { recursive: true });
   await copyFile(from, to);
+  await chmod(to, (await stat(from)).mode & 0o7777);
 }
 
 /** Absolute paths of the shared libraries a dynamically linked binary needs (empty if static). */

@@ -18,7 +18,16 @@ type Rule =
 export type RuleFile = { groups: { name: string; interval?: string; rules: Rule[] }[] };
 
 /** What the rules depend on: the consortium's block period and the lowest healthy peer count. */
-export type RuleParameters = { blockPeriodSeconds: number; minPeers: number };
+export type RuleParameters = {
+  blockPeriodSeconds: number;
+  minPeers: number;
+  /**
+   * Seconds between blocks when no transaction comes: QBFT's emptyBlockPeriodSeconds (the block
+   * period when unset); `null` when an idle chain makes no block at all (Clique with
+   * createEmptyBlocks false), where only a head that stands still with transactions waiting stalls.
+   */
+  idleBlockSeconds?: number | null;
+};
 
 const p = (q: number) =>
   `histogram_quantile(${q}, sum by (le) (rate(gridchain_loadtest_confirmation_seconds_bucket[1m])))`;
@@ -66,9 +75,20 @@ export function recordingRules(): RuleFile {
 }
 
 /** Alert rules, rendered for one network's block period. */
-export function alertRules({ blockPeriodSeconds, minPeers }: RuleParameters): RuleFile {
-  // A QBFT network that misses several block periods in a row has lost its quorum or its proposer.
-  const stallSeconds = Math.max(30, 10 * blockPeriodSeconds);
+export function alertRules({
+  blockPeriodSeconds,
+  minPeers,
+  idleBlockSeconds = blockPeriodSeconds,
+}: RuleParameters): RuleFile {
+  // A network that misses several of its block intervals in a row has lost its quorum or its
+  // proposer; an idle QBFT chain with an empty-block period waits that long between blocks by design.
+  const interval = idleBlockSeconds ?? blockPeriodSeconds;
+  const stallSeconds = Math.max(30, 10 * blockPeriodSeconds, 3 * interval);
+  const headStill = `changes(gridchain_chain_head_height[${stallSeconds}s]) == 0 or changes(ethereum_blockchain_height[${stallSeconds}s]) == 0`;
+  const stallExpr =
+    idleBlockSeconds === null
+      ? `(${headStill}) and on() (max(besu_transaction_pool_number_of_transactions) > 0)`
+      : headStill;
   return {
     groups: [
       {
@@ -76,12 +96,12 @@ export function alertRules({ blockPeriodSeconds, minPeers }: RuleParameters): Ru
         rules: [
           {
             alert: "GridchainChainStalled",
-            expr: `changes(gridchain_chain_head_height[${stallSeconds}s]) == 0 or changes(ethereum_blockchain_height[${stallSeconds}s]) == 0`,
+            expr: stallExpr,
             for: "30s",
             labels: { severity: "critical" },
             annotations: {
               summary: "No new block",
-              description: `The head has not moved for ${stallSeconds} s (block period ${blockPeriodSeconds} s).`,
+              description: `The head has not moved for ${stallSeconds} s (block period ${blockPeriodSeconds} s${idleBlockSeconds === null ? ", no empty blocks: transactions are waiting" : idleBlockSeconds !== blockPeriodSeconds ? `, ${idleBlockSeconds} s when idle` : ""}).`,
             },
           },
           {

@@ -13,8 +13,20 @@ describe("compose file -> containers (what the besu engine creates)", () => {
 
     const rpc = plan.containers.find((c) => c.service === "grid-rpc-1")!;
     expect(rpc.ports["8545/tcp"]).to.deep.equal({ hostIp: "127.0.0.1", hostPort: "8545" });
-    expect(rpc.network).to.deep.equal({ name: "pilot_pilot-net", ipv4: "172.16.240.12" });
-    expect(rpc.user).to.equal("1000:1000");
+    expect(rpc.network).to.deep.equal({ name: "pilot_pilot-net", ipv4: "172.16.240.11" });
+    // Besu's image starts as root and drops to uid 1000 itself; a fixed user would skip that.
+    expect(rpc.user).to.equal(undefined);
+    expect(rpc.entrypoint).to.deep.equal(["/bin/bash", "/config/node/start.sh"]);
+    // The folder, read-write: a replaced file is seen, and Besu can persist perm_* changes.
+    expect(rpc.binds).to.include(
+      `${resolve("network/pilot/nodes/grid-rpc-1/permissions")}:/config/permissions`,
+    );
+    expect(rpc.binds.filter((b) => b.includes("permissions_config.toml"))).to.deep.equal([]);
+    // Compose's `$$` reaches Docker as one `$`; the probe is bash alone (no curl in the image).
+    expect(rpc.healthcheck!.test.slice(0, 3)).to.deep.equal(["CMD", "bash", "-c"]);
+    expect(rpc.healthcheck!.test[3]).to.include("/dev/tcp/127.0.0.1/8545");
+    expect(rpc.healthcheck!.test[3]).to.include("GET /readiness?minPeers=1&maxBlocksBehind=2");
+    expect(rpc.healthcheck!.test[3]).to.include("[[ $status == 'HTTP/1.1 200'* ]]");
     expect(rpc.hostname).to.equal("grid-rpc-1");
     expect(rpc.binds).to.include(
       `${resolve("network/pilot/genesis.json")}:/config/genesis.json:ro`,

@@ -210,7 +210,13 @@ describe("consortium YAML: warnings and defaults", () => {
   it("warns (but generates) when QBFT has fewer than 4 validators", async () => {
     const dir = tempDir();
     const file = join(dir, "c.yaml");
-    writeFileSync(file, VALID.replace("validators: 2\naccounts", "validators: 1\naccounts"));
+    writeFileSync(
+      file,
+      VALID.replace("validators: 2\naccounts", "validators: 1\naccounts").replace(
+        "blockPeriodSeconds: 2\n",
+        "blockPeriodSeconds: 2\n  allowValidatorMajority: true\n",
+      ),
+    );
     const lines = await generate({ config: file, out: join(dir, "out"), rotate: false });
     expect(lines).to.include(
       "  warning: 3 QBFT validators: the network cannot tolerate a faulty validator (that needs at least 4)",
@@ -225,6 +231,7 @@ describe("consortium YAML: warnings and defaults", () => {
       protocol: "qbft",
       blockPeriodSeconds: 2,
       epochLength: 30000,
+      allowValidatorMajority: false,
     });
     expect(spec.genesis).to.deep.equal({ gasLimit: 1_000_000_000, contractSizeLimit: 24576 });
     expect(spec.market.slotSeconds).to.equal(900);
@@ -236,7 +243,7 @@ describe("consortium YAML: warnings and defaults", () => {
     });
     expect(spec.engine).to.deep.equal({ embedded: { host: "127.0.0.1", port: 8545 } });
     expect(spec.organisations.map((org) => org.zone)).to.deep.equal(["zone-1", "zone-1"]);
-    expect(spec.warnings).to.deep.equal([]);
+    expect(spec.warnings.filter((line) => !line.includes("halt"))).to.deep.equal([]);
   });
 
   it("parses startingCredits decimals exactly and rejects a seventh decimal", () => {
@@ -263,9 +270,80 @@ describe("consortium YAML: warnings and defaults", () => {
 
   it("warns when the ports are published beyond loopback", () => {
     const spec = parseConsortium(`${VALID}docker:\n  publishHost: 0.0.0.0\n`, "v.yaml");
-    expect(spec.warnings).to.deep.equal([
+    expect(spec.warnings.filter((line) => !line.includes("halt"))).to.deep.equal([
       "RPC, Prometheus and Grafana are published on 0.0.0.0: reachable from beyond this host",
     ]);
+  });
+});
+
+describe("consortium YAML: besu.image", () => {
+  const withImage = (image: string) =>
+    parseConsortium(`${VALID}besu:\n  image: "${image}"\n`, "v.yaml").besu;
+
+  it("defaults to hyperledger/besu and takes a private registry's repository", () => {
+    expect(parseConsortium(VALID, "v.yaml").besu).to.deep.equal({
+      version: "26.8.0",
+      image: "hyperledger/besu",
+    });
+    expect(withImage("registry.example:5000/mirror/besu").image).to.equal(
+      "registry.example:5000/mirror/besu",
+    );
+  });
+
+  it("refuses a tag in the repository: the tag is always besu.version", () => {
+    expect(() => withImage("hyperledger/besu:26.8.0")).to.throw(
+      "v.yaml: besu.image: an image repository without tag, e.g. hyperledger/besu or registry.example:5000/besu",
+    );
+  });
+});
+
+describe("consortium YAML: validators spread over organisations", () => {
+  const spread = (grid: number, solar: number, wind: number, extra = "") =>
+    `name: spread\nchainId: 7\nconsensus: { protocol: qbft${extra} }\norganisations:\n` +
+    `  - { id: grid, role: grid-operator, validators: ${grid} }\n` +
+    `  - { id: solar, role: producer, validators: ${solar} }\n` +
+    `  - { id: wind, role: producer, validators: ${wind} }\n`;
+
+  it("says nothing when no organisation can halt QBFT (quorum ceil(2n/3), BftHelpers)", () => {
+    // 6 validators, quorum 4: any two left out still leave four.
+    expect(parseConsortium(spread(2, 2, 2), "v.yaml").warnings).to.deep.equal([]);
+  });
+
+  it("warns when one organisation alone can halt the chain", () => {
+    // 4 validators, quorum 3: without grid's 2 the other two cannot make blocks.
+    expect(parseConsortium(spread(2, 1, 1), "v.yaml").warnings).to.deep.equal([
+      "grid holds 2 of the 4 validators: without it the others (2) are below the quorum of 3, so it alone can halt the chain",
+    ]);
+  });
+
+  it("refuses one organisation that reaches the quorum alone, unless allowValidatorMajority", () => {
+    expect(() => parseConsortium(spread(3, 1, 0), "v.yaml")).to.throw(
+      "v.yaml: organisations[0].validators: grid holds 3 of the 4 validators, a quorum (3) on its own: it could make blocks without any other organisation",
+    );
+    const allowed = parseConsortium(spread(3, 1, 0, ", allowValidatorMajority: true"), "v.yaml");
+    expect(allowed.warnings).to.include(
+      "grid holds 3 of the 4 validators: without it the others (1) are below the quorum of 3, so it alone can halt the chain",
+    );
+  });
+
+  it("Clique counts more than half of the signers as its quorum", () => {
+    const clique = (grid: number, solar: number) =>
+      `name: cq\nchainId: 7\nbesu: { version: "26.2.0" }\nconsensus: { protocol: clique }\norganisations:\n  - { id: grid, role: grid-operator, validators: ${grid} }\n  - { id: solar, role: producer, validators: ${solar} }\n`;
+    expect(() => parseConsortium(clique(2, 1), "v.yaml")).to.throw(
+      "grid holds 2 of the 3 validators, a quorum (2) on its own",
+    );
+  });
+
+  it("the pilot and the examples spread their validators so that no organisation can halt the chain", () => {
+    for (const file of [
+      "network/consortium.yaml",
+      "network/consortium.template.yaml",
+      "network/examples/clique-26.2.yaml",
+      "network/examples/loadtest-3000.yaml",
+    ]) {
+      const halting = loadConsortium(file).warnings.filter((line) => line.includes("halt"));
+      expect(halting, file).to.deep.equal([]);
+    }
   });
 
   it("refuses threshold review without manualAboveKwh", () => {

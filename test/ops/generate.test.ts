@@ -55,14 +55,14 @@ describe("gridchain generate", () => {
     expect(first[1]).to.equal("  nodes: 5 (4 validators, 1 RPC, 0 bootnodes)");
     expect(first[2]).to.equal("  node keys: 5 generated, 0 reused, 0 imported");
     expect(first[3]).to.equal("  accounts: 15 (keys: 15 generated, 0 reused)");
-    expect(first[4]).to.equal("  files: 54 written, 0 unchanged");
+    expect(first[4]).to.equal("  files: 63 written, 0 unchanged");
     const before = snapshot(out);
     for (const node of [
       "grid-validator-1",
-      "grid-validator-2",
       "grid-rpc-1",
       "solar-north-validator-1",
       "solar-south-validator-1",
+      "wind-south-validator-1",
     ]) {
       expect(modeOf(join(out, "nodes", node, "key")), node).to.equal(0o600);
       expect(modeOf(join(out, "nodes", node, "config.toml"))).to.equal(0o644);
@@ -78,7 +78,7 @@ describe("gridchain generate", () => {
     const second = await generate({ config: PILOT, out, rotate: false });
     expect(second[2]).to.equal("  node keys: 0 generated, 5 reused, 0 imported");
     expect(second[3]).to.equal("  accounts: 15 (keys: 0 generated, 15 reused)");
-    expect(second[4]).to.equal("  files: 0 written, 54 unchanged");
+    expect(second[4]).to.equal("  files: 0 written, 63 unchanged");
     expect(snapshot(out)).to.deep.equal(before);
   });
 
@@ -89,8 +89,8 @@ describe("gridchain generate", () => {
     writeFileSync(join(dir, "c.yaml"), readFileSync(PILOT, "utf8"));
     await generate({ config: join(dir, "c.yaml"), out, rotate: false });
     const smaller = readFileSync(PILOT, "utf8").replace(
-      "    validators: 2\n    rpcNodes: 1\n",
-      "    validators: 2\n",
+      "    validators: 1\n    rpcNodes: 1\n",
+      "    validators: 1\n",
     );
     writeFileSync(join(dir, "c.yaml"), smaller);
     const lines = await generate({ config: join(dir, "c.yaml"), out, rotate: false });
@@ -123,13 +123,13 @@ describe("gridchain generate", () => {
     writeFileSync(join(dir, "v1.key"), imported.privateKey!);
     const remote = keyFromPrivate(`0x${"22".repeat(32)}`);
     const yaml = readFileSync(PILOT, "utf8").replace(
-      "    rpcNodes: 1\n",
-      `    rpcNodes: 1\n    importedKeys:\n      grid-validator-1: { keyFile: v1.key }\n      grid-validator-2: { publicKey: "${remote.publicKey}", ip: 10.20.0.7 }\n`,
+      "    validators: 1\n    rpcNodes: 1\n",
+      `    validators: 2\n    rpcNodes: 1\n    importedKeys:\n      grid-validator-1: { keyFile: v1.key }\n      grid-validator-2: { publicKey: "${remote.publicKey}", ip: 10.20.0.7 }\n`,
     );
     writeFileSync(join(dir, "c.yaml"), yaml);
     const out = join(dir, "out");
     const lines = await generate({ config: join(dir, "c.yaml"), out, rotate: true });
-    expect(lines[2]).to.equal("  node keys: 3 generated, 0 reused, 2 imported");
+    expect(lines[2]).to.equal("  node keys: 4 generated, 0 reused, 2 imported");
     expect(lines.filter((line) => line.includes("rotated"))).to.deep.equal([]);
     expect(readFileSync(join(out, "nodes/grid-validator-1/key"), "utf8")).to.equal(
       imported.privateKey,
@@ -143,6 +143,7 @@ describe("gridchain generate", () => {
       "grid-rpc-1",
       "solar-north-validator-1",
       "solar-south-validator-1",
+      "wind-south-validator-1",
       "prometheus",
       "grafana",
     ]);
@@ -185,9 +186,8 @@ describe("gridchain generate", () => {
       zone: "south",
     });
     expect(readdirSync(join(out, "accounts"))).to.have.length(15);
-    expect(readFileSync(join(out, "permissions_config.toml"), "utf8")).to.include(
-      `"${explicit.toLowerCase()}"`,
-    );
+    const permissions = join(out, "nodes/grid-rpc-1/permissions/permissions_config.toml");
+    expect(readFileSync(permissions, "utf8")).to.include(`"${explicit.toLowerCase()}"`);
   });
 
   it("refuses a malformed key already in the network folder, naming the file, and writes nothing", async () => {
@@ -219,9 +219,9 @@ describe("gridchain generate", () => {
       "chain id: 2026",
       "validators: 4",
       `  ${validators[0]!.address}  grid-validator-1  (grid)`,
-      `  ${validators[1]!.address}  grid-validator-2  (grid)`,
-      `  ${validators[2]!.address}  solar-north-validator-1  (solar-north)`,
-      `  ${validators[3]!.address}  solar-south-validator-1  (solar-south)`,
+      `  ${validators[1]!.address}  solar-north-validator-1  (solar-north)`,
+      `  ${validators[2]!.address}  solar-south-validator-1  (solar-south)`,
+      `  ${validators[3]!.address}  wind-south-validator-1  (wind-south)`,
     ]);
   });
 
@@ -240,7 +240,7 @@ describe("gridchain generate", () => {
       "chain id: 2027",
       "validators: 3",
     ]);
-    expect(lines[5]).to.match(/^ {2}0x[0-9a-f]{40} {2}solar-north-validator-1 {2}\(solar-north\)$/);
+    expect(lines[5]).to.match(/^ {2}0x[0-9a-f]{40} {2}solar-south-validator-1 {2}\(solar-south\)$/);
     expect(readFileSync(join(out, "docker-compose.yml"), "utf8")).to.include(
       "image: hyperledger/besu:26.2.0",
     );
@@ -301,10 +301,10 @@ describe("docker-compose.yml", () => {
     );
     expect(published).to.deep.equal({
       "grid-validator-1": [],
-      "grid-validator-2": [],
       "grid-rpc-1": ["127.0.0.1:8545:8545", "127.0.0.1:8546:8546"],
       "solar-north-validator-1": [],
       "solar-south-validator-1": [],
+      "wind-south-validator-1": [],
       prometheus: ["127.0.0.1:9090:9090"],
       grafana: ["127.0.0.1:3000:3000"],
     });
