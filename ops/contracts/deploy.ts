@@ -19,6 +19,8 @@ export type Address = `0x${string}`;
 
 /** PaymentChannels.MIN_SETTLE_TIMEOUT: a shorter window would not give a watcher time to react. */
 const MIN_SETTLE_TIMEOUT_SECONDS = 60;
+/** PaymentChannels.MAX_SETTLE_TIMEOUT (30 days): settleAt must stay far from the uint64 limit. */
+const MAX_SETTLE_TIMEOUT_SECONDS = 30 * 24 * 3600;
 /** Energy in watt-hours. */
 export type Wh = bigint;
 
@@ -317,10 +319,14 @@ function validateDeployParams(params: DeployMarketParams): void {
   )
     fail("review.slotSeconds", `an integer from 1 to ${UINT32_MAX}`, review.slotSeconds);
   const { settleTimeoutSeconds } = params.channels;
-  if (!Number.isInteger(settleTimeoutSeconds) || settleTimeoutSeconds < MIN_SETTLE_TIMEOUT_SECONDS)
+  if (
+    !Number.isInteger(settleTimeoutSeconds) ||
+    settleTimeoutSeconds < MIN_SETTLE_TIMEOUT_SECONDS ||
+    settleTimeoutSeconds > MAX_SETTLE_TIMEOUT_SECONDS
+  )
     fail(
       "channels.settleTimeoutSeconds",
-      `an integer of at least ${MIN_SETTLE_TIMEOUT_SECONDS} (PaymentChannels.MIN_SETTLE_TIMEOUT)`,
+      `an integer from ${MIN_SETTLE_TIMEOUT_SECONDS} to ${MAX_SETTLE_TIMEOUT_SECONDS} (PaymentChannels.MIN_SETTLE_TIMEOUT to MAX_SETTLE_TIMEOUT)`,
       settleTimeoutSeconds,
     );
   for (const key of ["maxOrderWh", "maxParticipantSlotWh", "manualThresholdWh"] as const) {
