@@ -19,21 +19,29 @@ import {EnergyMarketBase} from "./EnergyMarketBase.sol";
  *
  * Units: energy in Wh, prices in GridCredit base units per kWh, so an order's price is
  * `quantityWh * pricePerKwh / 1000`. Payment runs over payment channels; this contract moves
- * GridCredit only for bonds and defaults.
+ * GridCredit only for bonds, defaults and the grid's income (tariff and capacity fees, see
+ * {GridReview}), all taken from the seller's bond.
+ *
+ * Time rules: a request stands until the offer expires or the buyer's own deadline
+ * ({requestBefore}); the grid operator reviews, approves and cancels only before the delivery starts;
+ * from the delivery start on, only the meter decides an established order.
  *
  * @dev Invariants:
  * - Offer quantity is conserved: `remainingWh + sum(quantityWh of its orders that are awaiting review,
  *   established, delivered, defaulted or settled) == quantityWh`. Confirm subtracts, every path that
  *   undoes a confirmed order (deny, cancel, expire) adds back the same amount.
- * - Bonds are conserved: the contract's GridCredit balance equals the sum of all `free + locked`.
- *   A confirm moves `defaultAmount` from free to locked; delivery, cancel, deny and expiry move it back;
- *   settlement pays `payout <= defaultAmount` to the buyer and frees the rest.
+ * - Bonds are conserved: the contract's GridCredit balance equals the sum of all `free + locked` plus
+ *   the grid's income. A confirm moves `defaultAmount` plus the grid charges from free to locked;
+ *   cancel, deny and expiry move all of it back; metering moves the tariff on the energy carried and
+ *   the capacity fee on the shortfall to the grid's income and frees the rest of the charges (and the
+ *   default amount on full delivery); settlement pays `payout <= defaultAmount` to the buyer and frees
+ *   the rest.
  * - Each order has one outcome: every transition checks the current status and moves forward, so a
  *   second confirm, meter reading or settlement of the same order reverts.
  * - Capacity stays reserved from confirm on; every path that ends an order before delivery (deny,
  *   cancel, expire) releases it with the zones recorded at review. Metering releases nothing: the
  *   window is over, so its slots can no longer be booked.
- * Exits (reject, cancel, deny, expire, withdraw free bond, meter, settle) work while paused, so pausing
+ * Exits (reject, cancel, deny, expire, withdraw free bond or grid income, meter, settle) work while paused, so pausing
  * never traps funds or capacity.
  */
 contract EnergyMarket is EnergyMarketBase {
@@ -119,8 +127,34 @@ contract EnergyMarket is EnergyMarketBase {
 
     // ---------------------------------------------------------------- step B: order
 
-    /// @notice Requests `quantityWh` of an open offer; nothing is reserved until the seller confirms.
+    /**
+     * @notice Requests `quantityWh` of an open offer; nothing is reserved until the seller confirms.
+     * The seller may confirm until the offer expires.
+     */
     function request(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
+        return _request(offerId, quantityWh, 0);
+    }
+
+    /**
+     * @notice Requests `quantityWh` of an open offer and accepts a confirm only before `confirmBy`.
+     * @dev Why a deadline rather than a better cancel: a buyer's cancel and the seller's confirm race
+     * in the transaction pool, and the seller, who sees the cancel coming, can always get its confirm
+     * in first. No cancel rule can win that race, so the buyer states up front how long its request
+     * stands: a confirm at or after `confirmBy` reverts, and from then on anyone may expire the
+     * request. A confirm that lands before it, even ahead of a pending cancel, is one the buyer agreed
+     * to; the buyer never needs to race.
+     */
+    function requestBefore(
+        uint256 offerId,
+        uint64 quantityWh,
+        uint40 confirmBy
+    ) external restricted whenNotPaused returns (uint256 orderId) {
+        if (confirmBy <= block.timestamp) revert MarketConfirmDeadlineInvalid(confirmBy, block.timestamp);
+        orderId = _request(offerId, quantityWh, confirmBy);
+        emit OrderConfirmDeadlineSet(orderId, confirmBy);
+    }
+
+    function _request(uint256 offerId, uint64 quantityWh, uint40 confirmBy) private returns (uint256 orderId) {
         Offer storage offer = _offer(offerId);
         _checkOpen(offerId, offer);
         if (quantityWh == 0) revert MarketQuantityZero();
@@ -134,20 +168,23 @@ contract EnergyMarket is EnergyMarketBase {
         // offerId <= offerCount, a uint32.
         order.offerId = uint32(offerId);
         order.status = OrderStatus.Requested;
+        if (confirmBy != 0) order.confirmBy = confirmBy;
         emit OrderRequested(orderId, offerId, msg.sender, quantityWh);
     }
 
     /**
-     * @notice The seller accepts a request. Locks the default amount from the seller's bond, takes the
-     * quantity off the offer and runs the grid's review in the same transaction: approved (auto),
-     * awaiting the grid operator (manual), or denied (nothing locked, nothing taken).
-     * @dev The default amount is `ceil(quantityWh * defaultPerKwh / 1000)`: rounded up so the bond
-     * always covers the full stated penalty.
+     * @notice The seller accepts a request before the buyer's deadline. Runs the grid's review, then
+     * locks the default amount and the grid charges the review quoted (tariff and capacity fee for the
+     * whole quantity) from the seller's bond and takes the quantity off the offer, all in the same
+     * transaction: approved (auto), awaiting the grid operator (manual), or denied (nothing locked,
+     * nothing taken).
      */
     function confirm(uint256 orderId) external restricted whenNotPaused {
         MarketStorage storage $ = _getMarketStorage();
         OrderRecord storage order = _order(orderId);
         _expectStatus(orderId, order.status, OrderStatus.Requested);
+        uint40 confirmBy = order.confirmBy;
+        if (confirmBy != 0 && block.timestamp >= confirmBy) revert MarketConfirmDeadlinePassed(orderId, confirmBy);
         uint256 offerId = order.offerId;
         Offer storage offer = $.offers[offerId];
         address seller = offer.seller;
@@ -156,7 +193,7 @@ contract EnergyMarket is EnergyMarketBase {
         uint64 quantityWh = order.quantityWh;
         uint64 remainingWh = offer.remainingWh;
         if (quantityWh > remainingWh) revert MarketQuantityExceedsRemaining(offerId, quantityWh, remainingWh);
-        uint96 defaultAmount = SafeCast.toUint96((uint256(quantityWh) * offer.defaultPerKwh + WH_PER_KWH - 1) / WH_PER_KWH);
+        uint96 defaultAmount = _defaultAmount(quantityWh, offer.defaultPerKwh);
         Bond storage bond = $.bonds[seller];
         uint128 free = bond.free;
         if (free < defaultAmount) revert MarketBondInsufficient(seller, free, defaultAmount);
@@ -169,16 +206,20 @@ contract EnergyMarket is EnergyMarketBase {
             emit OrderDenied(orderId, approval.reason, approval.version);
             return;
         }
-        // free >= defaultAmount was checked above; locked + defaultAmount <= total bond, a uint128.
+        uint128 locked =
+            defaultAmount + _perKwh(quantityWh, approval.tariffPerKwh) + _perKwh(quantityWh, approval.capacityFeePerKwh);
+        if (free < locked) revert MarketBondInsufficient(seller, free, locked);
+        // free >= locked was checked above; locked + locked amounts <= total bond, a uint128; the
+        // quantity was checked against remainingWh.
         unchecked {
-            bond.free = free - defaultAmount;
-            bond.locked += defaultAmount;
+            bond.free = free - locked;
+            bond.locked += locked;
             remainingWh -= quantityWh;
         }
         offer.remainingWh = remainingWh;
-        order.sellerZone = approval.sellerZone;
         order.buyerZone = approval.buyerZone;
-        order.defaultAmount = defaultAmount;
+        order.tariffPerKwh = approval.tariffPerKwh;
+        order.capacityFeePerKwh = approval.capacityFeePerKwh;
         if (approval.manual) {
             order.status = OrderStatus.AwaitingReview;
             emit OrderAwaitingReview(orderId, seller, quantityWh, defaultAmount, approval.version, remainingWh);
@@ -201,12 +242,19 @@ contract EnergyMarket is EnergyMarketBase {
 
     // ---------------------------------------------------------------- step C: manual review
 
-    /// @notice The grid operator approves an order awaiting review; its capacity is already reserved.
+    /**
+     * @notice The grid operator approves an order awaiting review; its capacity is already reserved.
+     * @dev Only before the delivery starts: from then on the order is stale ({expireOrder} returns
+     * its capacity, bond and quantity). An approval after the start would bind a seller to energy it
+     * could no longer plan, meter it short and charge it the default.
+     */
     function approveOrder(uint256 orderId) external restricted whenNotPaused {
         MarketStorage storage $ = _getMarketStorage();
         OrderRecord storage order = _order(orderId);
         _expectStatus(orderId, order.status, OrderStatus.AwaitingReview);
         Offer storage offer = $.offers[order.offerId];
+        uint40 deliveryStart = offer.deliveryStart;
+        if (block.timestamp >= deliveryStart) revert MarketReviewDeadlinePassed(orderId, deliveryStart);
         order.status = OrderStatus.Established;
         _emitEstablished(orderId, order, offer, offer.remainingWh);
     }
@@ -224,8 +272,12 @@ contract EnergyMarket is EnergyMarketBase {
     // ---------------------------------------------------------------- cancellation and expiry
 
     /**
-     * @notice Cancels an order: the buyer while it is only requested; the grid operator at any point
-     * before it is metered (capacity, bond and offer quantity come back).
+     * @notice Cancels an order: the buyer while it is only requested; the grid operator while it is
+     * requested, or awaiting review or established until its delivery starts (capacity, bond, grid
+     * charges and offer quantity come back).
+     * @dev Once delivery has started only the meter decides an established order: a cancel after the
+     * start would free a seller who did not deliver from its default, and undo a window that is
+     * already (partly) past.
      */
     function cancelOrder(uint256 orderId) external {
         OrderRecord storage order = _order(orderId);
@@ -235,6 +287,10 @@ contract EnergyMarket is EnergyMarketBase {
             bool open =
                 status == OrderStatus.Requested || status == OrderStatus.AwaitingReview || status == OrderStatus.Established;
             if (!open || !_isGridOperator(msg.sender)) revert MarketCancelNotAllowed(orderId, msg.sender, status);
+            if (status != OrderStatus.Requested) {
+                uint40 deliveryStart = _getMarketStorage().offers[order.offerId].deliveryStart;
+                if (block.timestamp >= deliveryStart) revert MarketOrderInDelivery(orderId, deliveryStart);
+            }
         }
         order.status = OrderStatus.Cancelled;
         if (status != OrderStatus.Requested) _undoConfirm(orderId, order);
@@ -243,8 +299,8 @@ contract EnergyMarket is EnergyMarketBase {
 
     /**
      * @notice Closes a stale order; anyone may call. A request goes stale when its offer expires or is
-     * cancelled; an order awaiting review goes stale when its delivery starts (capacity, bond and
-     * quantity come back).
+     * cancelled, or at the buyer's confirm deadline; an order awaiting review goes stale when its
+     * delivery starts (capacity, bond, grid charges and quantity come back).
      */
     function expireOrder(uint256 orderId) external {
         MarketStorage storage $ = _getMarketStorage();
@@ -252,7 +308,10 @@ contract EnergyMarket is EnergyMarketBase {
         OrderStatus status = order.status;
         Offer storage offer = $.offers[order.offerId];
         if (status == OrderStatus.Requested) {
-            if (!offer.cancelled && block.timestamp < offer.expiresAt) revert MarketOrderNotExpired(orderId, offer.expiresAt);
+            uint40 deadline = offer.expiresAt;
+            uint40 confirmBy = order.confirmBy;
+            if (confirmBy != 0 && confirmBy < deadline) deadline = confirmBy;
+            if (!offer.cancelled && block.timestamp < deadline) revert MarketOrderNotExpired(orderId, deadline);
             order.status = OrderStatus.Expired;
         } else if (status == OrderStatus.AwaitingReview) {
             if (block.timestamp < offer.deliveryStart) revert MarketOrderNotExpired(orderId, offer.deliveryStart);
@@ -267,29 +326,39 @@ contract EnergyMarket is EnergyMarketBase {
     // ---------------------------------------------------------------- step D: metering and defaults
 
     /**
-     * @notice The meter role records, after the delivery window, a meter's cumulative reading and the
-     * energy the grid attributes to the order. Full delivery frees the default amount; a shortfall
-     * leaves it locked for {settleDefault}.
-     * @dev Readings per meter strictly increase: a replayed or out-of-order reading reverts.
+     * @notice The meter role records, after the delivery window, a meter's cumulative reading taken at
+     * the window's end and the energy the grid attributes to the order. Full delivery frees the default
+     * amount; a shortfall leaves it locked for {settleDefault}. The grid charges close here: the tariff
+     * on the energy carried and the capacity fee on the energy not delivered go to the grid's income,
+     * the rest of what the confirm locked for them goes back to the seller's free bond.
+     * @dev A cumulative meter never runs backwards, so readings are ordered by the window end they
+     * were taken at, not by when they reach the chain: a reading for the latest window recorded so far
+     * (or a later one) must exceed the latest reading, and one for an earlier window may not exceed it.
+     * Windows can thus be metered in any order and every order can take its true reading, while a
+     * replayed reading within a window still reverts.
      */
     function recordMeterReading(uint256 orderId, bytes32 meterId, uint64 readingWh, uint64 deliveredWh) external restricted {
         MarketStorage storage $ = _getMarketStorage();
         OrderRecord storage order = _order(orderId);
         _expectStatus(orderId, order.status, OrderStatus.Established);
         Offer storage offer = $.offers[order.offerId];
-        if (block.timestamp < offer.deliveryEnd) revert MarketDeliveryNotOver(orderId, offer.deliveryEnd);
-        uint64 last = $.lastReading[meterId];
-        if (readingWh <= last) revert MarketMeterReadingNotIncreasing(meterId, last, readingWh);
-        $.lastReading[meterId] = readingWh;
+        uint40 deliveryEnd = offer.deliveryEnd;
+        if (block.timestamp < deliveryEnd) revert MarketDeliveryNotOver(orderId, deliveryEnd);
+        _recordReading($.lastReading[meterId], meterId, deliveryEnd, readingWh);
         uint64 quantityWh = order.quantityWh;
         uint64 shortfallWh = deliveredWh < quantityWh ? quantityWh - deliveredWh : 0;
         order.deliveredWh = deliveredWh;
+        address seller = offer.seller;
+        uint128 released = _settleGridCharges(orderId, order, seller, quantityWh - shortfallWh, shortfallWh);
         if (shortfallWh == 0) {
             order.status = OrderStatus.Delivered;
-            _unlock($.bonds[offer.seller], order.defaultAmount);
+            released += _defaultAmount(quantityWh, offer.defaultPerKwh);
         } else {
             order.status = OrderStatus.Defaulted;
         }
+        Bond storage bond = $.bonds[seller];
+        bond.locked -= released;
+        bond.free += released;
         emit MeterReadingRecorded(orderId, meterId, msg.sender, readingWh, deliveredWh, shortfallWh);
     }
 
@@ -305,11 +374,12 @@ contract EnergyMarket is EnergyMarketBase {
         OrderStatus status = order.status;
         if (status == OrderStatus.DefaultSettled) revert MarketDefaultAlreadySettled(orderId);
         _expectStatus(orderId, status, OrderStatus.Defaulted);
-        address seller = $.offers[order.offerId].seller;
+        Offer storage offer = $.offers[order.offerId];
+        address seller = offer.seller;
         uint64 quantityWh = order.quantityWh;
         // Defaulted implies deliveredWh < quantityWh.
         uint64 shortfallWh = quantityWh - order.deliveredWh;
-        uint96 defaultAmount = order.defaultAmount;
+        uint96 defaultAmount = _defaultAmount(quantityWh, offer.defaultPerKwh);
         uint256 payout = (uint256(defaultAmount) * shortfallWh) / quantityWh;
         uint256 returned = defaultAmount - payout;
         order.status = OrderStatus.DefaultSettled;
@@ -320,6 +390,29 @@ contract EnergyMarket is EnergyMarketBase {
         address buyer = order.buyer;
         emit DefaultSettled(orderId, buyer, seller, shortfallWh, payout, returned);
         if (payout != 0) $.credit.safeTransfer(buyer, payout);
+    }
+
+    // ---------------------------------------------------------------- grid income
+
+    /**
+     * @notice The grid operator takes `amount` of the grid's income (tariffs and kept capacity fees)
+     * to `to`. Works while paused: it is an exit.
+     */
+    function withdrawGridIncome(address to, uint256 amount) external restricted {
+        MarketStorage storage $ = _getMarketStorage();
+        uint96 income = $.gridIncome;
+        if (amount > income) revert MarketGridIncomeInsufficient(income, amount);
+        // amount <= income, checked above.
+        unchecked {
+            $.gridIncome = income - uint96(amount);
+        }
+        emit GridIncomeWithdrawn(msg.sender, to, amount);
+        $.credit.safeTransfer(to, amount);
+    }
+
+    /// @notice The grid's income not yet withdrawn, held by this contract in GridCredit.
+    function gridIncome() external view returns (uint256) {
+        return _getMarketStorage().gridIncome;
     }
 
     // ---------------------------------------------------------------- bonds
@@ -383,6 +476,7 @@ contract EnergyMarket is EnergyMarketBase {
     function getOrder(uint256 orderId) external view returns (Order memory) {
         OrderRecord storage order = _order(orderId);
         Offer storage offer = _getMarketStorage().offers[order.offerId];
+        bool approved = order.buyerZone != 0;
         return
             Order({
                 buyer: order.buyer,
@@ -392,13 +486,16 @@ contract EnergyMarket is EnergyMarketBase {
                 pricePerKwh: offer.pricePerKwh,
                 deliveryStart: offer.deliveryStart,
                 deliveryEnd: offer.deliveryEnd,
-                defaultAmount: order.defaultAmount,
+                defaultAmount: approved ? _defaultAmount(order.quantityWh, offer.defaultPerKwh) : 0,
                 status: order.status,
                 denialReason: order.denialReason,
                 reviewVersion: order.reviewVersion,
-                sellerZone: order.sellerZone,
+                sellerZone: approved ? offer.zone : 0,
                 buyerZone: order.buyerZone,
-                deliveredWh: order.deliveredWh
+                deliveredWh: order.deliveredWh,
+                confirmBy: order.confirmBy,
+                tariffPerKwh: order.tariffPerKwh,
+                capacityFeePerKwh: order.capacityFeePerKwh
             });
     }
 
@@ -417,9 +514,14 @@ contract EnergyMarket is EnergyMarketBase {
         return _getMarketStorage().bonds[account];
     }
 
-    /// @notice The last cumulative reading recorded for a meter (0: none yet).
+    /// @notice The reading of a meter for the latest window recorded so far (0: none yet).
     function lastMeterReading(bytes32 meterId) external view returns (uint64) {
-        return _getMarketStorage().lastReading[meterId];
+        return _getMarketStorage().lastReading[meterId].readingWh;
+    }
+
+    /// @notice The end of the latest window a meter was read for (0: none yet).
+    function lastMeterWindowEnd(bytes32 meterId) external view returns (uint40) {
+        return _getMarketStorage().lastReading[meterId].windowEnd;
     }
 
     /// @notice The GridCredit token bonds and defaults are paid in.

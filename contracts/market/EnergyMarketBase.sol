@@ -6,6 +6,7 @@ import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Ini
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessManager.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {GridRoles} from "../access/GridRoles.sol";
 import {GridReview} from "../review/GridReview.sol";
 
@@ -81,6 +82,9 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint16 sellerZone;
         uint16 buyerZone;
         uint64 deliveredWh;
+        uint40 confirmBy;
+        uint32 tariffPerKwh;
+        uint32 capacityFeePerKwh;
     }
 
     /// @notice A seller's bond in GridCredit: `free` may be withdrawn, `locked` backs confirmed orders.
@@ -89,7 +93,13 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint128 locked;
     }
 
-    /// @dev An order as stored (two slots); seller, price and window live in the offer.
+    /**
+     * @dev An order as stored (two slots). Seller, seller zone, price, window and penalty rate live in
+     * the offer, which never changes after publishing, so the default amount is recomputed from it
+     * rather than stored. `buyerZone` is non-zero exactly when a review approved the order (zone 0 is
+     * always denied). `confirmBy` is the buyer's deadline for the seller's confirm (0: the offer's
+     * expiry). The grid charges per kWh are the ones the approving review quoted.
+     */
     struct OrderRecord {
         address buyer;
         uint64 quantityWh;
@@ -97,23 +107,33 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         OrderStatus status;
         GridReview.DenialReason denialReason;
         uint32 reviewVersion;
-        uint16 sellerZone;
         uint16 buyerZone;
-        uint96 defaultAmount;
+        uint40 confirmBy;
+        uint32 tariffPerKwh;
+        uint32 capacityFeePerKwh;
         uint64 deliveredWh;
     }
 
+    /// @dev The latest cumulative reading of a meter and the end of the window it was taken for.
+    struct MeterReading {
+        uint40 windowEnd;
+        uint64 readingWh;
+    }
+
     /// @custom:storage-location erc7201:gridchain.storage.Market
+    // Packed by hand: review + counters + paused fill one slot, credit + gridIncome the next.
+    // solhint-disable-next-line gas-struct-packing
     struct MarketStorage {
         GridReview review;
         uint32 offerCount;
         uint56 orderCount;
         bool paused;
         IERC20 credit;
+        uint96 gridIncome;
         mapping(uint256 offerId => Offer) offers;
         mapping(uint256 orderId => OrderRecord) orders;
         mapping(address account => Bond) bonds;
-        mapping(bytes32 meterId => uint64) lastReading;
+        mapping(bytes32 meterId => MeterReading) lastReading;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Market")) - 1)) & ~bytes32(uint256(0xff))
@@ -139,6 +159,12 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketBondInsufficient(address account, uint128 free, uint256 needed);
     error MarketDeliveryNotOver(uint256 orderId, uint40 deliveryEnd);
     error MarketMeterReadingNotIncreasing(bytes32 meterId, uint64 lastReadingWh, uint64 newReadingWh);
+    error MarketMeterReadingAboveLater(bytes32 meterId, uint64 readingWh, uint40 laterWindowEnd, uint64 laterReadingWh);
+    error MarketReviewDeadlinePassed(uint256 orderId, uint40 deliveryStart);
+    error MarketOrderInDelivery(uint256 orderId, uint40 deliveryStart);
+    error MarketConfirmDeadlineInvalid(uint40 confirmBy, uint256 now_);
+    error MarketConfirmDeadlinePassed(uint256 orderId, uint40 confirmBy);
+    error MarketGridIncomeInsufficient(uint96 income, uint256 requested);
     error MarketDefaultAlreadySettled(uint256 orderId);
     error MarketIdsExhausted();
     error MarketPaused();
@@ -161,6 +187,8 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     event OfferCancelled(uint256 indexed offerId, address indexed by, uint64 remainingWh);
     /// @notice Step B: a buyer asked for `quantityWh` of an offer.
     event OrderRequested(uint256 indexed orderId, uint256 indexed offerId, address indexed buyer, uint64 quantityWh);
+    /// @notice The buyer of `orderId` accepts a confirm only before `confirmBy`.
+    event OrderConfirmDeadlineSet(uint256 indexed orderId, uint40 confirmBy);
     /// @notice The seller declined the request.
     event OrderRejected(uint256 indexed orderId, address indexed seller);
     /// @notice The seller confirmed and the review reserved capacity; the grid operator must still decide.
@@ -213,6 +241,20 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint256 payout,
         uint256 returned
     );
+    /**
+     * @notice The meter closed an order's grid charges: `tariffPaid` (usage charge on the energy
+     * carried) and `capacityFeeKept` (the fee for the line capacity not used) went to the grid's
+     * income; `returned` went back to the seller's free bond.
+     */
+    event GridChargesSettled(
+        uint256 indexed orderId,
+        address indexed seller,
+        uint256 tariffPaid,
+        uint256 capacityFeeKept,
+        uint256 returned
+    );
+    /// @notice The grid operator `by` took `amount` of the grid's income to `to`.
+    event GridIncomeWithdrawn(address indexed by, address indexed to, uint256 amount);
     /// @notice `amount` entered the account's free bond, now `free`.
     event BondDeposited(address indexed account, uint256 amount, uint128 free);
     /// @notice `amount` left the account's free bond, now `free`.
@@ -279,20 +321,86 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
             });
     }
 
-    /// @dev Reverses a confirm: releases the reservation, frees the default amount, restores quantity.
+    /**
+     * @dev Reverses a confirm: releases the reservation, frees everything the confirm locked (default
+     * amount and grid charges: an order undone before delivery carried nothing and held its line only
+     * by the grid operator's decision or inaction), restores quantity.
+     */
     function _undoConfirm(uint256 orderId, OrderRecord storage order) internal {
         MarketStorage storage $ = _getMarketStorage();
         Offer storage offer = $.offers[order.offerId];
         address seller = offer.seller;
-        $.review.release(_terms(orderId, order, offer, seller), order.sellerZone, order.buyerZone);
-        _unlock($.bonds[seller], order.defaultAmount);
+        uint16 sellerZone = offer.zone;
+        $.review.release(_terms(orderId, order, offer, seller), sellerZone, order.buyerZone);
+        uint128 locked = _lockedFor(order, offer);
+        Bond storage bond = $.bonds[seller];
+        bond.locked -= locked;
+        bond.free += locked;
         // The quantity was taken from remainingWh at confirm, so adding it back stays <= quantityWh.
         offer.remainingWh += order.quantityWh;
     }
 
-    function _unlock(Bond storage bond, uint96 amount) internal {
-        bond.locked -= amount;
-        bond.free += amount;
+    /// @dev Applies the ordering rule of {EnergyMarket-recordMeterReading} and keeps the latest reading.
+    function _recordReading(MeterReading storage last, bytes32 meterId, uint40 windowEnd, uint64 readingWh) internal {
+        uint40 lastEnd = last.windowEnd;
+        uint64 lastWh = last.readingWh;
+        if (windowEnd < lastEnd) {
+            if (readingWh > lastWh) revert MarketMeterReadingAboveLater(meterId, readingWh, lastEnd, lastWh);
+            return;
+        }
+        if (readingWh <= lastWh) revert MarketMeterReadingNotIncreasing(meterId, lastWh, readingWh);
+        last.windowEnd = windowEnd;
+        last.readingWh = readingWh;
+    }
+
+    /**
+     * @dev Closes an order's grid charges at metering: the tariff on `carriedWh` and the capacity fee
+     * on `shortfallWh` go to the grid's income. Returns what the confirm locked for both charges minus
+     * that; the caller frees it. Each part is a ceiling of a smaller energy than the ceiling locked at
+     * confirm (carried and shortfall are both <= quantity), so neither exceeds what was locked.
+     */
+    function _settleGridCharges(
+        uint256 orderId,
+        OrderRecord storage order,
+        address seller,
+        uint64 carriedWh,
+        uint64 shortfallWh
+    ) internal returns (uint128 released) {
+        uint32 tariffPerKwh = order.tariffPerKwh;
+        uint32 feePerKwh = order.capacityFeePerKwh;
+        if (tariffPerKwh == 0 && feePerKwh == 0) return 0;
+        uint64 quantityWh = order.quantityWh;
+        uint128 tariffPaid = _perKwh(carriedWh, tariffPerKwh);
+        uint128 feeKept = _perKwh(shortfallWh, feePerKwh);
+        uint128 locked = _perKwh(quantityWh, tariffPerKwh) + _perKwh(quantityWh, feePerKwh);
+        released = locked - tariffPaid - feeKept;
+        MarketStorage storage $ = _getMarketStorage();
+        $.gridIncome += SafeCast.toUint96(tariffPaid + feeKept);
+        $.bonds[seller].locked -= tariffPaid + feeKept;
+        emit GridChargesSettled(orderId, seller, tariffPaid, feeKept, released);
+    }
+
+    /// @dev What a confirm locks from the seller's bond: the default amount and both grid charges.
+    function _lockedFor(OrderRecord storage order, Offer storage offer) internal view returns (uint128) {
+        uint64 quantityWh = order.quantityWh;
+        return
+            uint128(_defaultAmount(quantityWh, offer.defaultPerKwh)) +
+            _perKwh(quantityWh, order.tariffPerKwh) +
+            _perKwh(quantityWh, order.capacityFeePerKwh);
+    }
+
+    /**
+     * @dev The default amount `ceil(quantityWh * defaultPerKwh / 1000)`: rounded up so the bond always
+     * covers the full stated penalty. Offer terms never change, so this is the same at confirm and at
+     * every later step; a value past uint96 reverts at confirm, so later steps never see one.
+     */
+    function _defaultAmount(uint64 quantityWh, uint64 defaultPerKwh) internal pure returns (uint96) {
+        return SafeCast.toUint96((uint256(quantityWh) * defaultPerKwh + WH_PER_KWH - 1) / WH_PER_KWH);
+    }
+
+    /// @dev A grid charge `ceil(energyWh * perKwh / 1000)`; below 2^96, so it fits a bond's uint128.
+    function _perKwh(uint64 energyWh, uint32 perKwh) internal pure returns (uint128) {
+        return uint128((uint256(energyWh) * perKwh + WH_PER_KWH - 1) / WH_PER_KWH);
     }
 
     function _emitEstablished(uint256 orderId, OrderRecord storage order, Offer storage offer, uint64 remainingWh) internal {
@@ -305,7 +413,7 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
             offer.pricePerKwh,
             offer.deliveryStart,
             offer.deliveryEnd,
-            order.defaultAmount,
+            _defaultAmount(order.quantityWh, offer.defaultPerKwh),
             order.reviewVersion,
             remainingWh
         );

@@ -31,6 +31,21 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/U
  *
  * The slot length is fixed at initialization: reservations are keyed by slot index, so changing the
  * length would silently re-map every existing reservation.
+ *
+ * Every counter is a uint64. Checking only `Wh * 3600 <= W * slotSeconds` would let a counter pass
+ * 2^64 when slots are longer than an hour and lines near the uint64 maximum, and the reservation
+ * would then panic; {review} therefore also denies (with the line's capacity reason) any sum that
+ * leaves the uint64 range, so a review always answers and never reverts on arithmetic.
+ *
+ * Grid charges, both versioned parameters like every other:
+ * - the tariff: a network usage charge per kWh by (seller zone, buyer zone), paid to the grid
+ *   operator on the energy the order carried when the meter records it;
+ * - the capacity fee per kWh of line capacity a cross-zone order reserves. It is the price of
+ *   holding a line: locked from the seller's bond at confirm, returned for the energy delivered and
+ *   kept by the grid for the energy not delivered. A seller and a buyer working together could
+ *   otherwise book a whole line at no cost (gas is free on this chain, and any default or bond they
+ *   agree on flows from one of them to the other); the fee is the one cost of a booking that goes
+ *   to neither of them. Same-zone orders hold no line, so they pay no capacity fee.
  */
 contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable {
     /// @notice How orders are approved: inside the seller's confirm, by the grid operator, or by the
@@ -89,6 +104,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint32 version;
         uint16 sellerZone;
         uint16 buyerZone;
+        uint32 tariffPerKwh;
+        uint32 capacityFeePerKwh;
     }
 
     /// @custom:storage-location erc7201:gridchain.storage.Review
@@ -100,10 +117,12 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint64 maxOrderWh;
         uint64 maxParticipantSlotWh;
         uint64 manualThresholdWh;
+        uint32 capacityFeePerKwh;
         mapping(address account => uint16) zoneOf;
         mapping(uint16 zone => ZoneCapacity) capacity;
         mapping(uint16 zone => mapping(uint64 slot => ZoneUsage)) usage;
         mapping(address account => mapping(uint64 slot => uint64)) participantUsage;
+        mapping(uint16 sellerZone => mapping(uint16 buyerZone => uint32)) tariffPerKwh;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Review")) - 1)) & ~bytes32(uint256(0xff))
@@ -136,6 +155,10 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     event ZoneCapacitySet(uint16 indexed zone, uint64 exportW, uint64 importW, uint32 version);
     /// @notice Per-order and per-participant limits changed.
     event LimitsSet(uint64 maxOrderWh, uint64 maxParticipantSlotWh, uint32 version);
+    /// @notice The network usage charge from `sellerZone` to `buyerZone` changed (credits per kWh).
+    event TariffSet(uint16 indexed sellerZone, uint16 indexed buyerZone, uint32 perKwh, uint32 version);
+    /// @notice The capacity fee per kWh of reserved line capacity changed.
+    event CapacityFeeSet(uint32 perKwh, uint32 version);
     /// @notice The review mode changed.
     event ReviewModeSet(ReviewMode mode, uint64 manualThresholdWh, uint32 version);
     /// @notice An order was approved and its capacity reserved, `perSlotWh` in each of `slotCount` slots.
@@ -230,13 +253,29 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         emit ReviewModeSet(mode, manualThresholdWh, _bumpVersion($));
     }
 
+    /// @notice Sets the network usage charge per kWh delivered from `sellerZone` to `buyerZone`.
+    function setTariff(uint16 sellerZone, uint16 buyerZone, uint32 perKwh) external restricted {
+        if (sellerZone == 0) revert ReviewZoneInvalid(sellerZone);
+        if (buyerZone == 0) revert ReviewZoneInvalid(buyerZone);
+        ReviewStorage storage $ = _getReviewStorage();
+        $.tariffPerKwh[sellerZone][buyerZone] = perKwh;
+        emit TariffSet(sellerZone, buyerZone, perKwh, _bumpVersion($));
+    }
+
+    /// @notice Sets the capacity fee per kWh of line capacity a cross-zone order reserves.
+    function setCapacityFee(uint32 perKwh) external restricted {
+        ReviewStorage storage $ = _getReviewStorage();
+        $.capacityFeePerKwh = perKwh;
+        emit CapacityFeeSet(perKwh, _bumpVersion($));
+    }
+
     /**
      * @notice Checks an order against the current parameters and, when it passes, reserves its
      * capacity in every slot of its window. Returns the outcome instead of reverting so the market
      * can record a denial.
      * @dev All-or-nothing: every slot is checked before any is written.
      * @return approval The reason (None when approved), whether the grid operator must still decide,
-     * the parameters version used and the zones reserved.
+     * the parameters version used, the zones reserved and the grid charges per kWh that apply.
      */
     function review(OrderTerms calldata terms) external onlyMarket returns (Approval memory approval) {
         ReviewStorage storage $ = _getReviewStorage();
@@ -250,6 +289,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
             return approval;
         }
         _reserve($, terms, approval.sellerZone, approval.buyerZone, firstSlot, slotCount, perSlotWh);
+        approval.tariffPerKwh = $.tariffPerKwh[approval.sellerZone][approval.buyerZone];
+        if (approval.sellerZone != approval.buyerZone) approval.capacityFeePerKwh = $.capacityFeePerKwh;
         ReviewMode mode = $.mode;
         approval.manual = mode == ReviewMode.Manual || (mode == ReviewMode.ManualAbove && terms.quantityWh > $.manualThresholdWh);
         emit CapacityReserved(
@@ -311,6 +352,16 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     function limits() external view returns (uint64 maxOrderWh, uint64 maxParticipantSlotWh) {
         ReviewStorage storage $ = _getReviewStorage();
         return ($.maxOrderWh, $.maxParticipantSlotWh);
+    }
+
+    /// @notice The network usage charge per kWh delivered from `sellerZone` to `buyerZone`.
+    function tariff(uint16 sellerZone, uint16 buyerZone) external view returns (uint32) {
+        return _getReviewStorage().tariffPerKwh[sellerZone][buyerZone];
+    }
+
+    /// @notice The capacity fee per kWh of reserved line capacity (cross-zone orders only).
+    function capacityFee() external view returns (uint32) {
+        return _getReviewStorage().capacityFeePerKwh;
     }
 
     /// @notice The zone of `account` (0: none).
@@ -378,12 +429,17 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
                 uint256($.participantUsage[terms.buyer][slot]) + perSlotWh > participantLimit
             ) return (DenialReason.ParticipantSlotLimit, firstSlot, slotCount, perSlotWh);
             if (crossZone) {
-                if ((uint256($.usage[approval.sellerZone][slot].exportWh) + perSlotWh) * SECONDS_PER_HOUR > exportJ)
+                if (!_fits(uint256($.usage[approval.sellerZone][slot].exportWh) + perSlotWh, exportJ))
                     return (DenialReason.ExportCapacity, firstSlot, slotCount, perSlotWh);
-                if ((uint256($.usage[approval.buyerZone][slot].importWh) + perSlotWh) * SECONDS_PER_HOUR > importJ)
+                if (!_fits(uint256($.usage[approval.buyerZone][slot].importWh) + perSlotWh, importJ))
                     return (DenialReason.ImportCapacity, firstSlot, slotCount, perSlotWh);
             }
         }
+    }
+
+    /// @dev A line's new total fits its capacity and its uint64 counter (see the contract's NatSpec).
+    function _fits(uint256 totalWh, uint256 capacityJ) private pure returns (bool) {
+        return totalWh <= type(uint64).max && totalWh * SECONDS_PER_HOUR <= capacityJ;
     }
 
     /// @dev Adds the order's share to every slot; {_check} proved each sum stays within a uint64 limit.
