@@ -134,6 +134,28 @@ export class MarketClient {
     return this.eventArg(receipt, "DefaultSettled", "payout");
   }
 
+  /** The grid's network usage charge per kWh from `sellerZone` to `buyerZone` (GridCredit units). */
+  async tariff(sellerZone: number, buyerZone: number): Promise<Credits> {
+    return this.contracts.review.tariff(sellerZone, buyerZone);
+  }
+
+  /** The grid operator sets the tariff of one zone pair (a new parameters version). */
+  async setTariff(
+    gridOperator: Signer,
+    sellerZone: number,
+    buyerZone: number,
+    perKwh: Credits,
+  ): Promise<void> {
+    await wait(
+      this.contracts.review.connect(gridOperator).setTariff(sellerZone, buyerZone, perKwh),
+    );
+  }
+
+  /** What the market holds for the grid operator: tariffs and kept capacity fees. */
+  async gridIncome(): Promise<Credits> {
+    return this.contracts.market.gridIncome();
+  }
+
   /** An order's status, denial reason and the review parameters version it was checked against. */
   async outcome(orderId: bigint): Promise<Confirmation> {
     const order = await this.contracts.market.getOrder(orderId);
