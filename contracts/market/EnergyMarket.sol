@@ -77,6 +77,37 @@ contract EnergyMarket is EnergyMarketSettlement {
         uint40 deliveryEnd,
         uint40 expiresAt
     ) external restricted whenNotPaused returns (uint256 offerId) {
+        return _publish(energyType, pricePerKwh, defaultPerKwh, quantityWh, deliveryStart, deliveryEnd, expiresAt, false);
+    }
+
+    /**
+     * @notice Publishes a standing offer: the seller accepts in advance every request within its terms,
+     * so a consumer's {buy} establishes an order in one transaction (the paper's one on-chain
+     * transaction per trade). Same terms and checks as {publish}.
+     */
+    function publishStanding(
+        EnergyType energyType,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
+        uint64 quantityWh,
+        uint40 deliveryStart,
+        uint40 deliveryEnd,
+        uint40 expiresAt
+    ) external restricted whenNotPaused returns (uint256 offerId) {
+        offerId = _publish(energyType, pricePerKwh, defaultPerKwh, quantityWh, deliveryStart, deliveryEnd, expiresAt, true);
+        emit StandingOfferPublished(offerId);
+    }
+
+    function _publish(
+        EnergyType energyType,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
+        uint64 quantityWh,
+        uint40 deliveryStart,
+        uint40 deliveryEnd,
+        uint40 expiresAt,
+        bool standing
+    ) private returns (uint256 offerId) {
         if (quantityWh == 0) revert MarketQuantityZero();
         if (deliveryEnd <= deliveryStart) revert MarketWindowInvalid(deliveryStart, deliveryEnd);
         if (expiresAt <= block.timestamp || expiresAt > deliveryStart)
@@ -96,6 +127,7 @@ contract EnergyMarket is EnergyMarketSettlement {
             expiresAt: expiresAt,
             pricePerKwh: pricePerKwh,
             defaultPerKwh: defaultPerKwh,
+            standing: standing,
             quantityWh: quantityWh
         });
         emit OfferPublished(
@@ -186,6 +218,26 @@ contract EnergyMarket is EnergyMarketSettlement {
         address seller = offer.seller;
         if (msg.sender != seller) revert MarketNotSeller(orderId, msg.sender, seller);
         _checkOpen(offerId, offer);
+        _confirm(orderId, order, offer, seller);
+    }
+
+    /**
+     * @notice Steps B and C in one transaction on a standing offer: requests `quantityWh` and confirms
+     * it on the seller's standing acceptance, then the review decides as in {confirm}. Returns the
+     * order id; the outcome (established, awaiting review or denied) is in the events and {getOrder}.
+     */
+    function buy(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
+        MarketStorage storage $ = _getMarketStorage();
+        Offer storage offer = $.offers[offerId];
+        if (!offer.standing) revert MarketOfferNotStanding(offerId);
+        orderId = _request(offerId, quantityWh, 0);
+        _confirm(orderId, $.orders[orderId], offer, offer.seller);
+    }
+
+    /// @dev The seller's acceptance, from a confirm or a standing offer: review, lock, take quantity.
+    function _confirm(uint256 orderId, OrderRecord storage order, Offer storage offer, address seller) private {
+        MarketStorage storage $ = _getMarketStorage();
+        uint256 offerId = order.offerId;
         uint64 quantityWh = order.quantityWh;
         uint64 remainingWh = offer.remainingWh;
         if (quantityWh > remainingWh) revert MarketQuantityExceedsRemaining(offerId, quantityWh, remainingWh);

@@ -58,6 +58,7 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint40 expiresAt;
         uint64 pricePerKwh;
         uint64 defaultPerKwh;
+        bool standing;
         uint64 quantityWh;
     }
 
@@ -165,6 +166,7 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketConfirmDeadlineInvalid(uint40 confirmBy, uint256 now_);
     error MarketConfirmDeadlinePassed(uint256 orderId, uint40 confirmBy);
     error MarketGridIncomeInsufficient(uint96 income, uint256 requested);
+    error MarketOfferNotStanding(uint256 offerId);
     error MarketDefaultAlreadySettled(uint256 orderId);
     error MarketIdsExhausted();
     error MarketPaused();
@@ -183,6 +185,8 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint40 deliveryEnd,
         uint40 expiresAt
     );
+    /// @notice The offer is standing: a consumer's {EnergyMarket-buy} is confirmed without the seller.
+    event StandingOfferPublished(uint256 indexed offerId);
     /// @notice The offer left the order book; `remainingWh` was unsold. Established orders stand.
     event OfferCancelled(uint256 indexed offerId, address indexed by, uint64 remainingWh);
     /// @notice Step B: a buyer asked for `quantityWh` of an offer.

@@ -21,6 +21,8 @@ const { ethers, networkHelpers } = connection;
 const { loadFixture, time } = networkHelpers;
 const SLOT = BigInt(SLOT_SECONDS);
 const UINT64_MAX = 2n ** 64n - 1n;
+/** GridReview's line counters: 32 bits per zone and direction per slot. */
+const LANE_MAX_WH = 2n ** 32n - 1n;
 
 function autoMarket() {
   return deployWorld(hre, connection);
@@ -223,7 +225,7 @@ describe("EnergyMarket rules", () => {
       return w;
     }
 
-    it("denies an order whose line total would leave the uint64 range instead of reverting", async () => {
+    it("denies an order whose line total would leave the counter's range instead of reverting", async () => {
       const w = await loadFixture(hugeLines);
       const publish = async (seller: typeof w.solar) => {
         await w.market
@@ -239,14 +241,20 @@ describe("EnergyMarket rules", () => {
           );
         return w.market.offerCount();
       };
-      const big = await requestOrder(w, w.alice, await publish(w.solar), UINT64_MAX);
-      await expect(w.market.connect(w.solar).confirm(big)).to.emit(w.market, "OrderEstablished");
-      const small = await requestOrder(w, w.carol, await publish(w.wind), 1n);
       const version = await w.review.parametersVersion();
-      await expect(w.market.connect(w.wind).confirm(small))
+      // The line could carry ~2^65 Wh in a two-hour slot; the counter cannot.
+      const huge = await requestOrder(w, w.alice, await publish(w.solar), UINT64_MAX);
+      await expect(w.market.connect(w.solar).confirm(huge))
         .to.emit(w.market, "OrderDenied")
-        .withArgs(small, Denial.ExportCapacity, version);
-      expect((await w.review.zoneUsage(1, w.deliveryStart / 7200n)).exportWh).to.equal(UINT64_MAX);
+        .withArgs(huge, Denial.ExportCapacity, version);
+      const full = await requestOrder(w, w.alice, 1n, LANE_MAX_WH);
+      await expect(w.market.connect(w.solar).confirm(full)).to.emit(w.market, "OrderEstablished");
+      const more = await requestOrder(w, w.carol, await publish(w.wind), 1n);
+      await expect(w.market.connect(w.wind).confirm(more))
+        .to.emit(w.market, "OrderDenied")
+        .withArgs(more, Denial.ExportCapacity, version);
+      expect(await w.review.zoneUsage(1, w.deliveryStart / 7200n)).to.deep.equal([LANE_MAX_WH, 0n]);
+      expect(await w.review.zoneUsage(2, w.deliveryStart / 7200n)).to.deep.equal([0n, LANE_MAX_WH]);
     });
   });
 

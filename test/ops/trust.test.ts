@@ -23,6 +23,7 @@ describe("trust model read from chain (ops/contracts/trust.ts)", () => {
     ]);
     expect(row("PRODUCER").functions).to.deep.equal([
       "EnergyMarket.publish",
+      "EnergyMarket.publishStanding",
       "EnergyMarket.confirm",
     ]);
     expect(row("CONSUMER").grantedBy).to.equal("ADMIN");
