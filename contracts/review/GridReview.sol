@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {LineUsage} from "./LineUsage.sol";
 
 /**
  * @title GridReview
@@ -32,15 +33,9 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/U
  * The slot length is fixed at initialization: reservations are keyed by slot index, so changing the
  * length would silently re-map every existing reservation.
  *
- * Line counters are packed: the export and import energy of four zones in one slot share one storage
- * word (zone z in word `(z - 1) / 4`, 32 bits each way), so the first cross-zone order in a slot
- * between zones of the same word creates one storage slot instead of two (22.1k gas saved; every
- * network of up to four zones, the pilot among them, is in that case). A lane holds up to 2^32 - 1 Wh
- * (4.29 GWh) per slot. Checking only `Wh * 3600 <= W * slotSeconds` would let a counter pass its
- * range when lines are that large, and the reservation would then panic or spill into the next
- * lane; {review} therefore also denies (with the line's capacity reason) any total that leaves the
- * lane's range, so a review always answers and never reverts on arithmetic. Participant counters are
- * uint64 and bounded by the uint64 participant limit.
+ * Line counters are packed four zones to a storage word per slot ({LineUsage}); a total past a
+ * counter's range is denied with the line's capacity reason, so a review always answers and never
+ * reverts on arithmetic. Participant counters are uint64 and bounded by the uint64 participant limit.
  *
  * Grid charges, both versioned parameters like every other:
  * - the tariff: a network usage charge per kWh by (seller zone, buyer zone), paid to the grid
@@ -133,13 +128,6 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Review")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant REVIEW_STORAGE = 0x66ea9da53fa508168a681b0a6a5860067d74270f2202b76b2615ac5585d20900;
 
-    /// @notice Seconds per hour: converts W * s to Wh.
-    uint256 private constant SECONDS_PER_HOUR = 3600;
-
-    /// @notice Zones whose line counters share one storage word per slot.
-    uint256 private constant ZONES_PER_WORD = 4;
-    /// @notice Largest energy a line counter (one 32-bit lane) holds per slot, in Wh.
-    uint256 private constant LANE_MAX_WH = type(uint32).max;
 
     /// @notice The longest delivery window, in slots: bounds the gas of one review.
     uint64 public constant MAX_WINDOW_SLOTS = 96;
@@ -329,7 +317,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         for (uint64 slot = firstSlot; slot < firstSlot + slotCount; ++slot) {
             $.participantUsage[terms.seller][slot] -= perSlotWh;
             $.participantUsage[terms.buyer][slot] -= perSlotWh;
-            if (crossZone) _moveLines($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, false);
+            if (crossZone) LineUsage.move($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, false);
         }
         emit CapacityReleased(terms.orderId, sellerZone, buyerZone, firstSlot, slotCount);
     }
@@ -384,10 +372,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     /// @notice Energy reserved on a zone's lines in slot `slot` (index = timestamp / slotSeconds).
     function zoneUsage(uint16 zone, uint64 slot) external view returns (ZoneUsage memory usage) {
         if (zone == 0) return usage;
-        (uint256 word, uint256 shift) = _lane(zone);
-        uint256 packed = _getReviewStorage().lineUsage[slot][word];
-        usage.exportWh = uint32(packed >> shift);
-        usage.importWh = uint32(packed >> (shift + 32));
+        (usage.exportWh, usage.importWh) = LineUsage.read(_getReviewStorage().lineUsage[slot], zone);
     }
 
     /// @notice Energy `account` has traded (bought or sold) in slot `slot`, in Wh.
@@ -440,66 +425,17 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
                 uint256($.participantUsage[terms.buyer][slot]) + perSlotWh > participantLimit
             ) return (DenialReason.ParticipantSlotLimit, firstSlot, slotCount, perSlotWh);
             if (crossZone) {
-                DenialReason line = _checkLines($.lineUsage[slot], approval, perSlotWh, exportJ, importJ);
-                if (line != DenialReason.None) return (line, firstSlot, slotCount, perSlotWh);
+                (bool exportFits, bool importFits) = LineUsage.fits(
+                    $.lineUsage[slot],
+                    approval.sellerZone,
+                    approval.buyerZone,
+                    perSlotWh,
+                    exportJ,
+                    importJ
+                );
+                if (!exportFits) return (DenialReason.ExportCapacity, firstSlot, slotCount, perSlotWh);
+                if (!importFits) return (DenialReason.ImportCapacity, firstSlot, slotCount, perSlotWh);
             }
-        }
-    }
-
-    /// @dev A line's new total fits its capacity and its uint64 counter (see the contract's NatSpec).
-    function _fits(uint256 totalWh, uint256 capacityJ) private pure returns (bool) {
-        return totalWh <= LANE_MAX_WH && totalWh * SECONDS_PER_HOUR <= capacityJ;
-    }
-
-    /// @dev Whether one more `perSlotWh` fits the seller zone's export and the buyer zone's import lane.
-    function _checkLines(
-        mapping(uint256 => uint256) storage lines,
-        Approval memory approval,
-        uint64 perSlotWh,
-        uint256 exportJ,
-        uint256 importJ
-    ) private view returns (DenialReason) {
-        (uint256 exportWord, uint256 exportShift) = _lane(approval.sellerZone);
-        if (!_fits(uint256(uint32(lines[exportWord] >> exportShift)) + perSlotWh, exportJ))
-            return DenialReason.ExportCapacity;
-        (uint256 importWord, uint256 importShift) = _lane(approval.buyerZone);
-        if (!_fits(uint256(uint32(lines[importWord] >> (importShift + 32))) + perSlotWh, importJ))
-            return DenialReason.ImportCapacity;
-        return DenialReason.None;
-    }
-
-    /// @dev The storage word of a zone's line counters and the bit offset of its export lane (import: +32).
-    function _lane(uint16 zone) private pure returns (uint256 word, uint256 shift) {
-        // zone >= 1: reviews deny zone 0 before any line is touched.
-        unchecked {
-            uint256 index = uint256(zone) - 1;
-            return (index / ZONES_PER_WORD, (index % ZONES_PER_WORD) * 64);
-        }
-    }
-
-    /**
-     * @dev Adds (or takes back) `perSlotWh` on the seller zone's export lane and the buyer zone's
-     * import lane of one slot, reading and writing a shared word once. Adding cannot carry into the
-     * next lane: {_check} proved each lane's new total is at most LANE_MAX_WH. Taking back cannot
-     * borrow: the same amount was added by the review of the same order.
-     */
-    function _moveLines(
-        mapping(uint256 => uint256) storage lines,
-        uint16 sellerZone,
-        uint16 buyerZone,
-        uint64 perSlotWh,
-        bool add
-    ) private {
-        (uint256 exportWord, uint256 exportShift) = _lane(sellerZone);
-        (uint256 importWord, uint256 importShift) = _lane(buyerZone);
-        uint256 exportDelta = uint256(perSlotWh) << exportShift;
-        uint256 importDelta = uint256(perSlotWh) << (importShift + 32);
-        if (exportWord == importWord) {
-            uint256 both = exportDelta + importDelta;
-            lines[exportWord] = add ? lines[exportWord] + both : lines[exportWord] - both;
-        } else {
-            lines[exportWord] = add ? lines[exportWord] + exportDelta : lines[exportWord] - exportDelta;
-            lines[importWord] = add ? lines[importWord] + importDelta : lines[importWord] - importDelta;
         }
     }
 
@@ -517,7 +453,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         for (uint64 slot = firstSlot; slot < firstSlot + slotCount; ++slot) {
             $.participantUsage[terms.seller][slot] += perSlotWh;
             $.participantUsage[terms.buyer][slot] += perSlotWh;
-            if (crossZone) _moveLines($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, true);
+            if (crossZone) LineUsage.move($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, true);
         }
     }
 
