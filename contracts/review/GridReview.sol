@@ -128,7 +128,6 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Review")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant REVIEW_STORAGE = 0x66ea9da53fa508168a681b0a6a5860067d74270f2202b76b2615ac5585d20900;
 
-
     /// @notice The longest delivery window, in slots: bounds the gas of one review.
     uint64 public constant MAX_WINDOW_SLOTS = 96;
 
