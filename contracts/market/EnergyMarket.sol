@@ -227,11 +227,10 @@ contract EnergyMarket is EnergyMarketSettlement {
      * order id; the outcome (established, awaiting review or denied) is in the events and {getOrder}.
      */
     function buy(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
-        MarketStorage storage $ = _getMarketStorage();
-        Offer storage offer = $.offers[offerId];
+        Offer storage offer = _offer(offerId);
         if (!offer.standing) revert MarketOfferNotStanding(offerId);
         orderId = _request(offerId, quantityWh, 0);
-        _confirm(orderId, $.orders[orderId], offer, offer.seller);
+        _confirm(orderId, _getMarketStorage().orders[orderId], offer, offer.seller);
     }
 
     /// @dev The seller's acceptance, from a confirm or a standing offer: review, lock, take quantity.

@@ -51,6 +51,14 @@ describe("EnergyMarket rules", () => {
       await w.market.connect(w.solar).confirm(orderId);
       await time.increaseTo(w.deliveryEnd);
       // The attack: approve after the window, so the seller is metered at zero and defaults.
+      const attempt = await w.market
+        .connect(w.grid)
+        .approveOrder.staticCall(orderId)
+        .then(
+          () => "approved",
+          () => "refused",
+        );
+      expect(attempt, "a late approval").to.equal("refused");
       await expect(w.market.connect(w.grid).approveOrder(orderId))
         .to.be.revertedWithCustomError(w.market, "MarketReviewDeadlinePassed")
         .withArgs(orderId, w.deliveryStart);
@@ -84,6 +92,14 @@ describe("EnergyMarket rules", () => {
       const w = await loadFixture(establishedTrade);
       await time.increaseTo(w.deliveryEnd);
       // The attack: the seller delivered nothing; cancelling would return its whole bond.
+      const attempt = await w.market
+        .connect(w.grid)
+        .cancelOrder.staticCall(w.orderId)
+        .then(
+          () => "cancelled",
+          () => "refused",
+        );
+      expect(attempt, "a cancel after the window").to.equal("refused");
       await expect(w.market.connect(w.grid).cancelOrder(w.orderId))
         .to.be.revertedWithCustomError(w.market, "MarketOrderInDelivery")
         .withArgs(w.orderId, w.deliveryStart);

@@ -82,6 +82,12 @@ describe("EnergyMarket standing offers", () => {
     await expect(w.market.connect(w.wind).buy(w.offerId, 1_000n))
       .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
       .withArgs(w.wind.address);
+    await expect(w.market.connect(w.alice).buy(99n, 1_000n))
+      .to.be.revertedWithCustomError(w.market, "MarketUnknownOffer")
+      .withArgs(99n);
+    await expect(w.market.connect(w.solar).buy(w.offerId, 1_000n))
+      .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
+      .withArgs(w.solar.address);
     expect((await w.market.getOffer(w.offerId)).standing).to.equal(true);
     expect((await w.market.getOffer(ordinary)).standing).to.equal(false);
   });
