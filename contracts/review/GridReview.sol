@@ -259,7 +259,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         emit TariffSet(sellerZone, buyerZone, perKwh, _bumpVersion($));
     }
 
-    /// @notice Sets the capacity fee per kWh of line capacity a cross-zone order reserves.
+    /// @notice Sets the capacity fee per kWh of line capacity a cross-zone order reserves. It starts at 0,
+    /// which leaves a line free to hold: the grid operator sets it before opening the market.
     function setCapacityFee(uint32 perKwh) external restricted {
         ReviewStorage storage $ = _getReviewStorage();
         $.capacityFeePerKwh = perKwh;
