@@ -124,9 +124,13 @@ contract PaymentChannels is
 
     /// @notice The shortest settle window accepted: one minute leaves a watcher time to react.
     uint64 public constant MIN_SETTLE_TIMEOUT = 60;
+    /// @notice Longest settle window: `settleAt = now + settleTimeout` then always fits a uint64, so
+    /// every channel can be closed unilaterally, and no exit waits longer than a month.
+    uint64 public constant MAX_SETTLE_TIMEOUT = 30 days;
 
     error PaymentChannelsInvalidToken(address token);
     error PaymentChannelsInvalidSettleTimeout(uint64 settleTimeout, uint64 minimum);
+    error PaymentChannelsSettleTimeoutTooLong(uint64 settleTimeout, uint64 maximum);
     error PaymentChannelsNotMember(address account);
     error PaymentChannelsSameParticipant(address account);
     error PaymentChannelsAlreadyOpen(address participant1, address participant2, uint256 channelId);
@@ -454,6 +458,7 @@ contract PaymentChannels is
 
     function _setSettleTimeout(uint64 settleTimeout_) internal {
         if (settleTimeout_ < MIN_SETTLE_TIMEOUT) revert PaymentChannelsInvalidSettleTimeout(settleTimeout_, MIN_SETTLE_TIMEOUT);
+        if (settleTimeout_ > MAX_SETTLE_TIMEOUT) revert PaymentChannelsSettleTimeoutTooLong(settleTimeout_, MAX_SETTLE_TIMEOUT);
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
         emit SettleTimeoutChanged($.settleTimeout, settleTimeout_);
         $.settleTimeout = settleTimeout_;

@@ -1,15 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
-import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessManager.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {GridRoles} from "../access/GridRoles.sol";
 import {GridReview} from "../review/GridReview.sol";
+import {EnergyMarketSettlement} from "./EnergyMarketSettlement.sol";
 
 /**
  * @title EnergyMarket
@@ -23,241 +17,32 @@ import {GridReview} from "../review/GridReview.sol";
  *
  * Units: energy in Wh, prices in GridCredit base units per kWh, so an order's price is
  * `quantityWh * pricePerKwh / 1000`. Payment runs over payment channels; this contract moves
- * GridCredit only for bonds and defaults.
+ * GridCredit only for bonds, defaults and the grid's income (tariff and capacity fees, see
+ * {GridReview}), all taken from the seller's bond.
+ *
+ * Time rules: a request stands until the offer expires or the buyer's own deadline
+ * ({requestBefore}); the grid operator reviews, approves and cancels only before the delivery starts;
+ * from the delivery start on, only the meter decides an established order.
  *
  * @dev Invariants:
  * - Offer quantity is conserved: `remainingWh + sum(quantityWh of its orders that are awaiting review,
  *   established, delivered, defaulted or settled) == quantityWh`. Confirm subtracts, every path that
  *   undoes a confirmed order (deny, cancel, expire) adds back the same amount.
- * - Bonds are conserved: the contract's GridCredit balance equals the sum of all `free + locked`.
- *   A confirm moves `defaultAmount` from free to locked; delivery, cancel, deny and expiry move it back;
- *   settlement pays `payout <= defaultAmount` to the buyer and frees the rest.
+ * - Bonds are conserved: the contract's GridCredit balance equals the sum of all `free + locked` plus
+ *   the grid's income. A confirm moves `defaultAmount` plus the grid charges from free to locked;
+ *   cancel, deny and expiry move all of it back; metering moves the tariff on the energy carried and
+ *   the capacity fee on the shortfall to the grid's income and frees the rest of the charges (and the
+ *   default amount on full delivery); settlement pays `payout <= defaultAmount` to the buyer and frees
+ *   the rest.
  * - Each order has one outcome: every transition checks the current status and moves forward, so a
  *   second confirm, meter reading or settlement of the same order reverts.
  * - Capacity stays reserved from confirm on; every path that ends an order before delivery (deny,
  *   cancel, expire) releases it with the zones recorded at review. Metering releases nothing: the
  *   window is over, so its slots can no longer be booked.
- * Exits (reject, cancel, deny, expire, withdraw free bond, meter, settle) work while paused, so pausing
+ * Exits (reject, cancel, deny, expire, withdraw free bond or grid income, meter, settle) work while paused, so pausing
  * never traps funds or capacity.
  */
-contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeable {
-    using SafeERC20 for IERC20;
-
-    /// @notice Where the energy comes from; informative for buyers, not used by the review.
-    enum EnergyType {
-        Solar,
-        Wind,
-        Hydro,
-        Biomass,
-        Storage,
-        Grid
-    }
-
-    /// @notice The life of an order. `None` marks an id that was never issued.
-    enum OrderStatus {
-        None,
-        Requested,
-        Rejected,
-        Cancelled,
-        Expired,
-        Denied,
-        AwaitingReview,
-        Established,
-        Delivered,
-        Defaulted,
-        DefaultSettled
-    }
-
-    /**
-     * @notice An offer as stored. `remainingWh` is what is still unsold; the rest is immutable after
-     * publishing. Everything a request or confirm reads sits in the first two slots; prices are uint64
-     * (up to 1.8e13 credits per kWh at 6 decimals).
-     */
-    struct Offer {
-        address seller;
-        uint64 remainingWh;
-        uint16 zone;
-        EnergyType energyType;
-        bool cancelled;
-        uint40 deliveryStart;
-        uint40 deliveryEnd;
-        uint40 expiresAt;
-        uint64 pricePerKwh;
-        uint64 defaultPerKwh;
-        uint64 quantityWh;
-    }
-
-    /**
-     * @notice An order as read by clients: the stored record joined with its offer's terms.
-     * The approval reference is (`reviewVersion`, order id): the parameters version that approved it
-     * and the id {GridReview} reserved capacity under. Built in memory only, so its layout costs nothing.
-     */
-    // solhint-disable-next-line gas-struct-packing
-    struct Order {
-        address buyer;
-        address seller;
-        uint256 offerId;
-        uint64 quantityWh;
-        uint64 pricePerKwh;
-        uint40 deliveryStart;
-        uint40 deliveryEnd;
-        uint96 defaultAmount;
-        OrderStatus status;
-        GridReview.DenialReason denialReason;
-        uint32 reviewVersion;
-        uint16 sellerZone;
-        uint16 buyerZone;
-        uint64 deliveredWh;
-    }
-
-    /// @notice A seller's bond in GridCredit: `free` may be withdrawn, `locked` backs confirmed orders.
-    struct Bond {
-        uint128 free;
-        uint128 locked;
-    }
-
-    /// @dev An order as stored (two slots); seller, price and window live in the offer.
-    struct OrderRecord {
-        address buyer;
-        uint64 quantityWh;
-        uint32 offerId;
-        OrderStatus status;
-        GridReview.DenialReason denialReason;
-        uint32 reviewVersion;
-        uint16 sellerZone;
-        uint16 buyerZone;
-        uint96 defaultAmount;
-        uint64 deliveredWh;
-    }
-
-    /// @custom:storage-location erc7201:gridchain.storage.Market
-    struct MarketStorage {
-        GridReview review;
-        uint32 offerCount;
-        uint56 orderCount;
-        bool paused;
-        IERC20 credit;
-        mapping(uint256 offerId => Offer) offers;
-        mapping(uint256 orderId => OrderRecord) orders;
-        mapping(address account => Bond) bonds;
-        mapping(bytes32 meterId => uint64) lastReading;
-    }
-
-    // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Market")) - 1)) & ~bytes32(uint256(0xff))
-    bytes32 private constant MARKET_STORAGE = 0xaf3a31c880fd87b13652d83a0e9a6966da7eba5d935952af5ca7382b01b9a600;
-
-    /// @notice Wh per kWh: prices are per kWh, quantities in Wh.
-    uint256 private constant WH_PER_KWH = 1000;
-
-    error MarketUnknownOffer(uint256 offerId);
-    error MarketUnknownOrder(uint256 orderId);
-    error MarketQuantityZero();
-    error MarketWindowInvalid(uint40 deliveryStart, uint40 deliveryEnd);
-    error MarketExpiryInvalid(uint40 expiresAt, uint256 now_, uint40 deliveryStart);
-    error MarketOfferExpired(uint256 offerId, uint40 expiredAt);
-    error MarketOfferCancelled(uint256 offerId);
-    error MarketQuantityExceedsRemaining(uint256 offerId, uint64 requestedWh, uint64 remainingWh);
-    error MarketSelfTrade(uint256 offerId, address account);
-    error MarketNotSeller(uint256 id, address caller, address seller);
-    error MarketUnexpectedOrderStatus(uint256 orderId, OrderStatus actual, OrderStatus expected);
-    error MarketCancelNotAllowed(uint256 orderId, address caller, OrderStatus status);
-    error MarketOrderNotExpirable(uint256 orderId, OrderStatus status);
-    error MarketOrderNotExpired(uint256 orderId, uint40 deadline);
-    error MarketBondInsufficient(address account, uint128 free, uint256 needed);
-    error MarketDeliveryNotOver(uint256 orderId, uint40 deliveryEnd);
-    error MarketMeterReadingNotIncreasing(bytes32 meterId, uint64 lastReadingWh, uint64 newReadingWh);
-    error MarketDefaultAlreadySettled(uint256 orderId);
-    error MarketIdsExhausted();
-    error MarketPaused();
-    error MarketNotPaused();
-
-    /// @notice Step A: an offer entered the order book with all its terms.
-    event OfferPublished(
-        uint256 indexed offerId,
-        address indexed seller,
-        uint16 zone,
-        EnergyType energyType,
-        uint64 pricePerKwh,
-        uint64 defaultPerKwh,
-        uint64 quantityWh,
-        uint40 deliveryStart,
-        uint40 deliveryEnd,
-        uint40 expiresAt
-    );
-    /// @notice The offer left the order book; `remainingWh` was unsold. Established orders stand.
-    event OfferCancelled(uint256 indexed offerId, address indexed by, uint64 remainingWh);
-    /// @notice Step B: a buyer asked for `quantityWh` of an offer.
-    event OrderRequested(uint256 indexed orderId, uint256 indexed offerId, address indexed buyer, uint64 quantityWh);
-    /// @notice The seller declined the request.
-    event OrderRejected(uint256 indexed orderId, address indexed seller);
-    /// @notice The seller confirmed and the review reserved capacity; the grid operator must still decide.
-    event OrderAwaitingReview(
-        uint256 indexed orderId,
-        address indexed seller,
-        uint64 quantityWh,
-        uint96 defaultAmount,
-        uint32 reviewVersion,
-        uint64 offerRemainingWh
-    );
-    /**
-     * @notice Steps C and D: the order is approved and recorded. Carries the whole record so a trade
-     * can be rebuilt from this event alone.
-     */
-    event OrderEstablished(
-        uint256 indexed orderId,
-        address indexed buyer,
-        address indexed seller,
-        uint256 offerId,
-        uint64 quantityWh,
-        uint64 pricePerKwh,
-        uint40 deliveryStart,
-        uint40 deliveryEnd,
-        uint96 defaultAmount,
-        uint32 reviewVersion,
-        uint64 offerRemainingWh
-    );
-    /// @notice The review (or the grid operator) said no; `reviewVersion` is the parameters version used.
-    event OrderDenied(uint256 indexed orderId, GridReview.DenialReason reason, uint32 reviewVersion);
-    /// @notice The order was cancelled by `by` while in `previousStatus`.
-    event OrderCancelled(uint256 indexed orderId, address indexed by, OrderStatus previousStatus);
-    /// @notice A stale order was closed after its deadline while in `previousStatus`.
-    event OrderExpired(uint256 indexed orderId, address indexed by, OrderStatus previousStatus);
-    /// @notice The meter role recorded a cumulative reading and the energy it attributes to the order.
-    event MeterReadingRecorded(
-        uint256 indexed orderId,
-        bytes32 indexed meterId,
-        address indexed recordedBy,
-        uint64 readingWh,
-        uint64 deliveredWh,
-        uint64 shortfallWh
-    );
-    /// @notice A shortfall was settled: `payout` went to the buyer, `returned` back to the seller's free bond.
-    event DefaultSettled(
-        uint256 indexed orderId,
-        address indexed buyer,
-        address indexed seller,
-        uint64 shortfallWh,
-        uint256 payout,
-        uint256 returned
-    );
-    /// @notice `amount` entered the account's free bond, now `free`.
-    event BondDeposited(address indexed account, uint256 amount, uint128 free);
-    /// @notice `amount` left the account's free bond, now `free`.
-    event BondWithdrawn(address indexed account, uint256 amount, uint128 free);
-    /// @notice New business stopped (`account` is the grid operator who paused).
-    event Paused(address indexed account);
-    /// @notice New business resumed.
-    event Unpaused(address indexed account);
-
-    /**
-     * @dev The pause flag shares a slot with the review address and the id counters, which every
-     * publish, request and confirm reads anyway: checking it costs no extra storage read.
-     */
-    modifier whenNotPaused() {
-        _requireNotPaused();
-        _;
-    }
-
+contract EnergyMarket is EnergyMarketSettlement {
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
         _disableInitializers();
@@ -292,6 +77,37 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         uint40 deliveryEnd,
         uint40 expiresAt
     ) external restricted whenNotPaused returns (uint256 offerId) {
+        return _publish(energyType, pricePerKwh, defaultPerKwh, quantityWh, deliveryStart, deliveryEnd, expiresAt, false);
+    }
+
+    /**
+     * @notice Publishes a standing offer: the seller accepts in advance every request within its terms,
+     * so a consumer's {buy} establishes an order in one transaction (the paper's one on-chain
+     * transaction per trade). Same terms and checks as {publish}.
+     */
+    function publishStanding(
+        EnergyType energyType,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
+        uint64 quantityWh,
+        uint40 deliveryStart,
+        uint40 deliveryEnd,
+        uint40 expiresAt
+    ) external restricted whenNotPaused returns (uint256 offerId) {
+        offerId = _publish(energyType, pricePerKwh, defaultPerKwh, quantityWh, deliveryStart, deliveryEnd, expiresAt, true);
+        emit StandingOfferPublished(offerId);
+    }
+
+    function _publish(
+        EnergyType energyType,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
+        uint64 quantityWh,
+        uint40 deliveryStart,
+        uint40 deliveryEnd,
+        uint40 expiresAt,
+        bool standing
+    ) private returns (uint256 offerId) {
         if (quantityWh == 0) revert MarketQuantityZero();
         if (deliveryEnd <= deliveryStart) revert MarketWindowInvalid(deliveryStart, deliveryEnd);
         if (expiresAt <= block.timestamp || expiresAt > deliveryStart)
@@ -311,6 +127,7 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
             expiresAt: expiresAt,
             pricePerKwh: pricePerKwh,
             defaultPerKwh: defaultPerKwh,
+            standing: standing,
             quantityWh: quantityWh
         });
         emit OfferPublished(
@@ -338,8 +155,34 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
 
     // ---------------------------------------------------------------- step B: order
 
-    /// @notice Requests `quantityWh` of an open offer; nothing is reserved until the seller confirms.
+    /**
+     * @notice Requests `quantityWh` of an open offer; nothing is reserved until the seller confirms.
+     * The seller may confirm until the offer expires.
+     */
     function request(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
+        return _request(offerId, quantityWh, 0);
+    }
+
+    /**
+     * @notice Requests `quantityWh` of an open offer and accepts a confirm only before `confirmBy`.
+     * @dev Why a deadline rather than a better cancel: a buyer's cancel and the seller's confirm race
+     * in the transaction pool, and the seller, who sees the cancel coming, can always get its confirm
+     * in first. No cancel rule can win that race, so the buyer states up front how long its request
+     * stands: a confirm at or after `confirmBy` reverts, and from then on anyone may expire the
+     * request. A confirm that lands before it, even ahead of a pending cancel, is one the buyer agreed
+     * to; the buyer never needs to race.
+     */
+    function requestBefore(
+        uint256 offerId,
+        uint64 quantityWh,
+        uint40 confirmBy
+    ) external restricted whenNotPaused returns (uint256 orderId) {
+        if (confirmBy <= block.timestamp) revert MarketConfirmDeadlineInvalid(confirmBy, block.timestamp);
+        orderId = _request(offerId, quantityWh, confirmBy);
+        emit OrderConfirmDeadlineSet(orderId, confirmBy);
+    }
+
+    function _request(uint256 offerId, uint64 quantityWh, uint40 confirmBy) private returns (uint256 orderId) {
         Offer storage offer = _offer(offerId);
         _checkOpen(offerId, offer);
         if (quantityWh == 0) revert MarketQuantityZero();
@@ -353,29 +196,51 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         // offerId <= offerCount, a uint32.
         order.offerId = uint32(offerId);
         order.status = OrderStatus.Requested;
+        if (confirmBy != 0) order.confirmBy = confirmBy;
         emit OrderRequested(orderId, offerId, msg.sender, quantityWh);
     }
 
     /**
-     * @notice The seller accepts a request. Locks the default amount from the seller's bond, takes the
-     * quantity off the offer and runs the grid's review in the same transaction: approved (auto),
-     * awaiting the grid operator (manual), or denied (nothing locked, nothing taken).
-     * @dev The default amount is `ceil(quantityWh * defaultPerKwh / 1000)`: rounded up so the bond
-     * always covers the full stated penalty.
+     * @notice The seller accepts a request before the buyer's deadline. Runs the grid's review, then
+     * locks the default amount and the grid charges the review quoted (tariff and capacity fee for the
+     * whole quantity) from the seller's bond and takes the quantity off the offer, all in the same
+     * transaction: approved (auto), awaiting the grid operator (manual), or denied (nothing locked,
+     * nothing taken).
      */
     function confirm(uint256 orderId) external restricted whenNotPaused {
         MarketStorage storage $ = _getMarketStorage();
         OrderRecord storage order = _order(orderId);
         _expectStatus(orderId, order.status, OrderStatus.Requested);
+        uint40 confirmBy = order.confirmBy;
+        if (confirmBy != 0 && block.timestamp >= confirmBy) revert MarketConfirmDeadlinePassed(orderId, confirmBy);
         uint256 offerId = order.offerId;
         Offer storage offer = $.offers[offerId];
         address seller = offer.seller;
         if (msg.sender != seller) revert MarketNotSeller(orderId, msg.sender, seller);
         _checkOpen(offerId, offer);
+        _confirm(orderId, order, offer, seller);
+    }
+
+    /**
+     * @notice Steps B and C in one transaction on a standing offer: requests `quantityWh` and confirms
+     * it on the seller's standing acceptance, then the review decides as in {confirm}. Returns the
+     * order id; the outcome (established, awaiting review or denied) is in the events and {getOrder}.
+     */
+    function buy(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
+        Offer storage offer = _offer(offerId);
+        if (!offer.standing) revert MarketOfferNotStanding(offerId);
+        orderId = _request(offerId, quantityWh, 0);
+        _confirm(orderId, _getMarketStorage().orders[orderId], offer, offer.seller);
+    }
+
+    /// @dev The seller's acceptance, from a confirm or a standing offer: review, lock, take quantity.
+    function _confirm(uint256 orderId, OrderRecord storage order, Offer storage offer, address seller) private {
+        MarketStorage storage $ = _getMarketStorage();
+        uint256 offerId = order.offerId;
         uint64 quantityWh = order.quantityWh;
         uint64 remainingWh = offer.remainingWh;
         if (quantityWh > remainingWh) revert MarketQuantityExceedsRemaining(offerId, quantityWh, remainingWh);
-        uint96 defaultAmount = SafeCast.toUint96((uint256(quantityWh) * offer.defaultPerKwh + WH_PER_KWH - 1) / WH_PER_KWH);
+        uint96 defaultAmount = _defaultAmount(quantityWh, offer.defaultPerKwh);
         Bond storage bond = $.bonds[seller];
         uint128 free = bond.free;
         if (free < defaultAmount) revert MarketBondInsufficient(seller, free, defaultAmount);
@@ -388,16 +253,20 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
             emit OrderDenied(orderId, approval.reason, approval.version);
             return;
         }
-        // free >= defaultAmount was checked above; locked + defaultAmount <= total bond, a uint128.
+        uint128 locked =
+            defaultAmount + _perKwh(quantityWh, approval.tariffPerKwh) + _perKwh(quantityWh, approval.capacityFeePerKwh);
+        if (free < locked) revert MarketBondInsufficient(seller, free, locked);
+        // free >= locked was checked above; locked + locked amounts <= total bond, a uint128; the
+        // quantity was checked against remainingWh.
         unchecked {
-            bond.free = free - defaultAmount;
-            bond.locked += defaultAmount;
+            bond.free = free - locked;
+            bond.locked += locked;
             remainingWh -= quantityWh;
         }
         offer.remainingWh = remainingWh;
-        order.sellerZone = approval.sellerZone;
         order.buyerZone = approval.buyerZone;
-        order.defaultAmount = defaultAmount;
+        order.tariffPerKwh = approval.tariffPerKwh;
+        order.capacityFeePerKwh = approval.capacityFeePerKwh;
         if (approval.manual) {
             order.status = OrderStatus.AwaitingReview;
             emit OrderAwaitingReview(orderId, seller, quantityWh, defaultAmount, approval.version, remainingWh);
@@ -420,12 +289,19 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
 
     // ---------------------------------------------------------------- step C: manual review
 
-    /// @notice The grid operator approves an order awaiting review; its capacity is already reserved.
+    /**
+     * @notice The grid operator approves an order awaiting review; its capacity is already reserved.
+     * @dev Only before the delivery starts: from then on the order is stale ({expireOrder} returns
+     * its capacity, bond and quantity). An approval after the start would bind a seller to energy it
+     * could no longer plan, meter it short and charge it the default.
+     */
     function approveOrder(uint256 orderId) external restricted whenNotPaused {
         MarketStorage storage $ = _getMarketStorage();
         OrderRecord storage order = _order(orderId);
         _expectStatus(orderId, order.status, OrderStatus.AwaitingReview);
         Offer storage offer = $.offers[order.offerId];
+        uint40 deliveryStart = offer.deliveryStart;
+        if (block.timestamp >= deliveryStart) revert MarketReviewDeadlinePassed(orderId, deliveryStart);
         order.status = OrderStatus.Established;
         _emitEstablished(orderId, order, offer, offer.remainingWh);
     }
@@ -443,8 +319,12 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
     // ---------------------------------------------------------------- cancellation and expiry
 
     /**
-     * @notice Cancels an order: the buyer while it is only requested; the grid operator at any point
-     * before it is metered (capacity, bond and offer quantity come back).
+     * @notice Cancels an order: the buyer while it is only requested; the grid operator while it is
+     * requested, or awaiting review or established until its delivery starts (capacity, bond, grid
+     * charges and offer quantity come back).
+     * @dev Once delivery has started only the meter decides an established order: a cancel after the
+     * start would free a seller who did not deliver from its default, and undo a window that is
+     * already (partly) past.
      */
     function cancelOrder(uint256 orderId) external {
         OrderRecord storage order = _order(orderId);
@@ -454,6 +334,10 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
             bool open =
                 status == OrderStatus.Requested || status == OrderStatus.AwaitingReview || status == OrderStatus.Established;
             if (!open || !_isGridOperator(msg.sender)) revert MarketCancelNotAllowed(orderId, msg.sender, status);
+            if (status != OrderStatus.Requested) {
+                uint40 deliveryStart = _getMarketStorage().offers[order.offerId].deliveryStart;
+                if (block.timestamp >= deliveryStart) revert MarketOrderInDelivery(orderId, deliveryStart);
+            }
         }
         order.status = OrderStatus.Cancelled;
         if (status != OrderStatus.Requested) _undoConfirm(orderId, order);
@@ -462,8 +346,8 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
 
     /**
      * @notice Closes a stale order; anyone may call. A request goes stale when its offer expires or is
-     * cancelled; an order awaiting review goes stale when its delivery starts (capacity, bond and
-     * quantity come back).
+     * cancelled, or at the buyer's confirm deadline; an order awaiting review goes stale when its
+     * delivery starts (capacity, bond, grid charges and quantity come back).
      */
     function expireOrder(uint256 orderId) external {
         MarketStorage storage $ = _getMarketStorage();
@@ -471,7 +355,10 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         OrderStatus status = order.status;
         Offer storage offer = $.offers[order.offerId];
         if (status == OrderStatus.Requested) {
-            if (!offer.cancelled && block.timestamp < offer.expiresAt) revert MarketOrderNotExpired(orderId, offer.expiresAt);
+            uint40 deadline = offer.expiresAt;
+            uint40 confirmBy = order.confirmBy;
+            if (confirmBy != 0 && confirmBy < deadline) deadline = confirmBy;
+            if (!offer.cancelled && block.timestamp < deadline) revert MarketOrderNotExpired(orderId, deadline);
             order.status = OrderStatus.Expired;
         } else if (status == OrderStatus.AwaitingReview) {
             if (block.timestamp < offer.deliveryStart) revert MarketOrderNotExpired(orderId, offer.deliveryStart);
@@ -481,91 +368,6 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
             revert MarketOrderNotExpirable(orderId, status);
         }
         emit OrderExpired(orderId, msg.sender, status);
-    }
-
-    // ---------------------------------------------------------------- step D: metering and defaults
-
-    /**
-     * @notice The meter role records, after the delivery window, a meter's cumulative reading and the
-     * energy the grid attributes to the order. Full delivery frees the default amount; a shortfall
-     * leaves it locked for {settleDefault}.
-     * @dev Readings per meter strictly increase: a replayed or out-of-order reading reverts.
-     */
-    function recordMeterReading(uint256 orderId, bytes32 meterId, uint64 readingWh, uint64 deliveredWh) external restricted {
-        MarketStorage storage $ = _getMarketStorage();
-        OrderRecord storage order = _order(orderId);
-        _expectStatus(orderId, order.status, OrderStatus.Established);
-        Offer storage offer = $.offers[order.offerId];
-        if (block.timestamp < offer.deliveryEnd) revert MarketDeliveryNotOver(orderId, offer.deliveryEnd);
-        uint64 last = $.lastReading[meterId];
-        if (readingWh <= last) revert MarketMeterReadingNotIncreasing(meterId, last, readingWh);
-        $.lastReading[meterId] = readingWh;
-        uint64 quantityWh = order.quantityWh;
-        uint64 shortfallWh = deliveredWh < quantityWh ? quantityWh - deliveredWh : 0;
-        order.deliveredWh = deliveredWh;
-        if (shortfallWh == 0) {
-            order.status = OrderStatus.Delivered;
-            _unlock($.bonds[offer.seller], order.defaultAmount);
-        } else {
-            order.status = OrderStatus.Defaulted;
-        }
-        emit MeterReadingRecorded(orderId, meterId, msg.sender, readingWh, deliveredWh, shortfallWh);
-    }
-
-    /**
-     * @notice Pays a metered shortfall to the buyer from the seller's locked bond; anyone may call.
-     * @dev payout = floor(defaultAmount * shortfallWh / quantityWh): pro rata of the shortfall, rounded
-     * down so it never exceeds the locked amount; the rest (including the rounding remainder) returns
-     * to the seller's free bond. Recorded once: the status moves to DefaultSettled before the transfer.
-     */
-    function settleDefault(uint256 orderId) external {
-        MarketStorage storage $ = _getMarketStorage();
-        OrderRecord storage order = _order(orderId);
-        OrderStatus status = order.status;
-        if (status == OrderStatus.DefaultSettled) revert MarketDefaultAlreadySettled(orderId);
-        _expectStatus(orderId, status, OrderStatus.Defaulted);
-        address seller = $.offers[order.offerId].seller;
-        uint64 quantityWh = order.quantityWh;
-        // Defaulted implies deliveredWh < quantityWh.
-        uint64 shortfallWh = quantityWh - order.deliveredWh;
-        uint96 defaultAmount = order.defaultAmount;
-        uint256 payout = (uint256(defaultAmount) * shortfallWh) / quantityWh;
-        uint256 returned = defaultAmount - payout;
-        order.status = OrderStatus.DefaultSettled;
-        Bond storage bond = $.bonds[seller];
-        bond.locked -= defaultAmount;
-        // returned <= defaultAmount, which was part of the (uint128) bond total.
-        bond.free += uint128(returned);
-        address buyer = order.buyer;
-        emit DefaultSettled(orderId, buyer, seller, shortfallWh, payout, returned);
-        if (payout != 0) $.credit.safeTransfer(buyer, payout);
-    }
-
-    // ---------------------------------------------------------------- bonds
-
-    /// @notice Adds `amount` GridCredit (approved beforehand) to the caller's free bond.
-    function depositBond(uint256 amount) external {
-        MarketStorage storage $ = _getMarketStorage();
-        Bond storage bond = $.bonds[msg.sender];
-        uint128 free = bond.free + SafeCast.toUint128(amount);
-        bond.free = free;
-        emit BondDeposited(msg.sender, amount, free);
-        $.credit.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @notice Withdraws `amount` of the caller's free bond; locked bond stays until its orders close.
-    function withdrawBond(uint256 amount) external {
-        MarketStorage storage $ = _getMarketStorage();
-        Bond storage bond = $.bonds[msg.sender];
-        uint128 free = bond.free;
-        if (amount > free) revert MarketBondInsufficient(msg.sender, free, amount);
-        // amount <= free, checked above.
-        unchecked {
-            free -= uint128(amount);
-        }
-        bond.free = free;
-        emit BondWithdrawn(msg.sender, amount, free);
-        $.credit.safeTransfer(msg.sender, amount);
     }
 
     // ---------------------------------------------------------------- pause
@@ -602,6 +404,7 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
     function getOrder(uint256 orderId) external view returns (Order memory) {
         OrderRecord storage order = _order(orderId);
         Offer storage offer = _getMarketStorage().offers[order.offerId];
+        bool approved = order.buyerZone != 0;
         return
             Order({
                 buyer: order.buyer,
@@ -611,13 +414,16 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
                 pricePerKwh: offer.pricePerKwh,
                 deliveryStart: offer.deliveryStart,
                 deliveryEnd: offer.deliveryEnd,
-                defaultAmount: order.defaultAmount,
+                defaultAmount: approved ? _defaultAmount(order.quantityWh, offer.defaultPerKwh) : 0,
                 status: order.status,
                 denialReason: order.denialReason,
                 reviewVersion: order.reviewVersion,
-                sellerZone: order.sellerZone,
+                sellerZone: approved ? offer.zone : 0,
                 buyerZone: order.buyerZone,
-                deliveredWh: order.deliveredWh
+                deliveredWh: order.deliveredWh,
+                confirmBy: order.confirmBy,
+                tariffPerKwh: order.tariffPerKwh,
+                capacityFeePerKwh: order.capacityFeePerKwh
             });
     }
 
@@ -636,9 +442,14 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
         return _getMarketStorage().bonds[account];
     }
 
-    /// @notice The last cumulative reading recorded for a meter (0: none yet).
+    /// @notice The reading of a meter for the latest window recorded so far (0: none yet).
     function lastMeterReading(bytes32 meterId) external view returns (uint64) {
-        return _getMarketStorage().lastReading[meterId];
+        return _getMarketStorage().lastReading[meterId].readingWh;
+    }
+
+    /// @notice The end of the latest window a meter was read for (0: none yet).
+    function lastMeterWindowEnd(bytes32 meterId) external view returns (uint40) {
+        return _getMarketStorage().lastReading[meterId].windowEnd;
     }
 
     /// @notice The GridCredit token bonds and defaults are paid in.
@@ -654,92 +465,4 @@ contract EnergyMarket is Initializable, AccessManagedUpgradeable, UUPSUpgradeabl
     // ---------------------------------------------------------------- internal
 
     function _authorizeUpgrade(address) internal override restricted {}
-
-    function _requireNotPaused() private view {
-        if (_getMarketStorage().paused) revert MarketPaused();
-    }
-
-    function _offer(uint256 offerId) private view returns (Offer storage offer) {
-        offer = _getMarketStorage().offers[offerId];
-        if (offer.seller == address(0)) revert MarketUnknownOffer(offerId);
-    }
-
-    function _order(uint256 orderId) private view returns (OrderRecord storage order) {
-        order = _getMarketStorage().orders[orderId];
-        if (order.status == OrderStatus.None) revert MarketUnknownOrder(orderId);
-    }
-
-    function _checkOpen(uint256 offerId, Offer storage offer) private view {
-        if (offer.cancelled) revert MarketOfferCancelled(offerId);
-        if (block.timestamp >= offer.expiresAt) revert MarketOfferExpired(offerId, offer.expiresAt);
-    }
-
-    function _expectStatus(uint256 orderId, OrderStatus actual, OrderStatus expected) private pure {
-        if (actual != expected) revert MarketUnexpectedOrderStatus(orderId, actual, expected);
-    }
-
-    /// @dev Only an immediate grid operator: a member granted with an execution delay cannot schedule
-    /// these unrestricted exits, so it gets no shortcut around its delay either.
-    function _isGridOperator(address account) private view returns (bool) {
-        (bool isMember, uint32 delay) = IAccessManager(authority()).hasRole(GridRoles.GRID_OPERATOR, account);
-        return isMember && delay == 0;
-    }
-
-    function _terms(
-        uint256 orderId,
-        OrderRecord storage order,
-        Offer storage offer,
-        address seller
-    ) private view returns (GridReview.OrderTerms memory) {
-        return
-            GridReview.OrderTerms({
-                orderId: orderId,
-                seller: seller,
-                sellerZone: offer.zone,
-                buyer: order.buyer,
-                quantityWh: order.quantityWh,
-                deliveryStart: offer.deliveryStart,
-                deliveryEnd: offer.deliveryEnd
-            });
-    }
-
-    /// @dev Reverses a confirm: releases the reservation, frees the default amount, restores quantity.
-    function _undoConfirm(uint256 orderId, OrderRecord storage order) private {
-        MarketStorage storage $ = _getMarketStorage();
-        Offer storage offer = $.offers[order.offerId];
-        address seller = offer.seller;
-        $.review.release(_terms(orderId, order, offer, seller), order.sellerZone, order.buyerZone);
-        _unlock($.bonds[seller], order.defaultAmount);
-        // The quantity was taken from remainingWh at confirm, so adding it back stays <= quantityWh.
-        offer.remainingWh += order.quantityWh;
-    }
-
-    function _unlock(Bond storage bond, uint96 amount) private {
-        bond.locked -= amount;
-        bond.free += amount;
-    }
-
-    function _emitEstablished(uint256 orderId, OrderRecord storage order, Offer storage offer, uint64 remainingWh) private {
-        emit OrderEstablished(
-            orderId,
-            order.buyer,
-            offer.seller,
-            order.offerId,
-            order.quantityWh,
-            offer.pricePerKwh,
-            offer.deliveryStart,
-            offer.deliveryEnd,
-            order.defaultAmount,
-            order.reviewVersion,
-            remainingWh
-        );
-    }
-
-    function _getMarketStorage() private pure returns (MarketStorage storage $) {
-        // ERC-7201: the namespace's fixed slot can only be assigned in assembly.
-        // solhint-disable-next-line no-inline-assembly
-        assembly {
-            $.slot := MARKET_STORAGE
-        }
-    }
 }

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {LineUsage} from "./LineUsage.sol";
 
 /**
  * @title GridReview
@@ -31,6 +32,20 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/U
  *
  * The slot length is fixed at initialization: reservations are keyed by slot index, so changing the
  * length would silently re-map every existing reservation.
+ *
+ * Line counters are packed four zones to a storage word per slot ({LineUsage}); a total past a
+ * counter's range is denied with the line's capacity reason, so a review always answers and never
+ * reverts on arithmetic. Participant counters are uint64 and bounded by the uint64 participant limit.
+ *
+ * Grid charges, both versioned parameters like every other:
+ * - the tariff: a network usage charge per kWh by (seller zone, buyer zone), paid to the grid
+ *   operator on the energy the order carried when the meter records it;
+ * - the capacity fee per kWh of line capacity a cross-zone order reserves. It is the price of
+ *   holding a line: locked from the seller's bond at confirm, returned for the energy delivered and
+ *   kept by the grid for the energy not delivered. A seller and a buyer working together could
+ *   otherwise book a whole line at no cost (gas is free on this chain, and any default or bond they
+ *   agree on flows from one of them to the other); the fee is the one cost of a booking that goes
+ *   to neither of them. Same-zone orders hold no line, so they pay no capacity fee.
  */
 contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable {
     /// @notice How orders are approved: inside the seller's confirm, by the grid operator, or by the
@@ -89,6 +104,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint32 version;
         uint16 sellerZone;
         uint16 buyerZone;
+        uint32 tariffPerKwh;
+        uint32 capacityFeePerKwh;
     }
 
     /// @custom:storage-location erc7201:gridchain.storage.Review
@@ -100,17 +117,16 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint64 maxOrderWh;
         uint64 maxParticipantSlotWh;
         uint64 manualThresholdWh;
+        uint32 capacityFeePerKwh;
         mapping(address account => uint16) zoneOf;
         mapping(uint16 zone => ZoneCapacity) capacity;
-        mapping(uint16 zone => mapping(uint64 slot => ZoneUsage)) usage;
+        mapping(uint64 slot => mapping(uint256 word => uint256)) lineUsage;
         mapping(address account => mapping(uint64 slot => uint64)) participantUsage;
+        mapping(uint16 sellerZone => mapping(uint16 buyerZone => uint32)) tariffPerKwh;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Review")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant REVIEW_STORAGE = 0x66ea9da53fa508168a681b0a6a5860067d74270f2202b76b2615ac5585d20900;
-
-    /// @notice Seconds per hour: converts W * s to Wh.
-    uint256 private constant SECONDS_PER_HOUR = 3600;
 
     /// @notice The longest delivery window, in slots: bounds the gas of one review.
     uint64 public constant MAX_WINDOW_SLOTS = 96;
@@ -136,6 +152,10 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     event ZoneCapacitySet(uint16 indexed zone, uint64 exportW, uint64 importW, uint32 version);
     /// @notice Per-order and per-participant limits changed.
     event LimitsSet(uint64 maxOrderWh, uint64 maxParticipantSlotWh, uint32 version);
+    /// @notice The network usage charge from `sellerZone` to `buyerZone` changed (credits per kWh).
+    event TariffSet(uint16 indexed sellerZone, uint16 indexed buyerZone, uint32 perKwh, uint32 version);
+    /// @notice The capacity fee per kWh of reserved line capacity changed.
+    event CapacityFeeSet(uint32 perKwh, uint32 version);
     /// @notice The review mode changed.
     event ReviewModeSet(ReviewMode mode, uint64 manualThresholdWh, uint32 version);
     /// @notice An order was approved and its capacity reserved, `perSlotWh` in each of `slotCount` slots.
@@ -230,13 +250,30 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         emit ReviewModeSet(mode, manualThresholdWh, _bumpVersion($));
     }
 
+    /// @notice Sets the network usage charge per kWh delivered from `sellerZone` to `buyerZone`.
+    function setTariff(uint16 sellerZone, uint16 buyerZone, uint32 perKwh) external restricted {
+        if (sellerZone == 0) revert ReviewZoneInvalid(sellerZone);
+        if (buyerZone == 0) revert ReviewZoneInvalid(buyerZone);
+        ReviewStorage storage $ = _getReviewStorage();
+        $.tariffPerKwh[sellerZone][buyerZone] = perKwh;
+        emit TariffSet(sellerZone, buyerZone, perKwh, _bumpVersion($));
+    }
+
+    /// @notice Sets the capacity fee per kWh of line capacity a cross-zone order reserves. It starts at 0,
+    /// which leaves a line free to hold: the grid operator sets it before opening the market.
+    function setCapacityFee(uint32 perKwh) external restricted {
+        ReviewStorage storage $ = _getReviewStorage();
+        $.capacityFeePerKwh = perKwh;
+        emit CapacityFeeSet(perKwh, _bumpVersion($));
+    }
+
     /**
      * @notice Checks an order against the current parameters and, when it passes, reserves its
      * capacity in every slot of its window. Returns the outcome instead of reverting so the market
      * can record a denial.
      * @dev All-or-nothing: every slot is checked before any is written.
      * @return approval The reason (None when approved), whether the grid operator must still decide,
-     * the parameters version used and the zones reserved.
+     * the parameters version used, the zones reserved and the grid charges per kWh that apply.
      */
     function review(OrderTerms calldata terms) external onlyMarket returns (Approval memory approval) {
         ReviewStorage storage $ = _getReviewStorage();
@@ -250,6 +287,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
             return approval;
         }
         _reserve($, terms, approval.sellerZone, approval.buyerZone, firstSlot, slotCount, perSlotWh);
+        approval.tariffPerKwh = $.tariffPerKwh[approval.sellerZone][approval.buyerZone];
+        if (approval.sellerZone != approval.buyerZone) approval.capacityFeePerKwh = $.capacityFeePerKwh;
         ReviewMode mode = $.mode;
         approval.manual = mode == ReviewMode.Manual || (mode == ReviewMode.ManualAbove && terms.quantityWh > $.manualThresholdWh);
         emit CapacityReserved(
@@ -278,10 +317,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         for (uint64 slot = firstSlot; slot < firstSlot + slotCount; ++slot) {
             $.participantUsage[terms.seller][slot] -= perSlotWh;
             $.participantUsage[terms.buyer][slot] -= perSlotWh;
-            if (crossZone) {
-                $.usage[sellerZone][slot].exportWh -= perSlotWh;
-                $.usage[buyerZone][slot].importWh -= perSlotWh;
-            }
+            if (crossZone) LineUsage.move($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, false);
         }
         emit CapacityReleased(terms.orderId, sellerZone, buyerZone, firstSlot, slotCount);
     }
@@ -313,6 +349,16 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         return ($.maxOrderWh, $.maxParticipantSlotWh);
     }
 
+    /// @notice The network usage charge per kWh delivered from `sellerZone` to `buyerZone`.
+    function tariff(uint16 sellerZone, uint16 buyerZone) external view returns (uint32) {
+        return _getReviewStorage().tariffPerKwh[sellerZone][buyerZone];
+    }
+
+    /// @notice The capacity fee per kWh of reserved line capacity (cross-zone orders only).
+    function capacityFee() external view returns (uint32) {
+        return _getReviewStorage().capacityFeePerKwh;
+    }
+
     /// @notice The zone of `account` (0: none).
     function zoneOf(address account) external view returns (uint16) {
         return _getReviewStorage().zoneOf[account];
@@ -324,8 +370,9 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     }
 
     /// @notice Energy reserved on a zone's lines in slot `slot` (index = timestamp / slotSeconds).
-    function zoneUsage(uint16 zone, uint64 slot) external view returns (ZoneUsage memory) {
-        return _getReviewStorage().usage[zone][slot];
+    function zoneUsage(uint16 zone, uint64 slot) external view returns (ZoneUsage memory usage) {
+        if (zone == 0) return usage;
+        (usage.exportWh, usage.importWh) = LineUsage.read(_getReviewStorage().lineUsage[slot], zone);
     }
 
     /// @notice Energy `account` has traded (bought or sold) in slot `slot`, in Wh.
@@ -378,10 +425,16 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
                 uint256($.participantUsage[terms.buyer][slot]) + perSlotWh > participantLimit
             ) return (DenialReason.ParticipantSlotLimit, firstSlot, slotCount, perSlotWh);
             if (crossZone) {
-                if ((uint256($.usage[approval.sellerZone][slot].exportWh) + perSlotWh) * SECONDS_PER_HOUR > exportJ)
-                    return (DenialReason.ExportCapacity, firstSlot, slotCount, perSlotWh);
-                if ((uint256($.usage[approval.buyerZone][slot].importWh) + perSlotWh) * SECONDS_PER_HOUR > importJ)
-                    return (DenialReason.ImportCapacity, firstSlot, slotCount, perSlotWh);
+                (bool exportFits, bool importFits) = LineUsage.fits(
+                    $.lineUsage[slot],
+                    approval.sellerZone,
+                    approval.buyerZone,
+                    perSlotWh,
+                    exportJ,
+                    importJ
+                );
+                if (!exportFits) return (DenialReason.ExportCapacity, firstSlot, slotCount, perSlotWh);
+                if (!importFits) return (DenialReason.ImportCapacity, firstSlot, slotCount, perSlotWh);
             }
         }
     }
@@ -400,10 +453,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         for (uint64 slot = firstSlot; slot < firstSlot + slotCount; ++slot) {
             $.participantUsage[terms.seller][slot] += perSlotWh;
             $.participantUsage[terms.buyer][slot] += perSlotWh;
-            if (crossZone) {
-                $.usage[sellerZone][slot].exportWh += perSlotWh;
-                $.usage[buyerZone][slot].importWh += perSlotWh;
-            }
+            if (crossZone) LineUsage.move($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, true);
         }
     }
 

@@ -102,6 +102,25 @@ const newBuyer = await trade(1n, bob, 10_000n);
 report("new buyer, busy slot", newBuyer);
 report("repeat buyer, busy slot", await trade(1n, alice, 10_000n));
 report("first same-zone trade in a slot", await trade(2n, carol, 10_000n));
+// One transaction per trade: a consumer buys from a standing offer (no seller transaction).
+const standingStart = end + SLOT_SECONDS;
+const standing = async (first: bigint) => {
+  await market
+    .connect(solar)
+    .publishStanding(0, 250_000n, 100_000n, 1_000_000n, first, first + SLOT_SECONDS, start);
+  return market.offerCount();
+};
+const crossOffer = await standing(standingStart);
+const localOffer = await standing(standingStart + SLOT_SECONDS);
+const buy = (offerId: bigint, buyer: HardhatEthersSigner) =>
+  gasOf(market.connect(buyer).buy(offerId, 10_000n));
+rows.push([
+  "one-transaction trade (buy, standing offer), first cross-zone in a slot",
+  await buy(crossOffer, alice),
+]);
+rows.push(["one-transaction trade, new buyer in a busy slot", await buy(crossOffer, bob)]);
+rows.push(["one-transaction trade, repeat buyer in a busy slot", await buy(crossOffer, alice)]);
+rows.push(["one-transaction trade, first same-zone trade in a slot", await buy(localOffer, carol)]);
 const manual = await trade(1n, alice, 60_000n);
 rows.push(["confirm above threshold (reserves, awaits operator)", manual.confirm]);
 rows.push([

@@ -35,6 +35,12 @@ export function register(program: Command): void {
           }
           if (state.offers !== undefined)
             lines.push(`market: ${state.offers} offers, ${state.orders} orders`);
+          if (state.contracts.every((c) => c.hasCode)) {
+            const { readTrustModel, renderTrustModel } = await import("../contracts/trust.js");
+            const trust = await readTrustModel(status.rpcUrl, manifest);
+            deployment = { ...deployment, trust };
+            lines.push(...renderTrustModel(trust));
+          }
         } else {
           lines.push(`deployment: ${manifestPath} (chain not running)`);
         }

@@ -19,6 +19,8 @@ export type Address = `0x${string}`;
 
 /** PaymentChannels.MIN_SETTLE_TIMEOUT: a shorter window would not give a watcher time to react. */
 const MIN_SETTLE_TIMEOUT_SECONDS = 60;
+/** PaymentChannels.MAX_SETTLE_TIMEOUT (30 days): settleAt must stay far from the uint64 limit. */
+const MAX_SETTLE_TIMEOUT_SECONDS = 30 * 24 * 3600;
 /** Energy in watt-hours. */
 export type Wh = bigint;
 
@@ -44,6 +46,13 @@ export type RoleAccounts = {
   upgraders: Address[];
   /** Execution delay of the upgrader role in seconds: upgrades are scheduled, then executed. */
   upgraderDelaySeconds: number;
+  /**
+   * Delay in seconds on everything the admin does: its execution delay, the admin delay of every
+   * managed contract (the manager included) and the grant delay of the ADMIN and UPGRADER roles.
+   * Defaults to `upgraderDelaySeconds`: an admin without delay could hand itself the upgrade
+   * selector and upgrade at once, so the upgrade delay would bind the upgrader only.
+   */
+  adminDelaySeconds?: number;
   gridOperators: Address[];
   meters: Address[];
   producers: Address[];
@@ -169,6 +178,7 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
       admin: params.roles.admin ?? deployerAddress,
       upgraders: params.roles.upgraders,
       upgraderDelaySeconds: params.roles.upgraderDelaySeconds,
+      adminDelaySeconds: adminDelayOf(params.roles),
       gridOperators: params.roles.gridOperators,
       meters: params.roles.meters,
       producers: params.roles.producers,
@@ -306,16 +316,12 @@ function validateDeployParams(params: DeployMarketParams): void {
       if (!isAddress(account)) fail(`roles.${key}[${i}]`, "an address", account);
     });
   }
-  if (
-    !Number.isInteger(roles.upgraderDelaySeconds) ||
-    roles.upgraderDelaySeconds < 0 ||
-    roles.upgraderDelaySeconds > UINT32_MAX
-  )
-    fail(
-      "roles.upgraderDelaySeconds",
-      `an integer from 0 to ${UINT32_MAX}`,
-      roles.upgraderDelaySeconds,
-    );
+  for (const key of ["upgraderDelaySeconds", "adminDelaySeconds"] as const) {
+    const value = roles[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX)
+      fail(`roles.${key}`, `an integer from 0 to ${UINT32_MAX}`, value);
+  }
   if (
     !Number.isInteger(review.slotSeconds) ||
     review.slotSeconds < 1 ||
@@ -323,10 +329,14 @@ function validateDeployParams(params: DeployMarketParams): void {
   )
     fail("review.slotSeconds", `an integer from 1 to ${UINT32_MAX}`, review.slotSeconds);
   const { settleTimeoutSeconds } = params.channels;
-  if (!Number.isInteger(settleTimeoutSeconds) || settleTimeoutSeconds < MIN_SETTLE_TIMEOUT_SECONDS)
+  if (
+    !Number.isInteger(settleTimeoutSeconds) ||
+    settleTimeoutSeconds < MIN_SETTLE_TIMEOUT_SECONDS ||
+    settleTimeoutSeconds > MAX_SETTLE_TIMEOUT_SECONDS
+  )
     fail(
       "channels.settleTimeoutSeconds",
-      `an integer of at least ${MIN_SETTLE_TIMEOUT_SECONDS} (PaymentChannels.MIN_SETTLE_TIMEOUT)`,
+      `an integer from ${MIN_SETTLE_TIMEOUT_SECONDS} to ${MAX_SETTLE_TIMEOUT_SECONDS} (PaymentChannels.MIN_SETTLE_TIMEOUT to MAX_SETTLE_TIMEOUT)`,
       settleTimeoutSeconds,
     );
   for (const key of ["maxOrderWh", "maxParticipantSlotWh", "manualThresholdWh"] as const) {
@@ -389,11 +399,35 @@ async function wiringCalls(
   grant("METER", roles.meters);
   grant("PRODUCER", roles.producers);
   grant("CONSUMER", roles.consumers);
-  if (roles.admin !== undefined && roles.admin.toLowerCase() !== deployer.toLowerCase()) {
-    grant("ADMIN", [roles.admin]);
-    calls.push(managerInterface.encodeFunctionData("renounceRole", [ROLE_IDS.ADMIN, deployer]));
+  // Last, because from here on every admin call of this multicall would have to be scheduled.
+  // The admin's execution delay binds at once; target admin delays and grant delays take effect
+  // after the manager's minSetback (5 days), so they guard against a later admin granted without
+  // delay (OpenZeppelin's AccessManager._getAdminRestrictions says which admin call waits for which).
+  const adminDelay = adminDelayOf(roles);
+  if (adminDelay > 0) {
+    for (const name of MARKET_CONTRACTS) {
+      calls.push(
+        managerInterface.encodeFunctionData("setTargetAdminDelay", [
+          records[name].proxy,
+          adminDelay,
+        ]),
+      );
+    }
+    for (const role of ["ADMIN", "UPGRADER"] as const)
+      calls.push(
+        managerInterface.encodeFunctionData("setGrantDelay", [ROLE_IDS[role], adminDelay]),
+      );
   }
+  const admin = roles.admin ?? deployer;
+  const handOver = admin.toLowerCase() !== deployer.toLowerCase();
+  if (handOver || adminDelay > 0) grant("ADMIN", [admin], adminDelay);
+  if (handOver)
+    calls.push(managerInterface.encodeFunctionData("renounceRole", [ROLE_IDS.ADMIN, deployer]));
   return calls;
+}
+
+function adminDelayOf(roles: RoleAccounts): number {
+  return roles.adminDelaySeconds ?? roles.upgraderDelaySeconds;
 }
 
 async function firstSigner(connection: NetworkConnection): Promise<HardhatEthersSigner> {

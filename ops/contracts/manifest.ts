@@ -42,6 +42,8 @@ const manifestSchema = z.strictObject({
     admin: address,
     upgraders: z.array(address),
     upgraderDelaySeconds: z.number().int().nonnegative(),
+    /** Absent in manifests written before the admin was delayed. */
+    adminDelaySeconds: z.number().int().nonnegative().optional(),
     gridOperators: z.array(address),
     meters: z.array(address),
     producers: z.array(address),

@@ -51,6 +51,8 @@ export type Offer = {
   quantityWh: Wh;
   deliveryStart: bigint;
   deliveryEnd: bigint;
+  /** A standing offer accepts every request within its terms: a consumer's `buy` is one transaction. */
+  standing?: boolean;
 };
 
 /** How an order ended after the seller's answer and the grid's review. */
@@ -67,8 +69,9 @@ export class MarketClient {
   /** A. A producer publishes an offer that expires at the delivery start; returns its id. */
   async publish(offer: Offer): Promise<bigint> {
     const market = this.contracts.market.connect(offer.seller);
+    const publish = offer.standing === true ? market.publishStanding : market.publish;
     const receipt = await wait(
-      market.publish(
+      publish(
         ENERGY_TYPES.indexOf(offer.energyType),
         offer.pricePerKwh,
         offer.defaultPerKwh,
@@ -85,6 +88,20 @@ export class MarketClient {
   async request(buyer: Signer, offerId: bigint, quantityWh: Wh): Promise<bigint> {
     const receipt = await wait(this.contracts.market.connect(buyer).request(offerId, quantityWh));
     return this.eventArg(receipt, "OrderRequested", "orderId");
+  }
+
+  /**
+   * B + C in one transaction: a consumer buys from a standing offer; the review decides at once.
+   * Returns the order id and its outcome.
+   */
+  async buy(
+    buyer: Signer,
+    offerId: bigint,
+    quantityWh: Wh,
+  ): Promise<{ orderId: bigint } & Confirmation> {
+    const receipt = await wait(this.contracts.market.connect(buyer).buy(offerId, quantityWh));
+    const orderId = this.eventArg(receipt, "OrderRequested", "orderId");
+    return { orderId, ...(await this.outcome(orderId)) };
   }
 
   /** B + C. The seller confirms; in auto mode the grid's review decides in the same transaction. */
@@ -132,6 +149,28 @@ export class MarketClient {
   async settleDefault(caller: Signer, orderId: bigint): Promise<Credits> {
     const receipt = await wait(this.contracts.market.connect(caller).settleDefault(orderId));
     return this.eventArg(receipt, "DefaultSettled", "payout");
+  }
+
+  /** The grid's network usage charge per kWh from `sellerZone` to `buyerZone` (GridCredit units). */
+  async tariff(sellerZone: number, buyerZone: number): Promise<Credits> {
+    return this.contracts.review.tariff(sellerZone, buyerZone);
+  }
+
+  /** The grid operator sets the tariff of one zone pair (a new parameters version). */
+  async setTariff(
+    gridOperator: Signer,
+    sellerZone: number,
+    buyerZone: number,
+    perKwh: Credits,
+  ): Promise<void> {
+    await wait(
+      this.contracts.review.connect(gridOperator).setTariff(sellerZone, buyerZone, perKwh),
+    );
+  }
+
+  /** What the market holds for the grid operator: tariffs and kept capacity fees. */
+  async gridIncome(): Promise<Credits> {
+    return this.contracts.market.gridIncome();
   }
 
   /** An order's status, denial reason and the review parameters version it was checked against. */

@@ -57,6 +57,8 @@ const PRICE_SOLAR = 120_000n; // 0.12 credits per kWh
 const PRICE_WIND = 100_000n; // 0.10 credits per kWh
 const DEFAULT_PER_KWH = 50_000n; // 0.05 credits per kWh not delivered
 const BOND = 50_000_000n; // 50 credits
+const TARIFF_CROSS_ZONE = 20_000n; // 0.02 credits per kWh carried between two zones
+const TARIFF_IN_ZONE = 10_000n; // 0.01 credits per kWh carried inside one zone
 
 /**
  * A short trading session through every step of the flow on a deployed market: bonds, offers (A),
@@ -95,6 +97,21 @@ export async function runDemoSession(params: DemoParams): Promise<DemoRow[]> {
   );
 
   say("");
+  say("Grid tariff. The grid operator charges per kWh carried, by seller zone and buyer zone.");
+  // Zone numbers are the YAML order, from 1; sequential: one signer sends every change.
+  for (let from = 1; from <= params.zones.length; from++) {
+    for (let to = 1; to <= params.zones.length; to++) {
+      const perKwh = from === to ? TARIFF_IN_ZONE : TARIFF_CROSS_ZONE;
+      if ((await client.tariff(from, to)) !== perKwh)
+        await client.setTariff(gridOperator.signer, from, to, perKwh);
+    }
+  }
+  say(
+    `  ${gridOperator.label}: ${formatCredits(TARIFF_CROSS_ZONE)} credits/kWh between zones, ${formatCredits(TARIFF_IN_ZONE)} inside a zone; locked from the seller's bond at confirm, paid to the grid at metering.`,
+  );
+
+  const tariffNote = `(grid tariff ${formatCredits(TARIFF_CROSS_ZONE)} to another zone, ${formatCredits(TARIFF_IN_ZONE)} inside its own)`;
+  say("");
   say("A. Release: producers publish offers for the slot.");
   const solarOfferWh = orderWh * BigInt(fitting + 1);
   const windOfferWh = orderWh;
@@ -119,10 +136,10 @@ export async function runDemoSession(params: DemoParams): Promise<DemoRow[]> {
     }),
   ]);
   say(
-    `  offer ${solarOffer}: ${solar.label} in zone ${zoneName(solar.account)} sells ${kwh(solarOfferWh)} kWh of solar at ${formatCredits(PRICE_SOLAR)} credits/kWh`,
+    `  offer ${solarOffer}: ${solar.label} in zone ${zoneName(solar.account)} sells ${kwh(solarOfferWh)} kWh of solar at ${formatCredits(PRICE_SOLAR)} credits/kWh ${tariffNote}`,
   );
   say(
-    `  offer ${windOffer}: ${wind.label} in zone ${zoneName(wind.account)} sells ${kwh(windOfferWh)} kWh of wind at ${formatCredits(PRICE_WIND)} credits/kWh`,
+    `  offer ${windOffer}: ${wind.label} in zone ${zoneName(wind.account)} sells ${kwh(windOfferWh)} kWh of wind at ${formatCredits(PRICE_WIND)} credits/kWh ${tariffNote}`,
   );
 
   say("");
@@ -265,6 +282,9 @@ export async function runDemoSession(params: DemoParams): Promise<DemoRow[]> {
   const payout = await client.settleDefault(shortOrder.buyer.signer, shortOrder.orderId);
   say(
     `  order ${shortOrder.orderId} fell short: ${formatCredits(payout)} credits go from ${shortOrder.seller.label}'s bond to ${shortOrder.buyer.label}; the rest of the locked bond is freed.`,
+  );
+  say(
+    `  grid income held by the market for the grid operator: ${formatCredits(await client.gridIncome())} credits (tariffs on the energy carried, all runs so far).`,
   );
 
   const rows: DemoRow[] = [];

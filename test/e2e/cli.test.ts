@@ -179,8 +179,23 @@ describe("gridchain CLI end to end (embedded engine)", function () {
     const status = await gridchain("status", "--json", ...chainArgs());
     expect(status.code, status.stderr).to.equal(0);
     const json = JSON.parse(status.stdout) as {
-      deployment: { offers: number; orders: number; contracts: { hasCode: boolean }[] };
+      deployment: {
+        offers: number;
+        orders: number;
+        contracts: { hasCode: boolean }[];
+        trust: { roles: { role: string; members: unknown[] }[] };
+      };
     };
+    expect(json.deployment.trust.roles.map((r) => r.role)).to.deep.equal([
+      "ADMIN",
+      "UPGRADER",
+      "GRID_OPERATOR",
+      "METER",
+      "PRODUCER",
+      "CONSUMER",
+    ]);
+    const text = await gridchain("status", ...chainArgs());
+    expect(text.stdout).to.contain("trust model (read from chain");
     expect(json.deployment.offers).to.equal(1);
     expect(json.deployment.orders).to.equal(1);
     expect(json.deployment.contracts.map((c) => c.hasCode)).to.deep.equal([

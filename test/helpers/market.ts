@@ -56,6 +56,7 @@ export async function deployWorld(
   connection: NetworkConnection,
   mode: ReviewMode = "auto",
   manualThresholdWh = 0n,
+  slotSeconds = SLOT_SECONDS,
 ) {
   const { ethers } = connection;
   const signers = await ethers.getSigners();
@@ -92,7 +93,7 @@ export async function deployWorld(
       consumers: [addr(alice), addr(bob), addr(carol)],
     },
     review: {
-      slotSeconds: SLOT_SECONDS,
+      slotSeconds,
       maxOrderWh: MAX_ORDER_WH,
       maxParticipantSlotWh: MAX_PARTICIPANT_SLOT_WH,
       mode,
@@ -128,7 +129,7 @@ export async function deployWorld(
   }
   const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
   // First slot boundary at least two hours ahead: offers expire at the delivery start.
-  const deliveryStart = ((now + 7200n) / BigInt(SLOT_SECONDS) + 1n) * BigInt(SLOT_SECONDS);
+  const deliveryStart = ((now + 7200n) / BigInt(slotSeconds) + 1n) * BigInt(slotSeconds);
   return {
     manifest,
     manager,
@@ -145,7 +146,7 @@ export async function deployWorld(
     carol,
     outsider,
     deliveryStart,
-    deliveryEnd: deliveryStart + BigInt(SLOT_SECONDS),
+    deliveryEnd: deliveryStart + BigInt(slotSeconds),
   };
 }
 

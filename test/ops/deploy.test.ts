@@ -65,7 +65,7 @@ async function expectWired(conn: NetworkConnection, manifest: DeploymentManifest
   for (const account of roles.meters) await expectRole(ROLE_IDS.METER, account, 0n);
   for (const account of roles.producers) await expectRole(ROLE_IDS.PRODUCER, account, 0n);
   for (const account of roles.consumers) await expectRole(ROLE_IDS.CONSUMER, account, 0n);
-  await expectRole(ROLE_IDS.ADMIN, roles.admin, 0n);
+  await expectRole(ROLE_IDS.ADMIN, roles.admin, BigInt(roles.adminDelaySeconds ?? 0));
   const review = await ethers.getContractAt("GridReview", manifest.contracts.GridReview.proxy);
   expect(await review.market()).to.equal(manifest.contracts.EnergyMarket.proxy);
   for (const name of MARKET_CONTRACTS) {

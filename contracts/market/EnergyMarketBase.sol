@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessManager.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {GridRoles} from "../access/GridRoles.sol";
+import {GridReview} from "../review/GridReview.sol";
+
+/**
+ * @title EnergyMarketBase
+ * @notice The market's vocabulary and state: order and offer types, the ERC-7201 storage, errors,
+ * events and the helpers every step shares. {EnergyMarket} holds the steps themselves; the split keeps
+ * each file readable and changes nothing on chain (one namespaced storage struct, same layout).
+ */
+abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, UUPSUpgradeable {
+    /// @notice Where the energy comes from; informative for buyers, not used by the review.
+    enum EnergyType {
+        Solar,
+        Wind,
+        Hydro,
+        Biomass,
+        Storage,
+        Grid
+    }
+
+    /// @notice The life of an order. `None` marks an id that was never issued.
+    enum OrderStatus {
+        None,
+        Requested,
+        Rejected,
+        Cancelled,
+        Expired,
+        Denied,
+        AwaitingReview,
+        Established,
+        Delivered,
+        Defaulted,
+        DefaultSettled
+    }
+
+    /**
+     * @notice An offer as stored. `remainingWh` is what is still unsold; the rest is immutable after
+     * publishing. Everything a request or confirm reads sits in the first two slots; prices are uint64
+     * (up to 1.8e13 credits per kWh at 6 decimals).
+     */
+    struct Offer {
+        address seller;
+        uint64 remainingWh;
+        uint16 zone;
+        EnergyType energyType;
+        bool cancelled;
+        uint40 deliveryStart;
+        uint40 deliveryEnd;
+        uint40 expiresAt;
+        uint64 pricePerKwh;
+        uint64 defaultPerKwh;
+        bool standing;
+        uint64 quantityWh;
+    }
+
+    /**
+     * @notice An order as read by clients: the stored record joined with its offer's terms.
+     * The approval reference is (`reviewVersion`, order id): the parameters version that approved it
+     * and the id {GridReview} reserved capacity under. Built in memory only, so its layout costs nothing.
+     */
+    // solhint-disable-next-line gas-struct-packing
+    struct Order {
+        address buyer;
+        address seller;
+        uint256 offerId;
+        uint64 quantityWh;
+        uint64 pricePerKwh;
+        uint40 deliveryStart;
+        uint40 deliveryEnd;
+        uint96 defaultAmount;
+        OrderStatus status;
+        GridReview.DenialReason denialReason;
+        uint32 reviewVersion;
+        uint16 sellerZone;
+        uint16 buyerZone;
+        uint64 deliveredWh;
+        uint40 confirmBy;
+        uint32 tariffPerKwh;
+        uint32 capacityFeePerKwh;
+    }
+
+    /// @notice A seller's bond in GridCredit: `free` may be withdrawn, `locked` backs confirmed orders.
+    struct Bond {
+        uint128 free;
+        uint128 locked;
+    }
+
+    /**
+     * @dev An order as stored (two slots). Seller, seller zone, price, window and penalty rate live in
+     * the offer, which never changes after publishing, so the default amount is recomputed from it
+     * rather than stored. `buyerZone` is non-zero exactly when a review approved the order (zone 0 is
+     * always denied). `confirmBy` is the buyer's deadline for the seller's confirm (0: the offer's
+     * expiry). The grid charges per kWh are the ones the approving review quoted.
+     */
+    struct OrderRecord {
+        address buyer;
+        uint64 quantityWh;
+        uint32 offerId;
+        OrderStatus status;
+        GridReview.DenialReason denialReason;
+        uint32 reviewVersion;
+        uint16 buyerZone;
+        uint40 confirmBy;
+        uint32 tariffPerKwh;
+        uint32 capacityFeePerKwh;
+        uint64 deliveredWh;
+    }
+
+    /// @dev The latest cumulative reading of a meter and the end of the window it was taken for.
+    struct MeterReading {
+        uint40 windowEnd;
+        uint64 readingWh;
+    }
+
+    /// @custom:storage-location erc7201:gridchain.storage.Market
+    // Packed by hand: review + counters + paused fill one slot, credit + gridIncome the next.
+    // solhint-disable-next-line gas-struct-packing
+    struct MarketStorage {
+        GridReview review;
+        uint32 offerCount;
+        uint56 orderCount;
+        bool paused;
+        IERC20 credit;
+        uint96 gridIncome;
+        mapping(uint256 offerId => Offer) offers;
+        mapping(uint256 orderId => OrderRecord) orders;
+        mapping(address account => Bond) bonds;
+        mapping(bytes32 meterId => MeterReading) lastReading;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Market")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 internal constant MARKET_STORAGE = 0xaf3a31c880fd87b13652d83a0e9a6966da7eba5d935952af5ca7382b01b9a600;
+
+    /// @notice Wh per kWh: prices are per kWh, quantities in Wh.
+    uint256 internal constant WH_PER_KWH = 1000;
+
+    error MarketUnknownOffer(uint256 offerId);
+    error MarketUnknownOrder(uint256 orderId);
+    error MarketQuantityZero();
+    error MarketWindowInvalid(uint40 deliveryStart, uint40 deliveryEnd);
+    error MarketExpiryInvalid(uint40 expiresAt, uint256 now_, uint40 deliveryStart);
+    error MarketOfferExpired(uint256 offerId, uint40 expiredAt);
+    error MarketOfferCancelled(uint256 offerId);
+    error MarketQuantityExceedsRemaining(uint256 offerId, uint64 requestedWh, uint64 remainingWh);
+    error MarketSelfTrade(uint256 offerId, address account);
+    error MarketNotSeller(uint256 id, address caller, address seller);
+    error MarketUnexpectedOrderStatus(uint256 orderId, OrderStatus actual, OrderStatus expected);
+    error MarketCancelNotAllowed(uint256 orderId, address caller, OrderStatus status);
+    error MarketOrderNotExpirable(uint256 orderId, OrderStatus status);
+    error MarketOrderNotExpired(uint256 orderId, uint40 deadline);
+    error MarketBondInsufficient(address account, uint128 free, uint256 needed);
+    error MarketDeliveryNotOver(uint256 orderId, uint40 deliveryEnd);
+    error MarketMeterReadingNotIncreasing(bytes32 meterId, uint64 lastReadingWh, uint64 newReadingWh);
+    error MarketMeterReadingAboveLater(bytes32 meterId, uint64 readingWh, uint40 laterWindowEnd, uint64 laterReadingWh);
+    error MarketReviewDeadlinePassed(uint256 orderId, uint40 deliveryStart);
+    error MarketOrderInDelivery(uint256 orderId, uint40 deliveryStart);
+    error MarketConfirmDeadlineInvalid(uint40 confirmBy, uint256 now_);
+    error MarketConfirmDeadlinePassed(uint256 orderId, uint40 confirmBy);
+    error MarketGridIncomeInsufficient(uint96 income, uint256 requested);
+    error MarketOfferNotStanding(uint256 offerId);
+    error MarketDefaultAlreadySettled(uint256 orderId);
+    error MarketIdsExhausted();
+    error MarketPaused();
+    error MarketNotPaused();
+
+    /// @notice Step A: an offer entered the order book with all its terms.
+    event OfferPublished(
+        uint256 indexed offerId,
+        address indexed seller,
+        uint16 zone,
+        EnergyType energyType,
+        uint64 pricePerKwh,
+        uint64 defaultPerKwh,
+        uint64 quantityWh,
+        uint40 deliveryStart,
+        uint40 deliveryEnd,
+        uint40 expiresAt
+    );
+    /// @notice The offer is standing: a consumer's {EnergyMarket-buy} is confirmed without the seller.
+    event StandingOfferPublished(uint256 indexed offerId);
+    /// @notice The offer left the order book; `remainingWh` was unsold. Established orders stand.
+    event OfferCancelled(uint256 indexed offerId, address indexed by, uint64 remainingWh);
+    /// @notice Step B: a buyer asked for `quantityWh` of an offer.
+    event OrderRequested(uint256 indexed orderId, uint256 indexed offerId, address indexed buyer, uint64 quantityWh);
+    /// @notice The buyer of `orderId` accepts a confirm only before `confirmBy`.
+    event OrderConfirmDeadlineSet(uint256 indexed orderId, uint40 confirmBy);
+    /// @notice The seller declined the request.
+    event OrderRejected(uint256 indexed orderId, address indexed seller);
+    /// @notice The seller confirmed and the review reserved capacity; the grid operator must still decide.
+    event OrderAwaitingReview(
+        uint256 indexed orderId,
+        address indexed seller,
+        uint64 quantityWh,
+        uint96 defaultAmount,
+        uint32 reviewVersion,
+        uint64 offerRemainingWh
+    );
+    /**
+     * @notice Steps C and D: the order is approved and recorded. Carries the whole record so a trade
+     * can be rebuilt from this event alone.
+     */
+    event OrderEstablished(
+        uint256 indexed orderId,
+        address indexed buyer,
+        address indexed seller,
+        uint256 offerId,
+        uint64 quantityWh,
+        uint64 pricePerKwh,
+        uint40 deliveryStart,
+        uint40 deliveryEnd,
+        uint96 defaultAmount,
+        uint32 reviewVersion,
+        uint64 offerRemainingWh
+    );
+    /// @notice The review (or the grid operator) said no; `reviewVersion` is the parameters version used.
+    event OrderDenied(uint256 indexed orderId, GridReview.DenialReason reason, uint32 reviewVersion);
+    /// @notice The order was cancelled by `by` while in `previousStatus`.
+    event OrderCancelled(uint256 indexed orderId, address indexed by, OrderStatus previousStatus);
+    /// @notice A stale order was closed after its deadline while in `previousStatus`.
+    event OrderExpired(uint256 indexed orderId, address indexed by, OrderStatus previousStatus);
+    /// @notice The meter role recorded a cumulative reading and the energy it attributes to the order.
+    event MeterReadingRecorded(
+        uint256 indexed orderId,
+        bytes32 indexed meterId,
+        address indexed recordedBy,
+        uint64 readingWh,
+        uint64 deliveredWh,
+        uint64 shortfallWh
+    );
+    /// @notice A shortfall was settled: `payout` went to the buyer, `returned` back to the seller's free bond.
+    event DefaultSettled(
+        uint256 indexed orderId,
+        address indexed buyer,
+        address indexed seller,
+        uint64 shortfallWh,
+        uint256 payout,
+        uint256 returned
+    );
+    /**
+     * @notice The meter closed an order's grid charges: `tariffPaid` (usage charge on the energy
+     * carried) and `capacityFeeKept` (the fee for the line capacity not used) went to the grid's
+     * income; `returned` went back to the seller's free bond.
+     */
+    event GridChargesSettled(
+        uint256 indexed orderId,
+        address indexed seller,
+        uint256 tariffPaid,
+        uint256 capacityFeeKept,
+        uint256 returned
+    );
+    /// @notice The grid operator `by` took `amount` of the grid's income to `to`.
+    event GridIncomeWithdrawn(address indexed by, address indexed to, uint256 amount);
+    /// @notice `amount` entered the account's free bond, now `free`.
+    event BondDeposited(address indexed account, uint256 amount, uint128 free);
+    /// @notice `amount` left the account's free bond, now `free`.
+    event BondWithdrawn(address indexed account, uint256 amount, uint128 free);
+    /// @notice New business stopped (`account` is the grid operator who paused).
+    event Paused(address indexed account);
+    /// @notice New business resumed.
+    event Unpaused(address indexed account);
+
+    /**
+     * @dev The pause flag shares a slot with the review address and the id counters, which every
+     * publish, request and confirm reads anyway: checking it costs no extra storage read.
+     */
+    modifier whenNotPaused() {
+        _requireNotPaused();
+        _;
+    }
+
+    function _requireNotPaused() internal view {
+        if (_getMarketStorage().paused) revert MarketPaused();
+    }
+
+    function _offer(uint256 offerId) internal view returns (Offer storage offer) {
+        offer = _getMarketStorage().offers[offerId];
+        if (offer.seller == address(0)) revert MarketUnknownOffer(offerId);
+    }
+
+    function _order(uint256 orderId) internal view returns (OrderRecord storage order) {
+        order = _getMarketStorage().orders[orderId];
+        if (order.status == OrderStatus.None) revert MarketUnknownOrder(orderId);
+    }
+
+    function _checkOpen(uint256 offerId, Offer storage offer) internal view {
+        if (offer.cancelled) revert MarketOfferCancelled(offerId);
+        if (block.timestamp >= offer.expiresAt) revert MarketOfferExpired(offerId, offer.expiresAt);
+    }
+
+    function _expectStatus(uint256 orderId, OrderStatus actual, OrderStatus expected) internal pure {
+        if (actual != expected) revert MarketUnexpectedOrderStatus(orderId, actual, expected);
+    }
+
+    /// @dev Only an immediate grid operator: a member granted with an execution delay cannot schedule
+    /// these unrestricted exits, so it gets no shortcut around its delay either.
+    function _isGridOperator(address account) internal view returns (bool) {
+        (bool isMember, uint32 delay) = IAccessManager(authority()).hasRole(GridRoles.GRID_OPERATOR, account);
+        return isMember && delay == 0;
+    }
+
+    function _terms(
+        uint256 orderId,
+        OrderRecord storage order,
+        Offer storage offer,
+        address seller
+    ) internal view returns (GridReview.OrderTerms memory) {
+        return
+            GridReview.OrderTerms({
+                orderId: orderId,
+                seller: seller,
+                sellerZone: offer.zone,
+                buyer: order.buyer,
+                quantityWh: order.quantityWh,
+                deliveryStart: offer.deliveryStart,
+                deliveryEnd: offer.deliveryEnd
+            });
+    }
+
+    /**
+     * @dev Reverses a confirm: releases the reservation, frees everything the confirm locked (default
+     * amount and grid charges: an order undone before delivery carried nothing and held its line only
+     * by the grid operator's decision or inaction), restores quantity.
+     */
+    function _undoConfirm(uint256 orderId, OrderRecord storage order) internal {
+        MarketStorage storage $ = _getMarketStorage();
+        Offer storage offer = $.offers[order.offerId];
+        address seller = offer.seller;
+        uint16 sellerZone = offer.zone;
+        $.review.release(_terms(orderId, order, offer, seller), sellerZone, order.buyerZone);
+        uint128 locked = _lockedFor(order, offer);
+        Bond storage bond = $.bonds[seller];
+        bond.locked -= locked;
+        bond.free += locked;
+        // The quantity was taken from remainingWh at confirm, so adding it back stays <= quantityWh.
+        offer.remainingWh += order.quantityWh;
+    }
+
+    /// @dev Applies the ordering rule of {EnergyMarket-recordMeterReading} and keeps the latest reading.
+    function _recordReading(MeterReading storage last, bytes32 meterId, uint40 windowEnd, uint64 readingWh) internal {
+        uint40 lastEnd = last.windowEnd;
+        uint64 lastWh = last.readingWh;
+        if (windowEnd < lastEnd) {
+            if (readingWh > lastWh) revert MarketMeterReadingAboveLater(meterId, readingWh, lastEnd, lastWh);
+            return;
+        }
+        if (readingWh <= lastWh) revert MarketMeterReadingNotIncreasing(meterId, lastWh, readingWh);
+        last.windowEnd = windowEnd;
+        last.readingWh = readingWh;
+    }
+
+    /**
+     * @dev Closes an order's grid charges at metering: the tariff on `carriedWh` and the capacity fee
+     * on `shortfallWh` go to the grid's income. Returns what the confirm locked for both charges minus
+     * that; the caller frees it. Each part is a ceiling of a smaller energy than the ceiling locked at
+     * confirm (carried and shortfall are both <= quantity), so neither exceeds what was locked.
+     */
+    function _settleGridCharges(
+        uint256 orderId,
+        OrderRecord storage order,
+        address seller,
+        uint64 carriedWh,
+        uint64 shortfallWh
+    ) internal returns (uint128 released) {
+        uint32 tariffPerKwh = order.tariffPerKwh;
+        uint32 feePerKwh = order.capacityFeePerKwh;
+        if (tariffPerKwh == 0 && feePerKwh == 0) return 0;
+        uint64 quantityWh = order.quantityWh;
+        uint128 tariffPaid = _perKwh(carriedWh, tariffPerKwh);
+        uint128 feeKept = _perKwh(shortfallWh, feePerKwh);
+        uint128 locked = _perKwh(quantityWh, tariffPerKwh) + _perKwh(quantityWh, feePerKwh);
+        released = locked - tariffPaid - feeKept;
+        MarketStorage storage $ = _getMarketStorage();
+        $.gridIncome += SafeCast.toUint96(tariffPaid + feeKept);
+        $.bonds[seller].locked -= tariffPaid + feeKept;
+        emit GridChargesSettled(orderId, seller, tariffPaid, feeKept, released);
+    }
+
+    /// @dev What a confirm locks from the seller's bond: the default amount and both grid charges.
+    function _lockedFor(OrderRecord storage order, Offer storage offer) internal view returns (uint128) {
+        uint64 quantityWh = order.quantityWh;
+        return
+            uint128(_defaultAmount(quantityWh, offer.defaultPerKwh)) +
+            _perKwh(quantityWh, order.tariffPerKwh) +
+            _perKwh(quantityWh, order.capacityFeePerKwh);
+    }
+
+    /**
+     * @dev The default amount `ceil(quantityWh * defaultPerKwh / 1000)`: rounded up so the bond always
+     * covers the full stated penalty. Offer terms never change, so this is the same at confirm and at
+     * every later step; a value past uint96 reverts at confirm, so later steps never see one.
+     */
+    function _defaultAmount(uint64 quantityWh, uint64 defaultPerKwh) internal pure returns (uint96) {
+        return SafeCast.toUint96((uint256(quantityWh) * defaultPerKwh + WH_PER_KWH - 1) / WH_PER_KWH);
+    }
+
+    /// @dev A grid charge `ceil(energyWh * perKwh / 1000)`; below 2^96, so it fits a bond's uint128.
+    function _perKwh(uint64 energyWh, uint32 perKwh) internal pure returns (uint128) {
+        return uint128((uint256(energyWh) * perKwh + WH_PER_KWH - 1) / WH_PER_KWH);
+    }
+
+    function _emitEstablished(uint256 orderId, OrderRecord storage order, Offer storage offer, uint64 remainingWh) internal {
+        emit OrderEstablished(
+            orderId,
+            order.buyer,
+            offer.seller,
+            order.offerId,
+            order.quantityWh,
+            offer.pricePerKwh,
+            offer.deliveryStart,
+            offer.deliveryEnd,
+            _defaultAmount(order.quantityWh, offer.defaultPerKwh),
+            order.reviewVersion,
+            remainingWh
+        );
+    }
+
+    function _getMarketStorage() internal pure returns (MarketStorage storage $) {
+        // ERC-7201: the namespace's fixed slot can only be assigned in assembly.
+        // solhint-disable-next-line no-inline-assembly
+        assembly {
+            $.slot := MARKET_STORAGE
+        }
+    }
+}
