@@ -14,53 +14,17 @@ import {
   type Hash,
   type SignedBalanceProof,
 } from "./proofs.js";
+import {
+  applyRecord,
+  balance,
+  checkReceivable,
+  type ChannelState,
+  type ChannelView,
+} from "./ledger.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
+
+export { BalanceProofRejected, type ChannelView, type RejectReason } from "./ledger.js";
 import type { WatchedProof } from "./watcher.js";
-
-/** Why `receive` refused a balance proof: the proof is not stored and must not be relied on. */
-export type RejectReason =
-  | "unknown-channel"
-  | "channel-closed"
-  | "wrong-sender"
-  | "bad-signature"
-  | "stale-nonce"
-  | "amount-decreased"
-  | "exceeds-deposit";
-
-export class BalanceProofRejected extends Error {
-  override readonly name = "BalanceProofRejected";
-  readonly reason: RejectReason;
-  constructor(reason: RejectReason, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
-
-type LatestProof = Omit<SignedBalanceProof, "sender">;
-
-/** What the client knows about one channel, rebuilt from the store on start. */
-export type ChannelView = {
-  channelId: bigint;
-  self: Address;
-  partner: Address;
-  /** The opener: the contract's participant1. */
-  participant1: Address;
-  selfDeposit: Credits;
-  selfWithdrawn: Credits;
-  partnerDeposit: Credits;
-  partnerWithdrawn: Credits;
-  /** The latest proof this client signed (its cumulative payments to the partner). */
-  sent: LatestProof | undefined;
-  /** The latest proof received from the partner. */
-  received: LatestProof | undefined;
-  closed: boolean;
-  settled: boolean;
-};
-
-type ChannelState = ChannelView & {
-  paidOrders: Map<bigint, LatestProof>;
-  receivedByHash: Map<Hash, Credits>;
-};
 
 /** On-chain access: the channels contract and the token, both connected to this client's account. */
 export type ChainAccess = { channels: PaymentChannels; token: GridCredit };
@@ -276,10 +240,10 @@ export class ChannelClient {
       throw new OperatorError(`payment amount must be positive, got ${amount}`);
     }
     const transferredAmount = (state.sent?.transferredAmount ?? 0n) + amount;
-    const available = this.balance(state, "self") + (state.sent?.transferredAmount ?? 0n);
+    const available = balance(state, "self") + (state.sent?.transferredAmount ?? 0n);
     if (transferredAmount > available) {
       throw new OperatorError(`channel ${channelId} cannot pay ${amount}`, {
-        details: `balance ${this.balance(state, "self")}`,
+        details: `balance ${balance(state, "self")}`,
         hint: "deposit more or wait for the partner to pay",
       });
     }
@@ -303,47 +267,7 @@ export class ChannelClient {
    * more than the partner holds) and stores it; resolves once it is durable.
    */
   async receive(proof: SignedBalanceProof): Promise<void> {
-    const state = this.channels.get(proof.channelId);
-    if (!state) {
-      throw new BalanceProofRejected("unknown-channel", `unknown channel ${proof.channelId}`);
-    }
-    if (state.closed || state.settled) {
-      throw new BalanceProofRejected("channel-closed", `channel ${proof.channelId} is closed`);
-    }
-    if (getAddress(proof.sender) !== state.partner) {
-      throw new BalanceProofRejected(
-        "wrong-sender",
-        `proof sender ${proof.sender} is not the partner ${state.partner} of channel ${proof.channelId}`,
-      );
-    }
-    const digest = this.typedData.proofDigest("BalanceProof", proof);
-    if (this.ecdsa.recover(digest, proof.signature) !== state.partner) {
-      throw new BalanceProofRejected(
-        "bad-signature",
-        `signature is not ${state.partner}'s for channel ${proof.channelId} on this chain and contract`,
-      );
-    }
-    const last = state.received;
-    if (proof.nonce <= (last?.nonce ?? 0n)) {
-      throw new BalanceProofRejected(
-        "stale-nonce",
-        `nonce ${proof.nonce} is not above the last received ${last?.nonce ?? 0n}`,
-      );
-    }
-    if (proof.transferredAmount < (last?.transferredAmount ?? 0n)) {
-      throw new BalanceProofRejected(
-        "amount-decreased",
-        `transferred amount ${proof.transferredAmount} is below the last received ${last?.transferredAmount}`,
-      );
-    }
-    const cover =
-      state.partnerDeposit - state.partnerWithdrawn + (state.sent?.transferredAmount ?? 0n);
-    if (proof.transferredAmount > cover) {
-      throw new BalanceProofRejected(
-        "exceeds-deposit",
-        `transferred amount ${proof.transferredAmount} exceeds what the partner holds (${cover})`,
-      );
-    }
+    checkReceivable(this.channels.get(proof.channelId), proof, this.ecdsa, this.typedData);
     const record: StoreRecord = {
       kind: "received",
       channelId: proof.channelId,
@@ -370,7 +294,7 @@ export class ChannelClient {
 
   /** This client's balance in the channel: deposit - withdrawn + received - sent. */
   balanceOf(channelId: bigint): Credits {
-    return this.balance(this.state(channelId), "self");
+    return balance(this.state(channelId), "self");
   }
 
   /** Signs the cooperative settlement of the balances both sides hold now. */
@@ -512,8 +436,8 @@ export class ChannelClient {
 
   private cooperativeFields(channelId: bigint) {
     const state = this.state(channelId);
-    const selfAmount = this.balance(state, "self");
-    const partnerAmount = this.balance(state, "partner");
+    const selfAmount = balance(state, "self");
+    const partnerAmount = balance(state, "partner");
     const selfIsOne = state.participant1 === state.self;
     return {
       channelId,
@@ -522,14 +446,6 @@ export class ChannelClient {
       participant2: selfIsOne ? state.partner : state.self,
       amount2: selfIsOne ? partnerAmount : selfAmount,
     };
-  }
-
-  private balance(state: ChannelState, side: "self" | "partner"): Credits {
-    const sent = state.sent?.transferredAmount ?? 0n;
-    const received = state.received?.transferredAmount ?? 0n;
-    return side === "self"
-      ? state.selfDeposit - state.selfWithdrawn + received - sent
-      : state.partnerDeposit - state.partnerWithdrawn + sent - received;
   }
 
   private sign(digest: Hash): string {
@@ -561,68 +477,6 @@ export class ChannelClient {
   }
 
   private apply(record: StoreRecord): void {
-    if (record.kind === "channel") {
-      this.channels.set(record.channelId, {
-        channelId: record.channelId,
-        self: record.self,
-        partner: record.partner,
-        participant1: record.participant1,
-        selfDeposit: 0n,
-        selfWithdrawn: 0n,
-        partnerDeposit: 0n,
-        partnerWithdrawn: 0n,
-        sent: undefined,
-        received: undefined,
-        closed: false,
-        settled: false,
-        paidOrders: new Map(),
-        receivedByHash: new Map(),
-      });
-      return;
-    }
-    const state = this.channels.get(record.channelId);
-    if (!state) return;
-    switch (record.kind) {
-      case "deposits":
-        state.selfDeposit = record.selfDeposit;
-        state.selfWithdrawn = record.selfWithdrawn;
-        state.partnerDeposit = record.partnerDeposit;
-        state.partnerWithdrawn = record.partnerWithdrawn;
-        break;
-      case "sent": {
-        const proof = {
-          channelId: record.channelId,
-          nonce: record.nonce,
-          transferredAmount: record.transferredAmount,
-          additionalHash: record.additionalHash,
-          signature: record.signature,
-        };
-        state.sent = proof;
-        if (record.orderId !== undefined) state.paidOrders.set(record.orderId, proof);
-        break;
-      }
-      case "received": {
-        const increment = record.transferredAmount - (state.received?.transferredAmount ?? 0n);
-        state.received = {
-          channelId: record.channelId,
-          nonce: record.nonce,
-          transferredAmount: record.transferredAmount,
-          additionalHash: record.additionalHash,
-          signature: record.signature,
-        };
-        state.receivedByHash.set(
-          record.additionalHash,
-          (state.receivedByHash.get(record.additionalHash) ?? 0n) + increment,
-        );
-        break;
-      }
-      case "closed":
-        state.closed = true;
-        break;
-      case "settled":
-        state.closed = true;
-        state.settled = true;
-        break;
-    }
+    applyRecord(this.channels, record);
   }
 }

@@ -1,0 +1,179 @@
+import { getAddress } from "ethers";
+import type { Ecdsa } from "./ecdsa.js";
+import type { Address, ChannelsTypedData, Credits, Hash, SignedBalanceProof } from "./proofs.js";
+import type { StoreRecord } from "./store.js";
+
+/**
+ * The channel client's books: what it knows of each channel, rebuilt record by record from the
+ * store, and the capacity rules it pays and accepts proofs by.
+ */
+
+/** Why `receive` refused a balance proof: the proof is not stored and must not be relied on. */
+export type RejectReason =
+  | "unknown-channel"
+  | "channel-closed"
+  | "wrong-sender"
+  | "bad-signature"
+  | "stale-nonce"
+  | "amount-decreased"
+  | "exceeds-deposit";
+
+export class BalanceProofRejected extends Error {
+  override readonly name = "BalanceProofRejected";
+  readonly reason: RejectReason;
+  constructor(reason: RejectReason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export type LatestProof = Omit<SignedBalanceProof, "sender">;
+
+/** What the client knows about one channel, rebuilt from the store on start. */
+export type ChannelView = {
+  channelId: bigint;
+  self: Address;
+  partner: Address;
+  /** The opener: the contract's participant1. */
+  participant1: Address;
+  selfDeposit: Credits;
+  selfWithdrawn: Credits;
+  partnerDeposit: Credits;
+  partnerWithdrawn: Credits;
+  /** The latest proof this client signed (its cumulative payments to the partner). */
+  sent: LatestProof | undefined;
+  /** The latest proof received from the partner. */
+  received: LatestProof | undefined;
+  closed: boolean;
+  settled: boolean;
+};
+
+export type ChannelState = ChannelView & {
+  paidOrders: Map<bigint, LatestProof>;
+  receivedByHash: Map<Hash, Credits>;
+};
+
+/** The checks a partner's proof must pass before it is stored; throws {@link BalanceProofRejected}. */
+export function checkReceivable(
+  state: ChannelState | undefined,
+  proof: SignedBalanceProof,
+  ecdsa: Pick<Ecdsa, "recover">,
+  typedData: ChannelsTypedData,
+): asserts state is ChannelState {
+  if (!state) {
+    throw new BalanceProofRejected("unknown-channel", `unknown channel ${proof.channelId}`);
+  }
+  if (state.closed || state.settled) {
+    throw new BalanceProofRejected("channel-closed", `channel ${proof.channelId} is closed`);
+  }
+  if (getAddress(proof.sender) !== state.partner) {
+    throw new BalanceProofRejected(
+      "wrong-sender",
+      `proof sender ${proof.sender} is not the partner ${state.partner} of channel ${proof.channelId}`,
+    );
+  }
+  const digest = typedData.proofDigest("BalanceProof", proof);
+  if (ecdsa.recover(digest, proof.signature) !== state.partner) {
+    throw new BalanceProofRejected(
+      "bad-signature",
+      `signature is not ${state.partner}'s for channel ${proof.channelId} on this chain and contract`,
+    );
+  }
+  const last = state.received;
+  if (proof.nonce <= (last?.nonce ?? 0n)) {
+    throw new BalanceProofRejected(
+      "stale-nonce",
+      `nonce ${proof.nonce} is not above the last received ${last?.nonce ?? 0n}`,
+    );
+  }
+  if (proof.transferredAmount < (last?.transferredAmount ?? 0n)) {
+    throw new BalanceProofRejected(
+      "amount-decreased",
+      `transferred amount ${proof.transferredAmount} is below the last received ${last?.transferredAmount}`,
+    );
+  }
+  const cover =
+    state.partnerDeposit - state.partnerWithdrawn + (state.sent?.transferredAmount ?? 0n);
+  if (proof.transferredAmount > cover) {
+    throw new BalanceProofRejected(
+      "exceeds-deposit",
+      `transferred amount ${proof.transferredAmount} exceeds what the partner holds (${cover})`,
+    );
+  }
+}
+
+/** A side's balance in the channel: deposit - withdrawn + received - sent. */
+export function balance(state: ChannelState, side: "self" | "partner"): Credits {
+  const sent = state.sent?.transferredAmount ?? 0n;
+  const received = state.received?.transferredAmount ?? 0n;
+  return side === "self"
+    ? state.selfDeposit - state.selfWithdrawn + received - sent
+    : state.partnerDeposit - state.partnerWithdrawn + sent - received;
+}
+
+/** Applies one store record to the books: the same on replay as when it was first written. */
+export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRecord): void {
+  if (record.kind === "channel") {
+    channels.set(record.channelId, {
+      channelId: record.channelId,
+      self: record.self,
+      partner: record.partner,
+      participant1: record.participant1,
+      selfDeposit: 0n,
+      selfWithdrawn: 0n,
+      partnerDeposit: 0n,
+      partnerWithdrawn: 0n,
+      sent: undefined,
+      received: undefined,
+      closed: false,
+      settled: false,
+      paidOrders: new Map(),
+      receivedByHash: new Map(),
+    });
+    return;
+  }
+  const state = channels.get(record.channelId);
+  if (!state) return;
+  switch (record.kind) {
+    case "deposits":
+      state.selfDeposit = record.selfDeposit;
+      state.selfWithdrawn = record.selfWithdrawn;
+      state.partnerDeposit = record.partnerDeposit;
+      state.partnerWithdrawn = record.partnerWithdrawn;
+      break;
+    case "sent": {
+      const proof = {
+        channelId: record.channelId,
+        nonce: record.nonce,
+        transferredAmount: record.transferredAmount,
+        additionalHash: record.additionalHash,
+        signature: record.signature,
+      };
+      state.sent = proof;
+      if (record.orderId !== undefined) state.paidOrders.set(record.orderId, proof);
+      break;
+    }
+    case "received": {
+      const increment = record.transferredAmount - (state.received?.transferredAmount ?? 0n);
+      state.received = {
+        channelId: record.channelId,
+        nonce: record.nonce,
+        transferredAmount: record.transferredAmount,
+        additionalHash: record.additionalHash,
+        signature: record.signature,
+      };
+      state.receivedByHash.set(
+        record.additionalHash,
+        (state.receivedByHash.get(record.additionalHash) ?? 0n) + increment,
+      );
+      break;
+    }
+    case "closed":
+      state.closed = true;
+      break;
+    case "settled":
+      state.closed = true;
+      state.settled = true;
+      break;
+  }
+}
