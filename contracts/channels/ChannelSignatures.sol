@@ -19,6 +19,33 @@ abstract contract ChannelSignatures is EIP712Upgradeable {
         bytes signature;
     }
 
+    /**
+     * @notice A withdrawal both participants sign. It binds the channel state the partner counted
+     * when it agreed: `participant`'s latest proof the partner holds (`nonce`, `transferredAmount`)
+     * and the partner's own latest payment total (`partnerNonce`, `partnerTransferredAmount`).
+     */
+    struct WithdrawIntent {
+        address participant;
+        uint256 totalWithdraw;
+        uint256 expiry;
+        uint256 nonce;
+        uint256 transferredAmount;
+        uint256 partnerNonce;
+        uint256 partnerTransferredAmount;
+    }
+
+    /**
+     * @notice A cooperative settlement both participants sign: the final split, the nonce of each
+     * side's latest balance proof the split was computed from, and the time after which it is void.
+     */
+    struct CooperativeSettlement {
+        uint256 amount1;
+        uint256 nonce1;
+        uint256 amount2;
+        uint256 nonce2;
+        uint256 expiry;
+    }
+
     // The type strings are hashed at compile time: their length costs no gas.
     // solhint-disable gas-small-strings
     /// @notice Signed by the sender: "I have paid my partner `transferredAmount` in total".
@@ -33,13 +60,17 @@ abstract contract ChannelSignatures is EIP712Upgradeable {
     bytes32 public constant UPDATE_TYPEHASH = keccak256(
         "Update(uint256 channelId,uint256 nonce,uint256 transferredAmount,bytes32 additionalHash)"
     );
-    /// @notice Signed by both participants: "`participant` may have withdrawn `totalWithdraw` in total until `expiry`".
+    /// @notice Signed by both participants: "`participant` may have withdrawn `totalWithdraw` in total until
+    /// `expiry`, counting these payments of each side".
     bytes32 public constant WITHDRAW_TYPEHASH = keccak256(
-        "Withdraw(uint256 channelId,address participant,uint256 totalWithdraw,uint256 expiry)"
+        "Withdraw(uint256 channelId,address participant,uint256 totalWithdraw,uint256 expiry,uint256 nonce,"
+        "uint256 transferredAmount,uint256 partnerNonce,uint256 partnerTransferredAmount)"
     );
-    /// @notice Signed by both participants: "pay out these final balances now and end the channel".
+    /// @notice Signed by both participants: "pay out these final balances, computed from the proofs with
+    /// these nonces, and end the channel, if done by `expiry`".
     bytes32 public constant COOPERATIVE_SETTLE_TYPEHASH = keccak256(
-        "CooperativeSettle(uint256 channelId,address participant1,uint256 amount1,address participant2,uint256 amount2)"
+        "CooperativeSettle(uint256 channelId,address participant1,uint256 amount1,uint256 nonce1,"
+        "address participant2,uint256 amount2,uint256 nonce2,uint256 expiry)"
     );
     // solhint-enable gas-small-strings
 
@@ -58,25 +89,46 @@ abstract contract ChannelSignatures is EIP712Upgradeable {
             );
     }
 
-    function _withdrawDigest(
-        uint256 channelId,
-        address participant,
-        uint256 totalWithdraw,
-        uint256 expiry
-    ) internal view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(WITHDRAW_TYPEHASH, channelId, participant, totalWithdraw, expiry)));
+    function _withdrawDigest(uint256 channelId, WithdrawIntent calldata w) internal view returns (bytes32) {
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        WITHDRAW_TYPEHASH,
+                        channelId,
+                        w.participant,
+                        w.totalWithdraw,
+                        w.expiry,
+                        w.nonce,
+                        w.transferredAmount,
+                        w.partnerNonce,
+                        w.partnerTransferredAmount
+                    )
+                )
+            );
     }
 
     function _cooperativeSettleDigest(
         uint256 channelId,
         address participant1,
-        uint256 amount1,
         address participant2,
-        uint256 amount2
+        CooperativeSettlement calldata c
     ) internal view returns (bytes32) {
         return
             _hashTypedDataV4(
-                keccak256(abi.encode(COOPERATIVE_SETTLE_TYPEHASH, channelId, participant1, amount1, participant2, amount2))
+                keccak256(
+                    abi.encode(
+                        COOPERATIVE_SETTLE_TYPEHASH,
+                        channelId,
+                        participant1,
+                        c.amount1,
+                        c.nonce1,
+                        participant2,
+                        c.amount2,
+                        c.nonce2,
+                        c.expiry
+                    )
+                )
             );
     }
 

@@ -23,7 +23,7 @@ import {ChannelSignatures} from "./ChannelSignatures.sol";
  * A balance proof is signed by its sender and states, for one channel, a strictly increasing `nonce`
  * and the cumulative, monotonic `transferredAmount` the sender has paid its partner so far, plus an
  * `additionalHash` binding the latest payment to the market order (and delivery interval) it pays.
- Every signature is a typed intent of {ChannelSignatures}, bound to one channel, chain and contract.
+ * Every signature is a typed intent of {ChannelSignatures}, bound to one channel, chain and contract.
  *
  * Exits: cooperative settle (both signatures, immediate), or a unilateral close with the partner's
  * latest balance proof, then a settle window of `settleTimeout` seconds during which the beneficiary
@@ -70,6 +70,9 @@ contract PaymentChannels is
     error PaymentChannelsSettleWindowOver(uint256 channelId, uint64 settleAt, uint256 now_);
     error PaymentChannelsSettleWindowOpen(uint256 channelId, uint64 settleAt, uint256 now_);
     error PaymentChannelsCooperativeSettleMismatch(uint256 channelId, uint256 sum, uint256 available);
+    error PaymentChannelsDepositNotByParticipant(uint256 channelId, address participant, address caller);
+    error PaymentChannelsWithdrawExceedsBalance(uint256 channelId, address participant, uint256 totalWithdraw, uint256 balance);
+    error PaymentChannelsCooperativeSettleExpired(uint256 channelId, uint256 expiry, uint256 now_);
 
     /// @notice A channel was opened; its id was never used before.
     event ChannelOpened(
@@ -90,7 +93,8 @@ contract PaymentChannels is
     event ChannelWithdrawn(uint256 indexed channelId, address indexed participant, uint256 totalWithdraw, uint256 amount);
     /// @notice `closer` closed the channel; exits settle after `settleAt`.
     event ChannelClosed(uint256 indexed channelId, address indexed closer, uint64 settleAt);
-    /// @notice The proof of `sender`'s payments recorded for settlement is now this one.
+    /// @notice The proof of `sender`'s payments recorded for settlement is now this one (`additionalHash`
+    /// is zero when the total was bound by a withdrawal).
     event BalanceProofRecorded(
         uint256 indexed channelId,
         address indexed sender,
@@ -167,12 +171,15 @@ contract PaymentChannels is
     }
 
     /**
-     * @notice Raises `participant`'s cumulative deposit to `totalDeposit`, taking the difference from
-     * the caller (who approved this contract). Cumulative so that a replayed transaction is harmless.
+     * @notice Raises the caller's cumulative deposit to `totalDeposit`, taking the difference from it
+     * (it approved this contract). Cumulative so that a replayed transaction is harmless. Only
+     * `participant` itself may deposit: a deposit changes the channel's total, and a signed
+     * cooperative settlement or withdrawal must not be breakable by a stranger's one-unit deposit.
      */
     function setTotalDeposit(uint256 channelId, address participant, uint256 totalDeposit) external whenNotPaused nonReentrant {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
         _checkParticipant(channel, channelId, participant);
+        if (participant != _msgSender()) revert PaymentChannelsDepositNotByParticipant(channelId, participant, _msgSender());
         Participant storage p = channel.participants[participant];
         uint256 current = p.deposit;
         if (totalDeposit <= current) revert PaymentChannelsDepositNotIncreasing(channelId, participant, current, totalDeposit);
@@ -187,31 +194,39 @@ contract PaymentChannels is
     }
 
     /**
-     * @notice Pays `participant` out of an open channel without closing it, raising its cumulative
-     * withdrawal to `totalWithdraw`. Both participants sign; the partner signs only what the
-     * participant's off-chain balance covers. Cumulative and expiring, so a signature cannot be replayed.
+     * @notice Pays `w.participant` out of an open channel without closing it, raising its cumulative
+     * withdrawal to `w.totalWithdraw`. Both participants sign the same {WithdrawIntent}, which binds
+     * the payments of each side the partner counted when it agreed; this contract then holds both
+     * sides to them:
+     * - `totalWithdraw <= deposit + partnerTransferredAmount - transferredAmount`: the participant
+     *   takes out no more than its balance in that state, so it cannot pay with proofs and withdraw
+     *   the same credits (the partner's client keeps the signed amount reserved until `expiry`, and
+     *   accepts no proof the rest of the balance does not cover);
+     * - both bound payment totals are recorded like balance proofs when newer than the recorded ones,
+     *   so a later close can never count either side as having paid less than it did then.
+     * Cumulative and expiring, so a signature cannot be replayed or used late.
      */
     function withdraw(
         uint256 channelId,
-        address participant,
-        uint256 totalWithdraw,
-        uint256 expiry,
+        WithdrawIntent calldata w,
         bytes calldata participantSignature,
         bytes calldata partnerSignature
     ) external nonReentrant {
-        (uint256 current, address partner) = _checkWithdraw(channelId, participant, totalWithdraw, expiry);
-        bytes32 digest = _withdrawDigest(channelId, participant, totalWithdraw, expiry);
-        _checkSigner(channelId, digest, participantSignature, participant);
-        _checkSigner(channelId, digest, partnerSignature, partner);
+        (uint256 current, address partner) = _checkWithdraw(channelId, w);
+        bytes32 digest = _withdrawDigest(channelId, w);
+        _checkPairSigned(channelId, digest, w.participant, participantSignature, partner, partnerSignature);
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
-        $.channels[channelId].participants[participant].withdrawn = totalWithdraw;
+        Channel storage channel = $.channels[channelId];
+        channel.participants[w.participant].withdrawn = w.totalWithdraw;
+        _recordBound(channel, channelId, w.participant, w.nonce, w.transferredAmount);
+        _recordBound(channel, channelId, partner, w.partnerNonce, w.partnerTransferredAmount);
         uint256 amount;
         unchecked {
             // totalWithdraw > current was checked by _checkWithdraw.
-            amount = totalWithdraw - current;
+            amount = w.totalWithdraw - current;
         }
-        $.token.safeTransfer(participant, amount);
-        emit ChannelWithdrawn(channelId, participant, totalWithdraw, amount);
+        $.token.safeTransfer(w.participant, amount);
+        emit ChannelWithdrawn(channelId, w.participant, w.totalWithdraw, amount);
     }
 
     /**
@@ -238,7 +253,8 @@ contract PaymentChannels is
         if (partnerProof.nonce == 0) {
             if (partnerProof.transferredAmount != 0)
                 revert PaymentChannelsEmptyProofWithAmount(channelId, partnerProof.transferredAmount);
-        } else {
+        } else if (partnerProof.nonce > channel.participants[partner].nonce) {
+            // A withdrawal may already have recorded this proof's total (or a newer one): keep that.
             _recordProof(channel, channelId, partner, partnerProof);
         }
     }
@@ -289,17 +305,20 @@ contract PaymentChannels is
     /**
      * @notice Ends an open channel at once with the final balances both participants signed. The
      * amounts must add up to exactly the total available deposit, so nothing is created or stranded.
+     * The settlement is void after `expiry` and when either side's recorded proof (bound by a later
+     * withdrawal) is newer than the nonce it was computed from: an old split cannot be replayed to
+     * erase payments made after it. Each client refuses payments in both directions from signing
+     * until `expiry`, so the signed split stays the channel's final state while it can be used.
      */
     function cooperativeSettle(
         uint256 channelId,
-        uint256 amount1,
-        uint256 amount2,
+        CooperativeSettlement calldata c,
         bytes calldata signature1,
         bytes calldata signature2
     ) external nonReentrant {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
-        _checkCooperativeSettle(channel, channelId, amount1, amount2, signature1, signature2);
-        _finish(channel, channelId, channel.participant1, amount1, channel.participant2, amount2, true);
+        _checkCooperativeSettle(channel, channelId, c, signature1, signature2);
+        _finish(channel, channelId, channel.participant1, c.amount1, channel.participant2, c.amount2, true);
     }
 
     function _authorizeUpgrade(address) internal override restricted {}
@@ -330,44 +349,48 @@ contract PaymentChannels is
     /// @dev Checks a withdrawal's channel, timing and amounts; returns the current cumulative withdrawal and the partner.
     function _checkWithdraw(
         uint256 channelId,
-        address participant,
-        uint256 totalWithdraw,
-        uint256 expiry
+        WithdrawIntent calldata w
     ) internal view returns (uint256 current, address partner) {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
-        partner = _partnerOf(channel, channelId, participant);
-        if (block.timestamp > expiry) revert PaymentChannelsWithdrawExpired(channelId, expiry, block.timestamp);
-        Participant storage p = channel.participants[participant];
+        partner = _partnerOf(channel, channelId, w.participant);
+        if (block.timestamp > w.expiry) revert PaymentChannelsWithdrawExpired(channelId, w.expiry, block.timestamp);
+        Participant storage p = channel.participants[w.participant];
         Participant storage q = channel.participants[partner];
         current = p.withdrawn;
-        if (totalWithdraw <= current) revert PaymentChannelsWithdrawNotIncreasing(channelId, participant, current, totalWithdraw);
+        if (w.totalWithdraw <= current)
+            revert PaymentChannelsWithdrawNotIncreasing(channelId, w.participant, current, w.totalWithdraw);
         uint256 totalDeposit = p.deposit + q.deposit;
-        if (totalWithdraw > totalDeposit || totalDeposit - totalWithdraw < q.withdrawn) {
+        if (w.totalWithdraw > totalDeposit || totalDeposit - w.totalWithdraw < q.withdrawn) {
             revert PaymentChannelsWithdrawExceedsDeposits(
                 channelId,
-                ChannelMath.saturatingAdd(totalWithdraw, q.withdrawn),
+                ChannelMath.saturatingAdd(w.totalWithdraw, q.withdrawn),
                 totalDeposit
             );
         }
+        uint256 balance = ChannelMath.saturatingSub(
+            ChannelMath.saturatingAdd(p.deposit, w.partnerTransferredAmount),
+            w.transferredAmount
+        );
+        if (w.totalWithdraw > balance)
+            revert PaymentChannelsWithdrawExceedsBalance(channelId, w.participant, w.totalWithdraw, balance);
     }
 
     function _checkCooperativeSettle(
         Channel storage channel,
         uint256 channelId,
-        uint256 amount1,
-        uint256 amount2,
+        CooperativeSettlement calldata c,
         bytes calldata signature1,
         bytes calldata signature2
     ) internal view {
-        _checkCooperativeSum(channel, channelId, amount1, amount2);
-        _checkPairSigned(
-            channelId,
-            _cooperativeSettleDigest(channelId, channel.participant1, amount1, channel.participant2, amount2),
-            channel.participant1,
-            signature1,
-            channel.participant2,
-            signature2
-        );
+        if (block.timestamp > c.expiry) revert PaymentChannelsCooperativeSettleExpired(channelId, c.expiry, block.timestamp);
+        address a1 = channel.participant1;
+        address a2 = channel.participant2;
+        uint256 recorded1 = channel.participants[a1].nonce;
+        if (c.nonce1 < recorded1) revert PaymentChannelsStaleBalanceProof(channelId, a1, recorded1, c.nonce1);
+        uint256 recorded2 = channel.participants[a2].nonce;
+        if (c.nonce2 < recorded2) revert PaymentChannelsStaleBalanceProof(channelId, a2, recorded2, c.nonce2);
+        _checkCooperativeSum(channel, channelId, c.amount1, c.amount2);
+        _checkPairSigned(channelId, _cooperativeSettleDigest(channelId, a1, a2, c), a1, signature1, a2, signature2);
     }
 
     function _checkCooperativeSum(Channel storage channel, uint256 channelId, uint256 amount1, uint256 amount2) internal view {
@@ -378,6 +401,18 @@ contract PaymentChannels is
         (bool ok, uint256 sum) = ChannelMath.tryAdd(amount1, amount2);
         if (!ok || sum != available)
             revert PaymentChannelsCooperativeSettleMismatch(channelId, ok ? sum : type(uint256).max, available);
+    }
+
+    /**
+     * @dev Records a payment total both participants signed in a withdrawal if it is newer than the
+     * recorded proof of `sender`; an older or equal one changes nothing (the recorded one already counts).
+     */
+    function _recordBound(Channel storage channel, uint256 channelId, address sender, uint256 nonce, uint256 amount) internal {
+        Participant storage p = channel.participants[sender];
+        if (nonce <= p.nonce) return;
+        p.nonce = nonce;
+        p.transferredAmount = amount;
+        emit BalanceProofRecorded(channelId, sender, nonce, amount, bytes32(0));
     }
 
     /// @dev Records `sender`'s proof if it is newer than the recorded one and signed by `sender`.

@@ -16,7 +16,8 @@ export type RejectReason =
   | "bad-signature"
   | "stale-nonce"
   | "amount-decreased"
-  | "exceeds-deposit";
+  | "exceeds-deposit"
+  | "channel-frozen";
 
 export class BalanceProofRejected extends Error {
   override readonly name = "BalanceProofRejected";
@@ -46,6 +47,13 @@ export type ChannelView = {
   received: LatestProof | undefined;
   closed: boolean;
   settled: boolean;
+  /**
+   * Withdrawals signed and not yet known to have expired (block time past `expiry`): each keeps
+   * its participant's capacity reduced, since its holder may still submit it.
+   */
+  reservations: { participant: Address; totalWithdraw: Credits; expiry: bigint }[];
+  /** Set once this client signed a cooperative settlement: no payment moves until block time passes it. */
+  frozenUntil: bigint | undefined;
 };
 
 export type ChannelState = ChannelView & {
@@ -53,18 +61,57 @@ export type ChannelState = ChannelView & {
   receivedByHash: Map<Hash, Credits>;
 };
 
+/** Whether a signed cooperative settlement may still be submitted, `now` being the latest block time seen. */
+export function isFrozen(state: ChannelState, now: bigint): boolean {
+  return state.frozenUntil !== undefined && now <= state.frozenUntil;
+}
+
+/**
+ * What counts as a side's withdrawal for capacity: the larger of what it withdrew on chain and the
+ * largest withdrawal signed for it that may still be submitted at block time `now`.
+ */
+export function committedWithdrawal(
+  state: ChannelState,
+  side: "self" | "partner",
+  now: bigint,
+): Credits {
+  const who = side === "self" ? state.self : state.partner;
+  let committed = side === "self" ? state.selfWithdrawn : state.partnerWithdrawn;
+  for (const r of state.reservations) {
+    if (r.participant === who && r.expiry >= now && r.totalWithdraw > committed)
+      committed = r.totalWithdraw;
+  }
+  return committed;
+}
+
+/**
+ * What a side could spend or withdraw now: its balance with every withdrawal that may still be
+ * submitted already taken out. A proof or withdrawal beyond it would spend the same credits twice.
+ */
+export function capacity(state: ChannelState, side: "self" | "partner", now: bigint): Credits {
+  const withdrawn = side === "self" ? state.selfWithdrawn : state.partnerWithdrawn;
+  return balance(state, side) + withdrawn - committedWithdrawal(state, side, now);
+}
+
 /** The checks a partner's proof must pass before it is stored; throws {@link BalanceProofRejected}. */
 export function checkReceivable(
   state: ChannelState | undefined,
   proof: SignedBalanceProof,
   ecdsa: Pick<Ecdsa, "recover">,
   typedData: ChannelsTypedData,
+  now: bigint,
 ): asserts state is ChannelState {
   if (!state) {
     throw new BalanceProofRejected("unknown-channel", `unknown channel ${proof.channelId}`);
   }
   if (state.closed || state.settled) {
     throw new BalanceProofRejected("channel-closed", `channel ${proof.channelId} is closed`);
+  }
+  if (isFrozen(state, now)) {
+    throw new BalanceProofRejected(
+      "channel-frozen",
+      `channel ${proof.channelId} is frozen by a signed cooperative settlement until ${state.frozenUntil}`,
+    );
   }
   if (getAddress(proof.sender) !== state.partner) {
     throw new BalanceProofRejected(
@@ -92,8 +139,11 @@ export function checkReceivable(
       `transferred amount ${proof.transferredAmount} is below the last received ${last?.transferredAmount}`,
     );
   }
+  // The partner's deposit net of every withdrawal it may still submit, plus what it received.
   const cover =
-    state.partnerDeposit - state.partnerWithdrawn + (state.sent?.transferredAmount ?? 0n);
+    state.partnerDeposit -
+    committedWithdrawal(state, "partner", now) +
+    (state.sent?.transferredAmount ?? 0n);
   if (proof.transferredAmount > cover) {
     throw new BalanceProofRejected(
       "exceeds-deposit",
@@ -127,6 +177,8 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
       received: undefined,
       closed: false,
       settled: false,
+      reservations: [],
+      frozenUntil: undefined,
       paidOrders: new Map(),
       receivedByHash: new Map(),
     });
@@ -168,6 +220,17 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
       );
       break;
     }
+    case "withdraw-reserved":
+      state.reservations.push({
+        participant: record.participant,
+        totalWithdraw: record.totalWithdraw,
+        expiry: record.expiry,
+      });
+      break;
+    case "frozen":
+      if (state.frozenUntil === undefined || record.expiry > state.frozenUntil)
+        state.frozenUntil = record.expiry;
+      break;
     case "closed":
       state.closed = true;
       break;

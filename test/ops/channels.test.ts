@@ -355,7 +355,7 @@ describe("channels: client on chain", () => {
       deliveryStart: 3_600n,
       deliveryEnd: 7_200n,
       defaultAmount: 10n,
-      status: 1n,
+      status: 7n,
     });
     const orders = marketOrders(await market.getAddress(), f.ethers.provider);
     const [proof, same] = await Promise.all([
@@ -485,8 +485,7 @@ describe("channels: client on chain", () => {
     await bob.sync(channelId);
     await bob.receive(await alice.pay(channelId, 100n));
     const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
-    const partnerSignature = bob.withdrawSignature(channelId, alice.address, 150n, expiry);
-    await alice.withdraw(channelId, 150n, expiry, partnerSignature);
+    await alice.withdraw(await bob.confirmWithdraw(channelId, { totalWithdraw: 150n, expiry }));
     expect(await f.credit.balanceOf(alice.address)).to.equal(FUNDS - 300n + 150n);
     expect(alice.balanceOf(channelId)).to.equal(50n);
     const error = await rejection(alice.pay(channelId, 51n));
@@ -507,9 +506,10 @@ describe("channels: client on chain", () => {
     await bob.deposit(channelId, 80n);
     await alice.sync(channelId);
     await alice.receive(await bob.pay(channelId, 35n));
-    const { amount1, amount2, signature } = alice.cooperativeSettleSignature(channelId);
-    expect([amount1, amount2]).to.deep.equal([45n, 35n]);
-    await bob.cooperativeSettle(channelId, signature);
+    const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
+    const offer = await alice.cooperativeSettleSignature(channelId, expiry);
+    expect([offer.fields.amount1, offer.fields.amount2]).to.deep.equal([45n, 35n]);
+    await bob.cooperativeSettle(offer);
     expect(await f.credit.balanceOf(alice.address)).to.equal(FUNDS + 35n);
     expect(await f.credit.balanceOf(bob.address)).to.equal(FUNDS - 35n);
     expect(bob.channel(channelId).settled).to.equal(true);
