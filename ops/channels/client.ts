@@ -28,6 +28,7 @@ import {
   checkCooperativeOffer,
   checkOpen,
   checkOwnWithdrawal,
+  checkPartnerSigned,
   cooperativeFields,
   partnerWithdrawal,
   type Signed,
@@ -327,11 +328,13 @@ export class ChannelClient {
     const { channels } = this.requireChain();
     const { fields } = offer;
     const state = this.state(fields.channelId);
+    this.observeBlockTime(await latestBlockTime(channels));
     checkOpen(state, this.chainTime, "settle cooperatively");
-    checkCooperativeOffer(state, fields);
-    this.checkPartnerSigned(state, this.typedData.cooperativeSettleDigest(fields), offer.signature);
+    checkCooperativeOffer(state, fields, this.chainTime);
+    const digest = this.typedData.cooperativeSettleDigest(fields);
+    checkPartnerSigned(this.ecdsa, state, digest, offer.signature);
     await this.record({ kind: "frozen", channelId: fields.channelId, expiry: fields.expiry });
-    const own = this.sign(this.typedData.cooperativeSettleDigest(fields));
+    const own = this.sign(digest);
     const selfFirst = fields.participant1 === this.address;
     const { channelId: _id, participant1: _p1, participant2: _p2, ...settlement } = fields;
     await (
@@ -367,7 +370,7 @@ export class ChannelClient {
     const state = this.state(fields.channelId);
     checkOwnWithdrawal(state, fields, this.chainTime);
     const digest = this.typedData.withdrawDigest(fields);
-    this.checkPartnerSigned(state, digest, confirmation.signature);
+    checkPartnerSigned(this.ecdsa, state, digest, confirmation.signature);
     await this.reserve(fields);
     const { channelId, ...intent } = fields;
     await (
@@ -461,12 +464,6 @@ export class ChannelClient {
       totalWithdraw,
       expiry,
     });
-  }
-
-  private checkPartnerSigned(state: ChannelState, digest: Hash, signature: string): void {
-    if (this.ecdsa.recover(digest, signature) !== state.partner) {
-      throw new OperatorError(`signature is not ${state.partner}'s for channel ${state.channelId}`);
-    }
   }
 
   private sign(digest: Hash): string {

@@ -1,6 +1,7 @@
 import { OperatorError } from "../errors.js";
 import { balance, isFrozen, type ChannelState } from "./ledger.js";
-import type { CooperativeSettleFields, Credits, WithdrawFields } from "./proofs.js";
+import type { Ecdsa } from "./ecdsa.js";
+import type { CooperativeSettleFields, Credits, Hash, WithdrawFields } from "./proofs.js";
 
 /**
  * The two intents a partner countersigns, built from and checked against the client's own books.
@@ -21,6 +22,17 @@ function latest(state: ChannelState) {
     receivedNonce: state.received?.nonce ?? 0n,
     received: state.received?.transferredAmount ?? 0n,
   };
+}
+
+export function checkPartnerSigned(
+  ecdsa: Pick<Ecdsa, "recover">,
+  state: ChannelState,
+  digest: Hash,
+  signature: string,
+): void {
+  if (ecdsa.recover(digest, signature) !== state.partner) {
+    throw new OperatorError(`signature is not ${state.partner}'s for channel ${state.channelId}`);
+  }
 }
 
 export function checkOpen(state: ChannelState, now: bigint, action: string): void {
@@ -123,8 +135,28 @@ export function cooperativeFields(state: ChannelState, expiry: bigint): Cooperat
   };
 }
 
-/** Checks that the partner's offer is exactly the split of the state held here. */
-export function checkCooperativeOffer(state: ChannelState, offer: CooperativeSettleFields): void {
+/**
+ * The longest a countersigned cooperative settlement may stay usable. If its transaction fails, the
+ * signature is public and the channel stays frozen until the expiry: an offer further out would let
+ * the partner freeze this client's channel at will.
+ */
+export const MAX_COOPERATIVE_SECONDS = 3600n;
+
+/** Checks that the partner's offer is exactly the split of the state held here, expiring soon. */
+export function checkCooperativeOffer(
+  state: ChannelState,
+  offer: CooperativeSettleFields,
+  now: bigint,
+): void {
+  if (offer.expiry > now + MAX_COOPERATIVE_SECONDS) {
+    throw new OperatorError(
+      `cooperative settlement of channel ${state.channelId} expires too late`,
+      {
+        details: `expiry ${offer.expiry}, block time ${now}: at most ${MAX_COOPERATIVE_SECONDS} s ahead`,
+        hint: "ask the partner for an offer that expires sooner",
+      },
+    );
+  }
   const own = cooperativeFields(state, offer.expiry);
   const same = (Object.keys(own) as (keyof CooperativeSettleFields)[]).every(
     (key) => own[key] === offer[key],

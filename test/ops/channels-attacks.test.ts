@@ -231,6 +231,19 @@ describe("channels: attacks on the channel rules", () => {
     await seller.client.stop();
   });
 
+  it("a countersigner refuses an offer that would freeze its channel for longer than an hour", async () => {
+    const { buyer, seller, channelId } = await channel(400n);
+    const now = BigInt(await f.networkHelpers.time.latest());
+    const far = await buyer.client.cooperativeSettleSignature(channelId, now + 86_400n);
+    const error = await rejection(seller.client.cooperativeSettle(far));
+    expect(error.message).to.equal(
+      `cooperative settlement of channel ${channelId} expires too late`,
+    );
+    expect(seller.client.channel(channelId).frozenUntil).to.equal(undefined);
+    await buyer.client.stop();
+    await seller.client.stop();
+  });
+
   it("a cooperative settlement is refused when a later withdrawal recorded newer proofs", async () => {
     const { buyer, seller, channelId } = await channel(400n);
     await seller.client.receive(await buyer.client.pay(channelId, 100n));
