@@ -205,6 +205,13 @@ describe("channels: attacks on the channel rules", () => {
     expect((await rejection(seller.client.pay(channelId, 1n))).message).to.equal(
       `channel ${channelId} cannot pay: it is frozen`,
     );
+    // The freeze is durable: a restarted seller is still frozen.
+    await seller.client.stop();
+    seller.client = await seller.start();
+    await seller.client.sync(channelId);
+    expect(
+      ((await rejection(seller.client.receive(later))) as BalanceProofRejected).reason,
+    ).to.equal("channel-frozen");
     // After its expiry the old split is void on chain, and the seller takes payments again.
     await f.networkHelpers.time.increase(601n);
     await seller.client.sync(channelId);
