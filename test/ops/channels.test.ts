@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtemp, readFile, rm, writeFile, appendFile, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -26,7 +26,6 @@ import {
   typedDataDomain,
   type ChannelsDomain,
 } from "../../ops/channels/proofs.js";
-import { ChannelStore } from "../../ops/channels/store.js";
 import { ChannelWatcher } from "../../ops/channels/watcher.js";
 import { OperatorError } from "../../ops/errors.js";
 import {
@@ -263,47 +262,6 @@ describe("channels: client off chain", () => {
     expect(alice.channel(1n).sent?.nonce).to.equal(1n);
     await alice.stop();
     await bob.stop();
-  });
-});
-
-describe("channels: durable store", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "gridchain-store-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("group-commits concurrent appends and reads them back in order, mode 0600", async () => {
-    const path = join(dir, "log.jsonl");
-    const { store } = await ChannelStore.open(path);
-    await Promise.all(
-      Array.from({ length: 50 }, (_, i) => store.append({ kind: "closed", channelId: BigInt(i) })),
-    );
-    await store.close();
-    const { store: again, records } = await ChannelStore.open(path);
-    expect(records.map((r) => r.channelId)).to.deep.equal(
-      Array.from({ length: 50 }, (_, i) => BigInt(i)),
-    );
-    expect((await stat(path)).mode & 0o777).to.equal(0o600);
-    await again.close();
-  });
-
-  it("cuts off a torn last line and refuses a damaged one in the middle", async () => {
-    const path = join(dir, "log.jsonl");
-    await writeFile(path, '{"kind":"closed","channelId":"1"}\n{"kind":"clo', { mode: 0o600 });
-    const { store, records } = await ChannelStore.open(path);
-    expect(records).to.deep.equal([{ kind: "closed", channelId: 1n }]);
-    await store.append({ kind: "settled", channelId: 1n });
-    await store.close();
-    expect(await readFile(path, "utf8")).to.equal(
-      '{"kind":"closed","channelId":"1"}\n{"kind":"settled","channelId":"1"}\n',
-    );
-    await appendFile(path, "not json\n{}\n");
-    const error = await rejection(ChannelStore.open(path));
-    expect(error).to.be.instanceOf(OperatorError);
-    expect(error.message).to.equal(`channel store ${path} is damaged at line 3`);
   });
 });
 
