@@ -1,5 +1,18 @@
 import type { ContractTransactionReceipt } from "ethers";
 import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
+import { ZERO_HASH } from "./proofs.js";
+
+/** `ChannelState` values of the contract (ChannelLedger.sol). */
+export const CLOSED = 2n;
+export const SETTLED = 3n;
+
+/** What `closeChannel` takes when the partner never paid: nonce 0, nothing transferred. */
+export const EMPTY_PROOF = {
+  nonce: 0n,
+  transferredAmount: 0n,
+  additionalHash: ZERO_HASH,
+  signature: "0x",
+};
 
 /** The id of the channel a `openChannel` transaction opened, read from its ChannelOpened event. */
 export function openedChannelId(

@@ -2,7 +2,7 @@ import { getAddress, type SigningKey } from "ethers";
 import type { GridCredit, PaymentChannels } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
 import { defaultEcdsa, type Ecdsa } from "./ecdsa.js";
-import { latestBlockTime, openedChannelId } from "./chain.js";
+import { CLOSED, EMPTY_PROOF, SETTLED, latestBlockTime, openedChannelId } from "./chain.js";
 import { orderDue, orderToPay, type OrderSource } from "./market.js";
 import {
   ChannelsTypedData,
@@ -51,13 +51,6 @@ export type ChannelClientOptions = {
   chain?: ChainAccess;
   /** secp256k1 implementation; defaults to libsecp256k1 when installed, else ethers. */
   ecdsa?: Ecdsa;
-};
-
-const EMPTY_PROOF = {
-  nonce: 0n,
-  transferredAmount: 0n,
-  additionalHash: ZERO_HASH,
-  signature: "0x",
 };
 
 /**
@@ -175,7 +168,9 @@ export class ChannelClient {
    */
   async sync(channelId: bigint): Promise<ChannelView> {
     const { channels } = this.requireChain();
-    const [participant1, participant2] = await channels.getChannel(channelId);
+    // Time first: a state read at a later block still holds when the freeze is released.
+    this.observeBlockTime(await latestBlockTime(channels));
+    const [participant1, participant2, onChain] = await channels.getChannel(channelId);
     const self = this.address;
     if (self !== participant1 && self !== participant2) {
       throw new OperatorError(`${self} is not a participant of channel ${channelId}`, {
@@ -186,7 +181,11 @@ export class ChannelClient {
     if (!this.channels.has(channelId)) {
       await this.record({ kind: "channel", channelId, self, partner, participant1 });
     }
-    this.observeBlockTime(await latestBlockTime(channels));
+    const known = this.state(channelId);
+    // Ended by the partner (a cooperative settlement it submitted, or a close): no proof counts now.
+    if (onChain === SETTLED && !known.settled) await this.record({ kind: "settled", channelId });
+    if (onChain === CLOSED && !known.closed) await this.record({ kind: "closed", channelId });
+    if (onChain === SETTLED) return this.channel(channelId);
     const [selfDeposit, selfWithdrawn] = await channels.getParticipant(channelId, self);
     const [partnerDeposit, partnerWithdrawn] = await channels.getParticipant(channelId, partner);
     await this.record({

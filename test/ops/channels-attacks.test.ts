@@ -238,6 +238,41 @@ describe("channels: attacks on the channel rules", () => {
     await seller.client.stop();
   });
 
+  it("a signer learns its cooperative settlement was submitted and accepts no proof on the ended channel", async () => {
+    const { buyer, seller, channelId } = await channel(400n);
+    await seller.client.receive(await buyer.client.pay(channelId, 100n));
+    const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
+    await buyer.client.cooperativeSettle(
+      await seller.client.cooperativeSettleSignature(channelId, expiry),
+    );
+    expect(await f.credit.balanceOf(seller.client.address)).to.equal(FUNDS + 100n);
+    // Past the expiry the seller's freeze ends, but the channel is gone: a proof there is worthless.
+    await f.networkHelpers.time.increase(601n);
+    await seller.client.sync(channelId);
+    expect(seller.client.channel(channelId).settled).to.equal(true);
+    const afterwards = await buyer.wallet.signingKey.sign(
+      buyer.client.typedData.proofDigest("BalanceProof", {
+        channelId,
+        nonce: 2n,
+        transferredAmount: 300n,
+        additionalHash: ZERO_HASH,
+      }),
+    ).serialized;
+    const error = await rejection(
+      seller.client.receive({
+        channelId,
+        nonce: 2n,
+        transferredAmount: 300n,
+        additionalHash: ZERO_HASH,
+        sender: buyer.client.address,
+        signature: afterwards,
+      }),
+    );
+    expect((error as BalanceProofRejected).reason).to.equal("channel-closed");
+    await buyer.client.stop();
+    await seller.client.stop();
+  });
+
   it("a countersigner refuses an offer that would freeze its channel for longer than an hour", async () => {
     const { buyer, seller, channelId } = await channel(400n);
     const now = BigInt(await f.networkHelpers.time.latest());
