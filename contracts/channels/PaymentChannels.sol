@@ -4,14 +4,15 @@ pragma solidity ^0.8.24;
 import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessManager.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AccessManagedUpgradeable} from "@openzeppelin/contracts-upgradeable/access/manager/AccessManagedUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 import {GridRoles} from "../access/GridRoles.sol";
+import {ChannelLedger} from "./ChannelLedger.sol";
+import {ChannelMath} from "./ChannelMath.sol";
+import {ChannelSignatures} from "./ChannelSignatures.sol";
 
 /**
  * @title PaymentChannels
@@ -22,9 +23,7 @@ import {GridRoles} from "../access/GridRoles.sol";
  * A balance proof is signed by its sender and states, for one channel, a strictly increasing `nonce`
  * and the cumulative, monotonic `transferredAmount` the sender has paid its partner so far, plus an
  * `additionalHash` binding the latest payment to the market order (and delivery interval) it pays.
- * Every signature is EIP-712 with domain (name "PaymentChannels", version "1", chain id, this
- * contract) and one typed struct per intent, so a signature for one intent, channel, chain or
- * contract is worthless for any other.
+ * Every signature is a typed intent of {ChannelSignatures}, bound to one channel, chain and contract.
  *
  * Exits: cooperative settle (both signatures, immediate), or a unilateral close with the partner's
  * latest balance proof, then a settle window of `settleTimeout` seconds during which the beneficiary
@@ -47,80 +46,12 @@ contract PaymentChannels is
     Initializable,
     AccessManagedUpgradeable,
     PausableUpgradeable,
-    EIP712Upgradeable,
+    ChannelSignatures,
+    ChannelLedger,
     UUPSUpgradeable,
     ReentrancyGuardTransient
 {
     using SafeERC20 for IERC20;
-
-    enum ChannelState {
-        None,
-        Opened,
-        Closed,
-        Settled
-    }
-
-    /// @notice A balance proof as submitted on chain: the sender's signature over the typed fields.
-    struct BalanceProof {
-        uint256 nonce;
-        uint256 transferredAmount;
-        bytes32 additionalHash;
-        bytes signature;
-    }
-
-    struct Participant {
-        uint256 deposit;
-        uint256 withdrawn;
-        uint256 nonce;
-        uint256 transferredAmount;
-    }
-
-    struct Channel {
-        address participant1;
-        address participant2;
-        ChannelState state;
-        uint64 settleTimeout;
-        address closer;
-        uint64 settleAt;
-        mapping(address participant => Participant) participants;
-    }
-
-    /// @custom:storage-location erc7201:gridchain.storage.PaymentChannels
-    struct PaymentChannelsStorage {
-        IERC20 token;
-        uint64 settleTimeout;
-        uint256 lastChannelId;
-        mapping(uint256 channelId => Channel) channels;
-        mapping(bytes32 pairKey => uint256 channelId) openChannelOfPair;
-    }
-
-    // keccak256(abi.encode(uint256(keccak256("gridchain.storage.PaymentChannels")) - 1)) & ~bytes32(uint256(0xff))
-    bytes32 private constant PAYMENT_CHANNELS_STORAGE_LOCATION =
-        0xbeb363c706119a63c8edf5a6c3456af36fd76ed6b843a9f4939f675149da6900;
-
-    // The type strings are hashed at compile time: their length costs no gas.
-    // solhint-disable gas-small-strings
-    /// @notice Signed by the sender: "I have paid my partner `transferredAmount` in total".
-    bytes32 public constant BALANCE_PROOF_TYPEHASH = keccak256(
-        "BalanceProof(uint256 channelId,uint256 nonce,uint256 transferredAmount,bytes32 additionalHash)"
-    );
-    /// @notice Signed by the closer: "close this channel with my partner's proof carrying these fields".
-    bytes32 public constant CLOSE_TYPEHASH = keccak256(
-        "Close(uint256 channelId,uint256 nonce,uint256 transferredAmount,bytes32 additionalHash)"
-    );
-    /// @notice Signed by a proof's beneficiary: "record this newer proof of my partner while the channel is closed".
-    bytes32 public constant UPDATE_TYPEHASH = keccak256(
-        "Update(uint256 channelId,uint256 nonce,uint256 transferredAmount,bytes32 additionalHash)"
-    );
-    /// @notice Signed by both participants: "`participant` may have withdrawn `totalWithdraw` in total until `expiry`".
-    bytes32 public constant WITHDRAW_TYPEHASH = keccak256(
-        "Withdraw(uint256 channelId,address participant,uint256 totalWithdraw,uint256 expiry)"
-    );
-    /// @notice Signed by both participants: "pay out these final balances now and end the channel".
-    bytes32 public constant COOPERATIVE_SETTLE_TYPEHASH = keccak256(
-        "CooperativeSettle(uint256 channelId,address participant1,uint256 amount1,address participant2,uint256 amount2)"
-    );
-    // solhint-enable gas-small-strings
 
     /// @notice The shortest settle window accepted: one minute leaves a watcher time to react.
     uint64 public constant MIN_SETTLE_TIMEOUT = 60;
@@ -134,18 +65,18 @@ contract PaymentChannels is
     error PaymentChannelsNotMember(address account);
     error PaymentChannelsSameParticipant(address account);
     error PaymentChannelsAlreadyOpen(address participant1, address participant2, uint256 channelId);
-    error PaymentChannelsUnexpectedState(uint256 channelId, ChannelState state, ChannelState expected);
-    error PaymentChannelsNotParticipant(uint256 channelId, address account);
     error PaymentChannelsDepositNotIncreasing(uint256 channelId, address participant, uint256 current, uint256 requested);
     error PaymentChannelsWithdrawNotIncreasing(uint256 channelId, address participant, uint256 current, uint256 requested);
     error PaymentChannelsWithdrawExpired(uint256 channelId, uint256 expiry, uint256 now_);
     error PaymentChannelsWithdrawExceedsDeposits(uint256 channelId, uint256 totalWithdrawn, uint256 totalDeposit);
-    error PaymentChannelsInvalidSignature(uint256 channelId, address expectedSigner, address recovered);
     error PaymentChannelsEmptyProofWithAmount(uint256 channelId, uint256 transferredAmount);
     error PaymentChannelsStaleBalanceProof(uint256 channelId, address sender, uint256 storedNonce, uint256 nonce);
     error PaymentChannelsSettleWindowOver(uint256 channelId, uint64 settleAt, uint256 now_);
     error PaymentChannelsSettleWindowOpen(uint256 channelId, uint64 settleAt, uint256 now_);
     error PaymentChannelsCooperativeSettleMismatch(uint256 channelId, uint256 sum, uint256 available);
+    error PaymentChannelsDepositNotByParticipant(uint256 channelId, address participant, address caller);
+    error PaymentChannelsWithdrawExceedsBalance(uint256 channelId, address participant, uint256 totalWithdraw, uint256 balance);
+    error PaymentChannelsCooperativeSettleExpired(uint256 channelId, uint256 expiry, uint256 now_);
 
     /// @notice A channel was opened; its id was never used before.
     event ChannelOpened(
@@ -166,7 +97,8 @@ contract PaymentChannels is
     event ChannelWithdrawn(uint256 indexed channelId, address indexed participant, uint256 totalWithdraw, uint256 amount);
     /// @notice `closer` closed the channel; exits settle after `settleAt`.
     event ChannelClosed(uint256 indexed channelId, address indexed closer, uint64 settleAt);
-    /// @notice The proof of `sender`'s payments recorded for settlement is now this one.
+    /// @notice The proof of `sender`'s payments recorded for settlement is now this one (`additionalHash`
+    /// is zero when the total was bound by a withdrawal).
     event BalanceProofRecorded(
         uint256 indexed channelId,
         address indexed sender,
@@ -243,12 +175,15 @@ contract PaymentChannels is
     }
 
     /**
-     * @notice Raises `participant`'s cumulative deposit to `totalDeposit`, taking the difference from
-     * the caller (who approved this contract). Cumulative so that a replayed transaction is harmless.
+     * @notice Raises the caller's cumulative deposit to `totalDeposit`, taking the difference from it
+     * (it approved this contract). Cumulative so that a replayed transaction is harmless. Only
+     * `participant` itself may deposit: a deposit changes the channel's total, and a signed
+     * cooperative settlement or withdrawal must not be breakable by a stranger's one-unit deposit.
      */
     function setTotalDeposit(uint256 channelId, address participant, uint256 totalDeposit) external whenNotPaused nonReentrant {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
         _checkParticipant(channel, channelId, participant);
+        if (participant != _msgSender()) revert PaymentChannelsDepositNotByParticipant(channelId, participant, _msgSender());
         Participant storage p = channel.participants[participant];
         uint256 current = p.deposit;
         if (totalDeposit <= current) revert PaymentChannelsDepositNotIncreasing(channelId, participant, current, totalDeposit);
@@ -263,33 +198,39 @@ contract PaymentChannels is
     }
 
     /**
-     * @notice Pays `participant` out of an open channel without closing it, raising its cumulative
-     * withdrawal to `totalWithdraw`. Both participants sign; the partner signs only what the
-     * participant's off-chain balance covers. Cumulative and expiring, so a signature cannot be replayed.
+     * @notice Pays `w.participant` out of an open channel without closing it, raising its cumulative
+     * withdrawal to `w.totalWithdraw`. Both participants sign the same {WithdrawIntent}, which binds
+     * the payments of each side the partner counted when it agreed; this contract then holds both
+     * sides to them:
+     * - `totalWithdraw <= deposit + partnerTransferredAmount - transferredAmount`: the participant
+     *   takes out no more than its balance in that state, so it cannot pay with proofs and withdraw
+     *   the same credits (the partner's client keeps the signed amount reserved until `expiry`, and
+     *   accepts no proof the rest of the balance does not cover);
+     * - both bound payment totals are recorded like balance proofs when newer than the recorded ones,
+     *   so a later close can never count either side as having paid less than it did then.
+     * Cumulative and expiring, so a signature cannot be replayed or used late.
      */
     function withdraw(
         uint256 channelId,
-        address participant,
-        uint256 totalWithdraw,
-        uint256 expiry,
+        WithdrawIntent calldata w,
         bytes calldata participantSignature,
         bytes calldata partnerSignature
     ) external nonReentrant {
-        (uint256 current, address partner) = _checkWithdraw(channelId, participant, totalWithdraw, expiry);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(WITHDRAW_TYPEHASH, channelId, participant, totalWithdraw, expiry))
-        );
-        _checkSigner(channelId, digest, participantSignature, participant);
-        _checkSigner(channelId, digest, partnerSignature, partner);
+        (uint256 current, address partner) = _checkWithdraw(channelId, w);
+        bytes32 digest = _withdrawDigest(channelId, w);
+        _checkPairSigned(channelId, digest, w.participant, participantSignature, partner, partnerSignature);
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
-        $.channels[channelId].participants[participant].withdrawn = totalWithdraw;
+        Channel storage channel = $.channels[channelId];
+        channel.participants[w.participant].withdrawn = w.totalWithdraw;
+        _recordBound(channel, channelId, w.participant, w.nonce, w.transferredAmount);
+        _recordBound(channel, channelId, partner, w.partnerNonce, w.partnerTransferredAmount);
         uint256 amount;
         unchecked {
             // totalWithdraw > current was checked by _checkWithdraw.
-            amount = totalWithdraw - current;
+            amount = w.totalWithdraw - current;
         }
-        $.token.safeTransfer(participant, amount);
-        emit ChannelWithdrawn(channelId, participant, totalWithdraw, amount);
+        $.token.safeTransfer(w.participant, amount);
+        emit ChannelWithdrawn(channelId, w.participant, w.totalWithdraw, amount);
     }
 
     /**
@@ -306,17 +247,7 @@ contract PaymentChannels is
     ) external {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
         address partner = _partnerOf(channel, channelId, closer);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    CLOSE_TYPEHASH,
-                    channelId,
-                    partnerProof.nonce,
-                    partnerProof.transferredAmount,
-                    partnerProof.additionalHash
-                )
-            )
-        );
+        bytes32 digest = _proofDigest(CLOSE_TYPEHASH, channelId, partnerProof);
         _checkSigner(channelId, digest, closeSignature, closer);
         channel.state = ChannelState.Closed;
         channel.closer = closer;
@@ -326,7 +257,8 @@ contract PaymentChannels is
         if (partnerProof.nonce == 0) {
             if (partnerProof.transferredAmount != 0)
                 revert PaymentChannelsEmptyProofWithAmount(channelId, partnerProof.transferredAmount);
-        } else {
+        } else if (partnerProof.nonce > channel.participants[partner].nonce) {
+            // A withdrawal may already have recorded this proof's total (or a newer one): keep that.
             _recordProof(channel, channelId, partner, partnerProof);
         }
     }
@@ -348,9 +280,7 @@ contract PaymentChannels is
         address beneficiary = _partnerOf(channel, channelId, sender);
         if (block.timestamp > channel.settleAt)
             revert PaymentChannelsSettleWindowOver(channelId, channel.settleAt, block.timestamp);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(UPDATE_TYPEHASH, channelId, proof.nonce, proof.transferredAmount, proof.additionalHash))
-        );
+        bytes32 digest = _proofDigest(UPDATE_TYPEHASH, channelId, proof);
         _checkSigner(channelId, digest, updateSignature, beneficiary);
         _recordProof(channel, channelId, sender, proof);
     }
@@ -379,79 +309,20 @@ contract PaymentChannels is
     /**
      * @notice Ends an open channel at once with the final balances both participants signed. The
      * amounts must add up to exactly the total available deposit, so nothing is created or stranded.
+     * The settlement is void after `expiry` and when either side's recorded proof (bound by a later
+     * withdrawal) is newer than the nonce it was computed from: an old split cannot be replayed to
+     * erase payments made after it. Each client refuses payments in both directions from signing
+     * until `expiry`, so the signed split stays the channel's final state while it can be used.
      */
     function cooperativeSettle(
         uint256 channelId,
-        uint256 amount1,
-        uint256 amount2,
+        CooperativeSettlement calldata c,
         bytes calldata signature1,
         bytes calldata signature2
     ) external nonReentrant {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
-        _checkCooperativeSettle(channel, channelId, amount1, amount2, signature1, signature2);
-        _finish(channel, channelId, channel.participant1, amount1, channel.participant2, amount2, true);
-    }
-
-    /// @notice The token every channel locks (GridCredit).
-    function token() external view returns (IERC20) {
-        return _getPaymentChannelsStorage().token;
-    }
-
-    /// @notice The settle window given to channels opened from now on, in seconds.
-    function settleTimeout() external view returns (uint64) {
-        return _getPaymentChannelsStorage().settleTimeout;
-    }
-
-    /// @notice The id of the last channel opened (ids start at 1).
-    function lastChannelId() external view returns (uint256) {
-        return _getPaymentChannelsStorage().lastChannelId;
-    }
-
-    /// @notice The open or closed channel between two accounts, or 0 when there is none.
-    function channelOfPair(address a, address b) external view returns (uint256) {
-        return _getPaymentChannelsStorage().openChannelOfPair[_pairKey(a, b)];
-    }
-
-    /// @notice A channel's participants, state and settle timing.
-    function getChannel(
-        uint256 channelId
-    )
-        external
-        view
-        returns (address participant1, address participant2, ChannelState state, uint64 timeout, address closer, uint64 settleAt)
-    {
-        Channel storage channel = _getPaymentChannelsStorage().channels[channelId];
-        return (
-            channel.participant1,
-            channel.participant2,
-            channel.state,
-            channel.settleTimeout,
-            channel.closer,
-            channel.settleAt
-        );
-    }
-
-    /// @notice A participant's deposit, withdrawal and the recorded proof of its payments.
-    function getParticipant(
-        uint256 channelId,
-        address participant
-    ) external view returns (uint256 deposit, uint256 withdrawn, uint256 nonce, uint256 transferredAmount) {
-        Participant storage p = _getPaymentChannelsStorage().channels[channelId].participants[participant];
-        return (p.deposit, p.withdrawn, p.nonce, p.transferredAmount);
-    }
-
-    /**
-     * @notice What settlement would pay each participant with the state recorded now.
-     * @dev See {settleChannel} for why this can neither revert nor exceed the channel's holdings.
-     */
-    function settlementAmounts(uint256 channelId) external view returns (uint256 amount1, uint256 amount2) {
-        Channel storage channel = _getPaymentChannelsStorage().channels[channelId];
-        return _settlementAmounts(channel.participants[channel.participant1], channel.participants[channel.participant2]);
-    }
-
-    /// @notice The EIP-712 domain separator every channel signature is bound to.
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
+        _checkCooperativeSettle(channel, channelId, c, signature1, signature2);
+        _finish(channel, channelId, channel.participant1, c.amount1, channel.participant2, c.amount2, true);
     }
 
     function _authorizeUpgrade(address) internal override restricted {}
@@ -468,18 +339,6 @@ contract PaymentChannels is
         if (!GridRoles.isMember(IAccessManager(authority()), account)) revert PaymentChannelsNotMember(account);
     }
 
-    function _checkParticipant(Channel storage channel, uint256 channelId, address account) internal view {
-        if (account != channel.participant1 && account != channel.participant2)
-            revert PaymentChannelsNotParticipant(channelId, account);
-    }
-
-    function _checkSigner(uint256 channelId, bytes32 digest, bytes calldata signature, address expected) internal pure {
-        (address recovered, ECDSA.RecoverError error, ) = ECDSA.tryRecover(digest, signature);
-        if (error != ECDSA.RecoverError.NoError || recovered != expected) {
-            revert PaymentChannelsInvalidSignature(channelId, expected, recovered);
-        }
-    }
-
     function _checkPairSigned(
         uint256 channelId,
         bytes32 digest,
@@ -492,54 +351,51 @@ contract PaymentChannels is
         _checkSigner(channelId, digest, signature2, signer2);
     }
 
-    function _channelIn(uint256 channelId, ChannelState expected) internal view returns (Channel storage channel) {
-        channel = _getPaymentChannelsStorage().channels[channelId];
-        if (channel.state != expected) revert PaymentChannelsUnexpectedState(channelId, channel.state, expected);
-    }
-
-    function _partnerOf(Channel storage channel, uint256 channelId, address participant) internal view returns (address) {
-        if (participant == channel.participant1) return channel.participant2;
-        if (participant == channel.participant2) return channel.participant1;
-        revert PaymentChannelsNotParticipant(channelId, participant);
-    }
-
     /// @dev Checks a withdrawal's channel, timing and amounts; returns the current cumulative withdrawal and the partner.
     function _checkWithdraw(
         uint256 channelId,
-        address participant,
-        uint256 totalWithdraw,
-        uint256 expiry
+        WithdrawIntent calldata w
     ) internal view returns (uint256 current, address partner) {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
-        partner = _partnerOf(channel, channelId, participant);
-        if (block.timestamp > expiry) revert PaymentChannelsWithdrawExpired(channelId, expiry, block.timestamp);
-        Participant storage p = channel.participants[participant];
+        partner = _partnerOf(channel, channelId, w.participant);
+        if (block.timestamp > w.expiry) revert PaymentChannelsWithdrawExpired(channelId, w.expiry, block.timestamp);
+        Participant storage p = channel.participants[w.participant];
         Participant storage q = channel.participants[partner];
         current = p.withdrawn;
-        if (totalWithdraw <= current) revert PaymentChannelsWithdrawNotIncreasing(channelId, participant, current, totalWithdraw);
+        if (w.totalWithdraw <= current)
+            revert PaymentChannelsWithdrawNotIncreasing(channelId, w.participant, current, w.totalWithdraw);
         uint256 totalDeposit = p.deposit + q.deposit;
-        if (totalWithdraw > totalDeposit || totalDeposit - totalWithdraw < q.withdrawn) {
-            revert PaymentChannelsWithdrawExceedsDeposits(channelId, _saturatingAdd(totalWithdraw, q.withdrawn), totalDeposit);
+        if (w.totalWithdraw > totalDeposit || totalDeposit - w.totalWithdraw < q.withdrawn) {
+            revert PaymentChannelsWithdrawExceedsDeposits(
+                channelId,
+                ChannelMath.saturatingAdd(w.totalWithdraw, q.withdrawn),
+                totalDeposit
+            );
         }
+        uint256 balance = ChannelMath.saturatingSub(
+            ChannelMath.saturatingAdd(p.deposit, w.partnerTransferredAmount),
+            w.transferredAmount
+        );
+        if (w.totalWithdraw > balance)
+            revert PaymentChannelsWithdrawExceedsBalance(channelId, w.participant, w.totalWithdraw, balance);
     }
 
     function _checkCooperativeSettle(
         Channel storage channel,
         uint256 channelId,
-        uint256 amount1,
-        uint256 amount2,
+        CooperativeSettlement calldata c,
         bytes calldata signature1,
         bytes calldata signature2
     ) internal view {
-        _checkCooperativeSum(channel, channelId, amount1, amount2);
-        _checkPairSigned(
-            channelId,
-            _cooperativeSettleDigest(channel, channelId, amount1, amount2),
-            channel.participant1,
-            signature1,
-            channel.participant2,
-            signature2
-        );
+        if (block.timestamp > c.expiry) revert PaymentChannelsCooperativeSettleExpired(channelId, c.expiry, block.timestamp);
+        address a1 = channel.participant1;
+        address a2 = channel.participant2;
+        uint256 recorded1 = channel.participants[a1].nonce;
+        if (c.nonce1 < recorded1) revert PaymentChannelsStaleBalanceProof(channelId, a1, recorded1, c.nonce1);
+        uint256 recorded2 = channel.participants[a2].nonce;
+        if (c.nonce2 < recorded2) revert PaymentChannelsStaleBalanceProof(channelId, a2, recorded2, c.nonce2);
+        _checkCooperativeSum(channel, channelId, c.amount1, c.amount2);
+        _checkPairSigned(channelId, _cooperativeSettleDigest(channelId, a1, a2, c), a1, signature1, a2, signature2);
     }
 
     function _checkCooperativeSum(Channel storage channel, uint256 channelId, uint256 amount1, uint256 amount2) internal view {
@@ -547,39 +403,28 @@ contract PaymentChannels is
             channel.participants[channel.participant1],
             channel.participants[channel.participant2]
         );
-        (bool ok, uint256 sum) = _tryAdd(amount1, amount2);
+        (bool ok, uint256 sum) = ChannelMath.tryAdd(amount1, amount2);
         if (!ok || sum != available)
             revert PaymentChannelsCooperativeSettleMismatch(channelId, ok ? sum : type(uint256).max, available);
     }
 
-    function _cooperativeSettleDigest(
-        Channel storage channel,
-        uint256 channelId,
-        uint256 amount1,
-        uint256 amount2
-    ) internal view returns (bytes32) {
-        return
-            _hashTypedDataV4(
-                keccak256(
-                    abi.encode(
-                        COOPERATIVE_SETTLE_TYPEHASH,
-                        channelId,
-                        channel.participant1,
-                        amount1,
-                        channel.participant2,
-                        amount2
-                    )
-                )
-            );
+    /**
+     * @dev Records a payment total both participants signed in a withdrawal if it is newer than the
+     * recorded proof of `sender`; an older or equal one changes nothing (the recorded one already counts).
+     */
+    function _recordBound(Channel storage channel, uint256 channelId, address sender, uint256 nonce, uint256 amount) internal {
+        Participant storage p = channel.participants[sender];
+        if (nonce <= p.nonce) return;
+        p.nonce = nonce;
+        p.transferredAmount = amount;
+        emit BalanceProofRecorded(channelId, sender, nonce, amount, bytes32(0));
     }
 
     /// @dev Records `sender`'s proof if it is newer than the recorded one and signed by `sender`.
     function _recordProof(Channel storage channel, uint256 channelId, address sender, BalanceProof calldata proof) internal {
         Participant storage p = channel.participants[sender];
         if (proof.nonce <= p.nonce) revert PaymentChannelsStaleBalanceProof(channelId, sender, p.nonce, proof.nonce);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(BALANCE_PROOF_TYPEHASH, channelId, proof.nonce, proof.transferredAmount, proof.additionalHash))
-        );
+        bytes32 digest = _proofDigest(BALANCE_PROOF_TYPEHASH, channelId, proof);
         _checkSigner(channelId, digest, proof.signature, sender);
         p.nonce = proof.nonce;
         p.transferredAmount = proof.transferredAmount;
@@ -604,74 +449,5 @@ contract PaymentChannels is
         IERC20 credit = _getPaymentChannelsStorage().token;
         if (amount1 != 0) credit.safeTransfer(a1, amount1);
         if (amount2 != 0) credit.safeTransfer(a2, amount2);
-    }
-
-    /**
-     * @dev Splits TAD by the participants' net balances, clamped into [0, TAD]:
-     * `net1 = deposit1 - withdrawn1 + transferred2 - transferred1`, `net2 = TAD - net1`.
-     * When both true nets lie in [0, TAD] (every proof honest clients exchange keeps them there),
-     * `net1 + net2 == TAD` and each side gets exactly its net balance. When a side signed away more
-     * than it held, the clamp caps the other side at TAD and the overspender gets 0: nobody is paid
-     * more than the channel holds. The difference of the transferred amounts is taken first so no
-     * intermediate result saturates before the final clamp; every step saturates instead of reverting.
-     */
-    function _settlementAmounts(
-        Participant storage p1,
-        Participant storage p2
-    ) internal view returns (uint256 amount1, uint256 amount2) {
-        uint256 available = _totalAvailableDeposit(p1, p2);
-        uint256 net1;
-        if (p2.transferredAmount >= p1.transferredAmount) {
-            net1 = _saturatingAdd(p1.deposit, p2.transferredAmount - p1.transferredAmount);
-        } else {
-            net1 = _saturatingSub(p1.deposit, p1.transferredAmount - p2.transferredAmount);
-        }
-        net1 = _saturatingSub(net1, p1.withdrawn);
-        amount1 = net1 < available ? net1 : available;
-        unchecked {
-            // amount1 <= available by the line above.
-            amount2 = available - amount1;
-        }
-    }
-
-    /**
-     * @dev deposit1 + deposit2 - withdrawn1 - withdrawn2; {withdraw} keeps it non-negative. Deposits
-     * were transferred in, so their sum is bounded by the token's supply and cannot overflow; the
-     * withdrawals are bounded by the deposits.
-     */
-    function _totalAvailableDeposit(Participant storage p1, Participant storage p2) internal view returns (uint256) {
-        return _saturatingSub(_saturatingAdd(p1.deposit, p2.deposit), _saturatingAdd(p1.withdrawn, p2.withdrawn));
-    }
-
-    function _pairKey(address a, address b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
-    }
-
-    function _tryAdd(uint256 a, uint256 b) internal pure returns (bool, uint256) {
-        unchecked {
-            // Wrapping add; the comparison detects the wrap.
-            uint256 c = a + b;
-            return (c >= a, c);
-        }
-    }
-
-    function _saturatingAdd(uint256 a, uint256 b) internal pure returns (uint256) {
-        (bool ok, uint256 c) = _tryAdd(a, b);
-        return ok ? c : type(uint256).max;
-    }
-
-    function _saturatingSub(uint256 a, uint256 b) internal pure returns (uint256) {
-        unchecked {
-            // Guarded by the comparison.
-            return a > b ? a - b : 0;
-        }
-    }
-
-    function _getPaymentChannelsStorage() private pure returns (PaymentChannelsStorage storage $) {
-        // ERC-7201: a namespaced slot can only be assigned in assembly.
-        // solhint-disable-next-line no-inline-assembly
-        assembly {
-            $.slot := PAYMENT_CHANNELS_STORAGE_LOCATION
-        }
     }
 }

@@ -159,31 +159,36 @@ async function gas(): Promise<Record<string, bigint>> {
     channels.connect(alice!).setTotalDeposit(1n, alice!.address, 2_000_000n),
   );
   const expiry = BigInt(await networkHelpers.time.latest()) + 600n;
-  const w = { channelId: 1n, participant: alice!.address, totalWithdraw: 100n, expiry };
+  const w = {
+    participant: alice!.address,
+    totalWithdraw: 100n,
+    expiry,
+    nonce: 0n,
+    transferredAmount: 0n,
+    partnerNonce: 0n,
+    partnerTransferredAmount: 0n,
+  };
   result["withdraw"] = await used(
     channels.withdraw(
       1n,
-      alice!.address,
-      100n,
-      expiry,
-      await alice!.signTypedData(domain, INTENT_TYPES.Withdraw, w),
-      await bob!.signTypedData(domain, INTENT_TYPES.Withdraw, w),
+      w,
+      await alice!.signTypedData(domain, INTENT_TYPES.Withdraw, { channelId: 1n, ...w }),
+      await bob!.signTypedData(domain, INTENT_TYPES.Withdraw, { channelId: 1n, ...w }),
     ),
   );
-  const cs = {
+  const cs = { amount1: 1_000_000n, nonce1: 0n, amount2: 999_900n, nonce2: 0n, expiry };
+  const csFields = {
     channelId: 1n,
     participant1: alice!.address,
-    amount1: 1_000_000n,
     participant2: bob!.address,
-    amount2: 999_900n,
+    ...cs,
   };
   result["cooperative settle"] = await used(
     channels.cooperativeSettle(
       1n,
-      cs.amount1,
-      cs.amount2,
-      await alice!.signTypedData(domain, INTENT_TYPES.CooperativeSettle, cs),
-      await bob!.signTypedData(domain, INTENT_TYPES.CooperativeSettle, cs),
+      cs,
+      await alice!.signTypedData(domain, INTENT_TYPES.CooperativeSettle, csFields),
+      await bob!.signTypedData(domain, INTENT_TYPES.CooperativeSettle, csFields),
     ),
   );
 

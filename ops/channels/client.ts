@@ -2,65 +2,42 @@ import { getAddress, type SigningKey } from "ethers";
 import type { GridCredit, PaymentChannels } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
 import { defaultEcdsa, type Ecdsa } from "./ecdsa.js";
-import { orderPrice, type OrderSource } from "./market.js";
+import { CLOSED, EMPTY_PROOF, SETTLED, latestBlockTime, openedChannelId } from "./chain.js";
+import { orderDue, orderToPay, type OrderSource } from "./market.js";
 import {
   ChannelsTypedData,
   ZERO_HASH,
-  orderPaymentHash,
   addressOf,
   type Address,
   type ChannelsDomain,
+  type CooperativeSettleFields,
   type Credits,
   type Hash,
   type SignedBalanceProof,
+  type WithdrawFields,
 } from "./proofs.js";
+import {
+  applyRecord,
+  balance,
+  capacity,
+  checkReceivable,
+  type ChannelState,
+  type ChannelView,
+} from "./ledger.js";
+import {
+  checkCooperativeOffer,
+  checkOpen,
+  checkOwnWithdrawal,
+  checkPartnerSigned,
+  cooperativeFields,
+  partnerWithdrawal,
+  type Signed,
+} from "./intents.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
+
+export { BalanceProofRejected, type ChannelView, type RejectReason } from "./ledger.js";
+export type { Signed } from "./intents.js";
 import type { WatchedProof } from "./watcher.js";
-
-/** Why `receive` refused a balance proof: the proof is not stored and must not be relied on. */
-export type RejectReason =
-  | "unknown-channel"
-  | "channel-closed"
-  | "wrong-sender"
-  | "bad-signature"
-  | "stale-nonce"
-  | "amount-decreased"
-  | "exceeds-deposit";
-
-export class BalanceProofRejected extends Error {
-  override readonly name = "BalanceProofRejected";
-  readonly reason: RejectReason;
-  constructor(reason: RejectReason, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
-
-type LatestProof = Omit<SignedBalanceProof, "sender">;
-
-/** What the client knows about one channel, rebuilt from the store on start. */
-export type ChannelView = {
-  channelId: bigint;
-  self: Address;
-  partner: Address;
-  /** The opener: the contract's participant1. */
-  participant1: Address;
-  selfDeposit: Credits;
-  selfWithdrawn: Credits;
-  partnerDeposit: Credits;
-  partnerWithdrawn: Credits;
-  /** The latest proof this client signed (its cumulative payments to the partner). */
-  sent: LatestProof | undefined;
-  /** The latest proof received from the partner. */
-  received: LatestProof | undefined;
-  closed: boolean;
-  settled: boolean;
-};
-
-type ChannelState = ChannelView & {
-  paidOrders: Map<bigint, LatestProof>;
-  receivedByHash: Map<Hash, Credits>;
-};
 
 /** On-chain access: the channels contract and the token, both connected to this client's account. */
 export type ChainAccess = { channels: PaymentChannels; token: GridCredit };
@@ -74,13 +51,6 @@ export type ChannelClientOptions = {
   chain?: ChainAccess;
   /** secp256k1 implementation; defaults to libsecp256k1 when installed, else ethers. */
   ecdsa?: Ecdsa;
-};
-
-const EMPTY_PROOF = {
-  nonce: 0n,
-  transferredAmount: 0n,
-  additionalHash: ZERO_HASH,
-  signature: "0x",
 };
 
 /**
@@ -98,6 +68,8 @@ export class ChannelClient {
   private readonly ecdsa: Ecdsa;
   private readonly channels = new Map<bigint, ChannelState>();
   private readonly inFlightOrders = new Map<bigint, Promise<SignedBalanceProof>>();
+  /** The latest block time seen: signed intents count as usable until it passes their expiry. */
+  private chainTime = 0n;
 
   private constructor(options: ChannelClientOptions, store: ChannelStore) {
     this.key = options.key;
@@ -124,7 +96,7 @@ export class ChannelClient {
   /** A copy of what the client knows about a channel. */
   channel(channelId: bigint): ChannelView {
     const { paidOrders: _orders, receivedByHash: _hashes, ...view } = this.state(channelId);
-    return { ...view };
+    return { ...view, reservations: view.reservations.map((r) => ({ ...r })) };
   }
 
   /** Every channel the client knows, open or not. */
@@ -162,17 +134,7 @@ export class ChannelClient {
   async openChannel(partner: Address): Promise<bigint> {
     const { channels } = this.requireChain();
     const receipt = await (await channels.openChannel(partner)).wait();
-    const event = receipt?.logs
-      .map((log) => {
-        try {
-          return channels.interface.parseLog(log);
-        } catch {
-          return null;
-        }
-      })
-      .find((parsed) => parsed?.name === "ChannelOpened");
-    if (!event) throw new Error("openChannel: no ChannelOpened event in the receipt");
-    const channelId = event.args.channelId as bigint;
+    const channelId = openedChannelId(channels, receipt);
     await this.record({
       kind: "channel",
       channelId,
@@ -206,7 +168,9 @@ export class ChannelClient {
    */
   async sync(channelId: bigint): Promise<ChannelView> {
     const { channels } = this.requireChain();
-    const [participant1, participant2] = await channels.getChannel(channelId);
+    // Time first: a state read at a later block still holds when the freeze is released.
+    this.observeBlockTime(await latestBlockTime(channels));
+    const [participant1, participant2, onChain] = await channels.getChannel(channelId);
     const self = this.address;
     if (self !== participant1 && self !== participant2) {
       throw new OperatorError(`${self} is not a participant of channel ${channelId}`, {
@@ -217,6 +181,11 @@ export class ChannelClient {
     if (!this.channels.has(channelId)) {
       await this.record({ kind: "channel", channelId, self, partner, participant1 });
     }
+    const known = this.state(channelId);
+    // Ended by the partner (a cooperative settlement it submitted, or a close): no proof counts now.
+    if (onChain === SETTLED && !known.settled) await this.record({ kind: "settled", channelId });
+    if (onChain === CLOSED && !known.closed) await this.record({ kind: "closed", channelId });
+    if (onChain === SETTLED) return this.channel(channelId);
     const [selfDeposit, selfWithdrawn] = await channels.getParticipant(channelId, self);
     const [partnerDeposit, partnerWithdrawn] = await channels.getParticipant(channelId, partner);
     await this.record({
@@ -269,17 +238,15 @@ export class ChannelClient {
     tag: { additionalHash?: Hash; orderId?: bigint } = {},
   ): Promise<SignedBalanceProof> {
     const state = this.state(channelId);
-    if (state.closed || state.settled) {
-      throw new OperatorError(`channel ${channelId} is closed`, { hint: "open a new channel" });
-    }
+    checkOpen(state, this.chainTime, "pay");
     if (amount <= 0n) {
       throw new OperatorError(`payment amount must be positive, got ${amount}`);
     }
     const transferredAmount = (state.sent?.transferredAmount ?? 0n) + amount;
-    const available = this.balance(state, "self") + (state.sent?.transferredAmount ?? 0n);
-    if (transferredAmount > available) {
+    // Net of every withdrawal of this client that may still be submitted.
+    if (amount > capacity(state, "self", this.chainTime)) {
       throw new OperatorError(`channel ${channelId} cannot pay ${amount}`, {
-        details: `balance ${this.balance(state, "self")}`,
+        details: `balance ${balance(state, "self")}, ${capacity(state, "self", this.chainTime)} of it not reserved for withdrawals`,
         hint: "deposit more or wait for the partner to pay",
       });
     }
@@ -303,47 +270,13 @@ export class ChannelClient {
    * more than the partner holds) and stores it; resolves once it is durable.
    */
   async receive(proof: SignedBalanceProof): Promise<void> {
-    const state = this.channels.get(proof.channelId);
-    if (!state) {
-      throw new BalanceProofRejected("unknown-channel", `unknown channel ${proof.channelId}`);
-    }
-    if (state.closed || state.settled) {
-      throw new BalanceProofRejected("channel-closed", `channel ${proof.channelId} is closed`);
-    }
-    if (getAddress(proof.sender) !== state.partner) {
-      throw new BalanceProofRejected(
-        "wrong-sender",
-        `proof sender ${proof.sender} is not the partner ${state.partner} of channel ${proof.channelId}`,
-      );
-    }
-    const digest = this.typedData.proofDigest("BalanceProof", proof);
-    if (this.ecdsa.recover(digest, proof.signature) !== state.partner) {
-      throw new BalanceProofRejected(
-        "bad-signature",
-        `signature is not ${state.partner}'s for channel ${proof.channelId} on this chain and contract`,
-      );
-    }
-    const last = state.received;
-    if (proof.nonce <= (last?.nonce ?? 0n)) {
-      throw new BalanceProofRejected(
-        "stale-nonce",
-        `nonce ${proof.nonce} is not above the last received ${last?.nonce ?? 0n}`,
-      );
-    }
-    if (proof.transferredAmount < (last?.transferredAmount ?? 0n)) {
-      throw new BalanceProofRejected(
-        "amount-decreased",
-        `transferred amount ${proof.transferredAmount} is below the last received ${last?.transferredAmount}`,
-      );
-    }
-    const cover =
-      state.partnerDeposit - state.partnerWithdrawn + (state.sent?.transferredAmount ?? 0n);
-    if (proof.transferredAmount > cover) {
-      throw new BalanceProofRejected(
-        "exceeds-deposit",
-        `transferred amount ${proof.transferredAmount} exceeds what the partner holds (${cover})`,
-      );
-    }
+    checkReceivable(
+      this.channels.get(proof.channelId),
+      proof,
+      this.ecdsa,
+      this.typedData,
+      this.chainTime,
+    );
     const record: StoreRecord = {
       kind: "received",
       channelId: proof.channelId,
@@ -370,64 +303,77 @@ export class ChannelClient {
 
   /** This client's balance in the channel: deposit - withdrawn + received - sent. */
   balanceOf(channelId: bigint): Credits {
-    return this.balance(this.state(channelId), "self");
+    return balance(this.state(channelId), "self");
   }
 
-  /** Signs the cooperative settlement of the balances both sides hold now. */
-  cooperativeSettleSignature(channelId: bigint): {
-    amount1: Credits;
-    amount2: Credits;
-    signature: string;
-  } {
-    const fields = this.cooperativeFields(channelId);
-    return {
-      amount1: fields.amount1,
-      amount2: fields.amount2,
-      signature: this.sign(this.typedData.cooperativeSettleDigest(fields)),
-    };
+  /**
+   * Signs the cooperative settlement of the state held now, valid until `expiry` (block time), and
+   * freezes the channel until then: no payment is sent or accepted that the signed split would erase.
+   * The freeze is durable before the signature leaves.
+   */
+  async cooperativeSettleSignature(
+    channelId: bigint,
+    expiry: bigint,
+  ): Promise<Signed<CooperativeSettleFields>> {
+    const state = this.state(channelId);
+    checkOpen(state, this.chainTime, "sign a cooperative settlement");
+    const fields = cooperativeFields(state, expiry);
+    await this.record({ kind: "frozen", channelId, expiry });
+    return { fields, signature: this.sign(this.typedData.cooperativeSettleDigest(fields)) };
   }
 
-  /** Ends the channel at once with both signatures over the current balances. */
-  async cooperativeSettle(channelId: bigint, partnerSignature: string): Promise<void> {
+  /** Ends the channel at once with the partner's signed offer, if it is exactly the state held here. */
+  async cooperativeSettle(offer: Signed<CooperativeSettleFields>): Promise<void> {
     const { channels } = this.requireChain();
-    const fields = this.cooperativeFields(channelId);
-    const own = this.sign(this.typedData.cooperativeSettleDigest(fields));
+    const { fields } = offer;
+    const state = this.state(fields.channelId);
+    this.observeBlockTime(await latestBlockTime(channels));
+    checkOpen(state, this.chainTime, "settle cooperatively");
+    checkCooperativeOffer(state, fields, this.chainTime);
+    const digest = this.typedData.cooperativeSettleDigest(fields);
+    checkPartnerSigned(this.ecdsa, state, digest, offer.signature);
+    await this.record({ kind: "frozen", channelId: fields.channelId, expiry: fields.expiry });
+    const own = this.sign(digest);
     const selfFirst = fields.participant1 === this.address;
+    const { channelId: _id, participant1: _p1, participant2: _p2, ...settlement } = fields;
     await (
       await channels.cooperativeSettle(
-        channelId,
-        fields.amount1,
-        fields.amount2,
-        selfFirst ? own : partnerSignature,
-        selfFirst ? partnerSignature : own,
+        fields.channelId,
+        settlement,
+        selfFirst ? own : offer.signature,
+        selfFirst ? offer.signature : own,
       )
     ).wait();
-    await this.record({ kind: "settled", channelId });
+    await this.record({ kind: "settled", channelId: fields.channelId });
   }
 
-  /** Signs a withdrawal of `participant` up to the cumulative `totalWithdraw`. */
-  withdrawSignature(
+  /**
+   * As the partner, agrees to a withdrawal of the partner's up to the cumulative `totalWithdraw`
+   * until `expiry` (block time), bound to the proofs both sides hold now. Refused beyond the
+   * partner's balance in that state; once signed, the amount stays reserved (no proof it would
+   * leave uncovered is accepted) until block time passes `expiry`. Durable before it leaves.
+   */
+  async confirmWithdraw(
     channelId: bigint,
-    participant: Address,
-    totalWithdraw: Credits,
-    expiry: bigint,
-  ): string {
-    return this.sign(
-      this.typedData.withdrawDigest({ channelId, participant, totalWithdraw, expiry }),
-    );
+    request: { totalWithdraw: Credits; expiry: bigint },
+  ): Promise<Signed<WithdrawFields>> {
+    const fields = partnerWithdrawal(this.state(channelId), request, this.chainTime);
+    await this.reserve(fields);
+    return { fields, signature: this.sign(this.typedData.withdrawDigest(fields)) };
   }
 
-  /** Withdraws up to the cumulative `totalWithdraw` with the partner's signature. */
-  async withdraw(
-    channelId: bigint,
-    totalWithdraw: Credits,
-    expiry: bigint,
-    partnerSignature: string,
-  ): Promise<void> {
+  /** Withdraws with the partner's confirmation, after checking it binds the state held here. */
+  async withdraw(confirmation: Signed<WithdrawFields>): Promise<void> {
     const { channels } = this.requireChain();
-    const own = this.withdrawSignature(channelId, this.address, totalWithdraw, expiry);
+    const { fields } = confirmation;
+    const state = this.state(fields.channelId);
+    checkOwnWithdrawal(state, fields, this.chainTime);
+    const digest = this.typedData.withdrawDigest(fields);
+    checkPartnerSigned(this.ecdsa, state, digest, confirmation.signature);
+    await this.reserve(fields);
+    const { channelId, ...intent } = fields;
     await (
-      await channels.withdraw(channelId, this.address, totalWithdraw, expiry, own, partnerSignature)
+      await channels.withdraw(channelId, intent, this.sign(digest), confirmation.signature)
     ).wait();
     await this.sync(channelId);
   }
@@ -488,48 +434,35 @@ export class ChannelClient {
 
   /** Whether this client (the seller) holds proofs tagged with the order covering its price. */
   async isOrderPaid(market: OrderSource, orderId: bigint): Promise<boolean> {
-    const order = await market.getOrder(orderId);
-    const hash = orderPaymentHash({ market: market.address, orderId, ...order });
-    return this.receivedFor(hash) >= orderPrice(order);
+    const { additionalHash, price } = orderDue(market, orderId, await market.getOrder(orderId));
+    return this.receivedFor(additionalHash) >= price;
   }
 
   private async payOrder(market: OrderSource, orderId: bigint): Promise<SignedBalanceProof> {
     const order = await market.getOrder(orderId);
-    if (getAddress(order.buyer) !== this.address) {
-      throw new OperatorError(`order ${orderId} is not ${this.address}'s to pay`, {
-        details: `its buyer is ${order.buyer}`,
-      });
-    }
+    const { additionalHash, price } = orderToPay(market, orderId, order, this.address);
     const channelId = this.channelWith(order.seller);
     if (channelId === undefined) {
       throw new OperatorError(`no open channel with seller ${order.seller} of order ${orderId}`, {
         hint: "open a channel with the seller and deposit first",
       });
     }
-    const additionalHash = orderPaymentHash({ market: market.address, orderId, ...order });
-    return this.pay(channelId, orderPrice(order), { additionalHash, orderId });
+    return this.pay(channelId, price, { additionalHash, orderId });
   }
 
-  private cooperativeFields(channelId: bigint) {
-    const state = this.state(channelId);
-    const selfAmount = this.balance(state, "self");
-    const partnerAmount = this.balance(state, "partner");
-    const selfIsOne = state.participant1 === state.self;
-    return {
+  /** Learns block time (never a local clock; 0 after a restart, so nothing is released early). */
+  observeBlockTime(timestamp: bigint): void {
+    if (timestamp > this.chainTime) this.chainTime = timestamp;
+  }
+
+  private reserve({ channelId, participant, totalWithdraw, expiry }: WithdrawFields) {
+    return this.record({
+      kind: "withdraw-reserved",
       channelId,
-      participant1: state.participant1,
-      amount1: selfIsOne ? selfAmount : partnerAmount,
-      participant2: selfIsOne ? state.partner : state.self,
-      amount2: selfIsOne ? partnerAmount : selfAmount,
-    };
-  }
-
-  private balance(state: ChannelState, side: "self" | "partner"): Credits {
-    const sent = state.sent?.transferredAmount ?? 0n;
-    const received = state.received?.transferredAmount ?? 0n;
-    return side === "self"
-      ? state.selfDeposit - state.selfWithdrawn + received - sent
-      : state.partnerDeposit - state.partnerWithdrawn + sent - received;
+      participant,
+      totalWithdraw,
+      expiry,
+    });
   }
 
   private sign(digest: Hash): string {
@@ -561,68 +494,6 @@ export class ChannelClient {
   }
 
   private apply(record: StoreRecord): void {
-    if (record.kind === "channel") {
-      this.channels.set(record.channelId, {
-        channelId: record.channelId,
-        self: record.self,
-        partner: record.partner,
-        participant1: record.participant1,
-        selfDeposit: 0n,
-        selfWithdrawn: 0n,
-        partnerDeposit: 0n,
-        partnerWithdrawn: 0n,
-        sent: undefined,
-        received: undefined,
-        closed: false,
-        settled: false,
-        paidOrders: new Map(),
-        receivedByHash: new Map(),
-      });
-      return;
-    }
-    const state = this.channels.get(record.channelId);
-    if (!state) return;
-    switch (record.kind) {
-      case "deposits":
-        state.selfDeposit = record.selfDeposit;
-        state.selfWithdrawn = record.selfWithdrawn;
-        state.partnerDeposit = record.partnerDeposit;
-        state.partnerWithdrawn = record.partnerWithdrawn;
-        break;
-      case "sent": {
-        const proof = {
-          channelId: record.channelId,
-          nonce: record.nonce,
-          transferredAmount: record.transferredAmount,
-          additionalHash: record.additionalHash,
-          signature: record.signature,
-        };
-        state.sent = proof;
-        if (record.orderId !== undefined) state.paidOrders.set(record.orderId, proof);
-        break;
-      }
-      case "received": {
-        const increment = record.transferredAmount - (state.received?.transferredAmount ?? 0n);
-        state.received = {
-          channelId: record.channelId,
-          nonce: record.nonce,
-          transferredAmount: record.transferredAmount,
-          additionalHash: record.additionalHash,
-          signature: record.signature,
-        };
-        state.receivedByHash.set(
-          record.additionalHash,
-          (state.receivedByHash.get(record.additionalHash) ?? 0n) + increment,
-        );
-        break;
-      }
-      case "closed":
-        state.closed = true;
-        break;
-      case "settled":
-        state.closed = true;
-        state.settled = true;
-        break;
-    }
+    applyRecord(this.channels, record);
   }
 }

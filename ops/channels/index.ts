@@ -3,7 +3,13 @@
  * write-ahead store, the watcher, and the link to market orders.
  */
 export { BalanceProofRejected, ChannelClient } from "./client.js";
-export type { ChainAccess, ChannelClientOptions, ChannelView, RejectReason } from "./client.js";
+export type {
+  ChainAccess,
+  ChannelClientOptions,
+  ChannelView,
+  RejectReason,
+  Signed,
+} from "./client.js";
 export { defaultEcdsa, ethersEcdsa, type Ecdsa } from "./ecdsa.js";
 export { ORDER_READER_ABI, marketOrders, orderPrice } from "./market.js";
 export type { MarketOrder, OrderSource } from "./market.js";
@@ -12,9 +18,11 @@ export type {
   Address,
   BalanceProofFields,
   ChannelsDomain,
+  CooperativeSettleFields,
   Credits,
   Hash,
   SignedBalanceProof,
+  WithdrawFields,
 } from "./proofs.js";
 export { ChannelWatcher } from "./watcher.js";
 export type { WatchOutcome, WatchedProof } from "./watcher.js";

@@ -1,5 +1,6 @@
 import { Contract, getAddress, type ContractRunner } from "ethers";
-import type { Address, Credits } from "./proofs.js";
+import { OperatorError } from "../errors.js";
+import { orderPaymentHash, type Address, type Credits, type Hash } from "./proofs.js";
 
 export { orderPaymentHash } from "./proofs.js";
 
@@ -57,4 +58,66 @@ export function marketOrders(address: Address, runner: ContractRunner): OrderSou
  */
 export function orderPrice(order: Pick<MarketOrder, "quantityWh" | "pricePerKwh">): Credits {
   return (order.quantityWh * order.pricePerKwh) / 1000n;
+}
+
+/** The market's `OrderStatus`, in its declaration order (EnergyMarket.sol). */
+export const ORDER_STATUSES = [
+  "None",
+  "Requested",
+  "Rejected",
+  "Cancelled",
+  "Expired",
+  "Denied",
+  "AwaitingReview",
+  "Established",
+  "Delivered",
+  "Defaulted",
+  "DefaultSettled",
+] as const;
+
+/**
+ * Statuses in which the full price is owed: established (approved and confirmed, delivery ahead)
+ * or delivered in full. A rejected, denied, cancelled or expired order is owed nothing, a pending
+ * one may still end so, and a defaulted one is owed only part of its price; a payment never comes
+ * back, so the client refuses all of these.
+ */
+const PAYABLE = new Set<string>(["Established", "Delivered"]);
+
+/** Throws unless `order` is in a status whose full price is owed. */
+export function checkPayable(orderId: bigint, order: Pick<MarketOrder, "status">): void {
+  const status = ORDER_STATUSES[Number(order.status)] ?? `unknown (${order.status})`;
+  if (!PAYABLE.has(status)) {
+    throw new OperatorError(`order ${orderId} is not payable: it is ${status}`, {
+      details: "only an Established or Delivered order is paid its full price",
+      hint: "pay an order once it is established; never one that ended without delivery",
+    });
+  }
+}
+
+/** What an order is owed and the hash that tags its payment. */
+export function orderDue(
+  market: Pick<OrderSource, "address">,
+  orderId: bigint,
+  order: MarketOrder,
+): { additionalHash: Hash; price: Credits } {
+  return {
+    additionalHash: orderPaymentHash({ market: market.address, orderId, ...order }),
+    price: orderPrice(order),
+  };
+}
+
+/** {@link orderDue} for `payer`, once the order is checked to be its own and payable. */
+export function orderToPay(
+  market: Pick<OrderSource, "address">,
+  orderId: bigint,
+  order: MarketOrder,
+  payer: Address,
+): { additionalHash: Hash; price: Credits } {
+  if (getAddress(order.buyer) !== payer) {
+    throw new OperatorError(`order ${orderId} is not ${payer}'s to pay`, {
+      details: `its buyer is ${order.buyer}`,
+    });
+  }
+  checkPayable(orderId, order);
+  return orderDue(market, orderId, order);
 }

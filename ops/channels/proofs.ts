@@ -41,6 +41,10 @@ export const INTENT_TYPES = {
       { name: "participant", type: "address" },
       { name: "totalWithdraw", type: "uint256" },
       { name: "expiry", type: "uint256" },
+      { name: "nonce", type: "uint256" },
+      { name: "transferredAmount", type: "uint256" },
+      { name: "partnerNonce", type: "uint256" },
+      { name: "partnerTransferredAmount", type: "uint256" },
     ],
   },
   CooperativeSettle: {
@@ -48,8 +52,11 @@ export const INTENT_TYPES = {
       { name: "channelId", type: "uint256" },
       { name: "participant1", type: "address" },
       { name: "amount1", type: "uint256" },
+      { name: "nonce1", type: "uint256" },
       { name: "participant2", type: "address" },
       { name: "amount2", type: "uint256" },
+      { name: "nonce2", type: "uint256" },
+      { name: "expiry", type: "uint256" },
     ],
   },
 } as const satisfies Record<string, Record<string, TypedDataField[]>>;
@@ -68,19 +75,32 @@ export type BalanceProofFields = {
 /** A balance proof with its sender's EIP-712 signature (65 bytes, hex). */
 export type SignedBalanceProof = BalanceProofFields & { sender: Address; signature: string };
 
+/**
+ * A withdrawal both sides sign: `participant` may withdraw up to `totalWithdraw` in total until
+ * `expiry` (unix seconds, block time), in the state where `participant` has paid `transferredAmount`
+ * (its proof `nonce`) and its partner `partnerTransferredAmount` (its proof `partnerNonce`).
+ */
 export type WithdrawFields = {
   channelId: bigint;
   participant: Address;
   totalWithdraw: Credits;
   expiry: bigint;
+  nonce: bigint;
+  transferredAmount: Credits;
+  partnerNonce: bigint;
+  partnerTransferredAmount: Credits;
 };
 
+/** A cooperative settlement: the final split, each side's latest proof nonce, and when it lapses. */
 export type CooperativeSettleFields = {
   channelId: bigint;
   participant1: Address;
   amount1: Credits;
+  nonce1: bigint;
   participant2: Address;
   amount2: Credits;
+  nonce2: bigint;
+  expiry: bigint;
 };
 
 export const ZERO_HASH: Hash = `0x${"00".repeat(32)}`;

@@ -34,6 +34,20 @@ export type StoreRecord =
       /** The order paid, when the payment pays one. */
       orderId?: bigint;
     }
+  | {
+      /** A withdrawal this client signed (for itself or its partner): reserved until `expiry`. */
+      kind: "withdraw-reserved";
+      channelId: bigint;
+      participant: Address;
+      totalWithdraw: Credits;
+      expiry: bigint;
+    }
+  | {
+      /** This client signed a cooperative settlement valid until `expiry`. */
+      kind: "frozen";
+      channelId: bigint;
+      expiry: bigint;
+    }
   | { kind: "closed" | "settled"; channelId: bigint };
 
 const NEWLINE = 0x0a;
@@ -47,6 +61,8 @@ const BIGINT_FIELDS = [
   "selfWithdrawn",
   "partnerDeposit",
   "partnerWithdrawn",
+  "totalWithdraw",
+  "expiry",
 ] as const;
 
 function encode(record: StoreRecord): string {

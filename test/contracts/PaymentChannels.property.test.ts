@@ -4,9 +4,9 @@ import { ZERO_HASH } from "../../ops/channels/proofs.js";
 import {
   SETTLE_TIMEOUT,
   deployChannels,
-  signCooperativeSettle,
+  signedCooperativeSettle,
   signProofIntent,
-  signWithdraw,
+  signedWithdraw,
   signedProof,
   type ChannelsFixture,
 } from "../helpers/channels.js";
@@ -63,6 +63,12 @@ async function runScenario(f: ChannelsFixture, ops: Op[], end: Exit): Promise<vo
   // Every proof each side sent: [nonce, cumulative amount].
   const sent: [bigint, bigint][][] = [[], []];
   const balance = (s: Side) => deposit[s]! - withdrawn[s]! + transferred[1 - s]! - transferred[s]!;
+  const bound = (s: Side) => ({
+    nonce: BigInt(sent[s]!.length),
+    transferredAmount: transferred[s]!,
+    partnerNonce: BigInt(sent[1 - s]!.length),
+    partnerTransferredAmount: transferred[1 - s]!,
+  });
   const before = [await credit.balanceOf(f.alice.address), await credit.balanceOf(f.bob.address)];
 
   for (const step of ops) {
@@ -77,38 +83,27 @@ async function runScenario(f: ChannelsFixture, ops: Op[], end: Exit): Promise<vo
     } else {
       if (step.amount > balance(step.side)) continue;
       withdrawn[step.side]! += step.amount;
-      const fields = {
-        channelId,
-        participant: who.address,
-        totalWithdraw: withdrawn[step.side]!,
-        expiry: BigInt(await f.networkHelpers.time.latest()) + 3600n,
-      };
       await channels.withdraw(
-        channelId,
-        who.address,
-        fields.totalWithdraw,
-        fields.expiry,
-        await signWithdraw(who, domain, fields),
-        await signWithdraw(people[1 - step.side]!, domain, fields),
+        ...(await signedWithdraw(domain, channelId, who, people[1 - step.side]!, {
+          totalWithdraw: withdrawn[step.side]!,
+          expiry: BigInt(await f.networkHelpers.time.latest()) + 3600n,
+          // The withdrawal binds both sides' latest payments, as the partner's client signs it.
+          ...bound(step.side),
+        })),
       );
     }
   }
 
   const net = [balance(0), balance(1)];
   if (end.kind === "cooperative") {
-    const fields = {
-      channelId,
-      participant1: f.alice.address,
-      amount1: net[0]!,
-      participant2: f.bob.address,
-      amount2: net[1]!,
-    };
     await channels.cooperativeSettle(
-      channelId,
-      net[0]!,
-      net[1]!,
-      await signCooperativeSettle(f.alice, domain, fields),
-      await signCooperativeSettle(f.bob, domain, fields),
+      ...(await signedCooperativeSettle(domain, channelId, f.alice, f.bob, {
+        amount1: net[0]!,
+        amount2: net[1]!,
+        nonce1: BigInt(sent[0]!.length),
+        nonce2: BigInt(sent[1]!.length),
+        expiry: BigInt(await f.networkHelpers.time.latest()) + 600n,
+      })),
     );
   } else {
     const closer = end.closer;

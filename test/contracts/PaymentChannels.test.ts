@@ -11,9 +11,9 @@ import {
   SETTLE_TIMEOUT,
   deployChannels,
   openFunded,
-  signCooperativeSettle,
+  signedCooperativeSettle,
   signProofIntent,
-  signWithdraw,
+  signedWithdraw,
   signedProof,
   type ChannelsFixture,
 } from "../helpers/channels.js";
@@ -78,21 +78,14 @@ describe("PaymentChannels", () => {
       await expect(f.channels.connect(f.bob).openChannel(f.alice.address))
         .to.be.revertedWithCustomError(f.channels, "PaymentChannelsAlreadyOpen")
         .withArgs(f.bob.address, f.alice.address, 1n);
-      const s1 = await signCooperativeSettle(f.alice, f.domain, {
-        channelId: 1n,
-        participant1: f.alice.address,
-        amount1: 0n,
-        participant2: f.bob.address,
-        amount2: 0n,
-      });
-      const s2 = await signCooperativeSettle(f.bob, f.domain, {
-        channelId: 1n,
-        participant1: f.alice.address,
-        amount1: 0n,
-        participant2: f.bob.address,
-        amount2: 0n,
-      });
-      await f.channels.cooperativeSettle(1n, 0n, 0n, s1, s2);
+      const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
+      await f.channels.cooperativeSettle(
+        ...(await signedCooperativeSettle(f.domain, 1n, f.alice, f.bob, {
+          amount1: 0n,
+          amount2: 0n,
+          expiry,
+        })),
+      );
       await expect(f.channels.connect(f.bob).openChannel(f.alice.address))
         .to.emit(f.channels, "ChannelOpened")
         .withArgs(2n, f.bob.address, f.alice.address, SETTLE_TIMEOUT);
@@ -344,22 +337,14 @@ describe("PaymentChannels", () => {
     it("withdraws once per signed total and refuses the replay", async () => {
       const id = await openFunded(f, f.alice, f.bob, 100n, 50n);
       const now = BigInt(await f.networkHelpers.time.latest());
-      const fields = {
-        channelId: id,
-        participant: f.alice.address,
+      const args = await signedWithdraw(f.domain, id, f.alice, f.bob, {
         totalWithdraw: 20n,
         expiry: now + 600n,
-      };
-      const own = await signWithdraw(f.alice, f.domain, fields);
-      const partner = await signWithdraw(f.bob, f.domain, fields);
-      await expect(
-        f.channels
-          .connect(f.relayer)
-          .withdraw(id, f.alice.address, 20n, fields.expiry, own, partner),
-      )
+      });
+      await expect(f.channels.connect(f.relayer).withdraw(...args))
         .to.emit(f.channels, "ChannelWithdrawn")
         .withArgs(id, f.alice.address, 20n, 20n);
-      await expect(f.channels.withdraw(id, f.alice.address, 20n, fields.expiry, own, partner))
+      await expect(f.channels.withdraw(...args))
         .to.be.revertedWithCustomError(f.channels, "PaymentChannelsWithdrawNotIncreasing")
         .withArgs(id, f.alice.address, 20n, 20n);
       expect(await f.credit.balanceOf(f.alice.address)).to.equal(FUNDS - 100n + 20n);
@@ -374,79 +359,49 @@ describe("PaymentChannels", () => {
     it("refuses an expired withdrawal and one beyond the deposits", async () => {
       const id = await openFunded(f, f.alice, f.bob, 100n, 50n);
       const now = BigInt(await f.networkHelpers.time.latest());
-      const expired = {
-        channelId: id,
-        participant: f.alice.address,
+      const expired = await signedWithdraw(f.domain, id, f.alice, f.bob, {
         totalWithdraw: 20n,
         expiry: now,
-      };
+      });
       await f.networkHelpers.time.setNextBlockTimestamp(now + 5n);
-      await expect(
-        f.channels.withdraw(
-          id,
-          f.alice.address,
-          20n,
-          now,
-          await signWithdraw(f.alice, f.domain, expired),
-          await signWithdraw(f.bob, f.domain, expired),
-        ),
-      )
+      await expect(f.channels.withdraw(...expired))
         .to.be.revertedWithCustomError(f.channels, "PaymentChannelsWithdrawExpired")
         .withArgs(id, now, now + 5n);
-      const tooMuch = { ...expired, totalWithdraw: 151n, expiry: now + 600n };
-      await expect(
-        f.channels.withdraw(
-          id,
-          f.alice.address,
-          151n,
-          now + 600n,
-          await signWithdraw(f.alice, f.domain, tooMuch),
-          await signWithdraw(f.bob, f.domain, tooMuch),
-        ),
-      )
+      const tooMuch = await signedWithdraw(f.domain, id, f.alice, f.bob, {
+        totalWithdraw: 151n,
+        expiry: now + 600n,
+      });
+      await expect(f.channels.withdraw(...tooMuch))
         .to.be.revertedWithCustomError(f.channels, "PaymentChannelsWithdrawExceedsDeposits")
         .withArgs(id, 151n, 150n);
     });
 
     it("refuses a cooperative settle whose amounts do not add up to the channel's holdings", async () => {
       const id = await openFunded(f, f.alice, f.bob, 100n, 50n);
+      const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
       for (const [amount1, amount2, sum] of [
         [99n, 50n, 149n],
         [100n, 51n, 151n],
       ] as const) {
-        const fields = {
-          channelId: id,
-          participant1: f.alice.address,
-          amount1,
-          participant2: f.bob.address,
-          amount2,
-        };
         await expect(
           f.channels.cooperativeSettle(
-            id,
-            amount1,
-            amount2,
-            await signCooperativeSettle(f.alice, f.domain, fields),
-            await signCooperativeSettle(f.bob, f.domain, fields),
+            ...(await signedCooperativeSettle(f.domain, id, f.alice, f.bob, {
+              amount1,
+              amount2,
+              expiry,
+            })),
           ),
         )
           .to.be.revertedWithCustomError(f.channels, "PaymentChannelsCooperativeSettleMismatch")
           .withArgs(id, sum, 150n);
       }
-      const fields = {
-        channelId: id,
-        participant1: f.alice.address,
-        amount1: 70n,
-        participant2: f.bob.address,
-        amount2: 80n,
-      };
       await expect(
         f.channels.cooperativeSettle(
-          id,
-          70n,
-          80n,
-          await signCooperativeSettle(f.alice, f.domain, fields),
-          await signCooperativeSettle(f.bob, f.domain, fields),
+          ...(await signedCooperativeSettle(f.domain, id, f.alice, f.bob, {
+            amount1: 70n,
+            amount2: 80n,
+            expiry,
+          })),
         ),
       )
         .to.emit(f.channels, "ChannelSettled")
@@ -471,20 +426,12 @@ describe("PaymentChannels", () => {
       ).to.be.revertedWithCustomError(f.channels, "EnforcedPause");
 
       const now = BigInt(await f.networkHelpers.time.latest());
-      const w = {
-        channelId: id,
-        participant: f.bob.address,
-        totalWithdraw: 10n,
-        expiry: now + 600n,
-      };
       await expect(
         f.channels.withdraw(
-          id,
-          f.bob.address,
-          10n,
-          w.expiry,
-          await signWithdraw(f.bob, f.domain, w),
-          await signWithdraw(f.alice, f.domain, w),
+          ...(await signedWithdraw(f.domain, id, f.bob, f.alice, {
+            totalWithdraw: 10n,
+            expiry: now + 600n,
+          })),
         ),
       )
         .to.emit(f.channels, "ChannelWithdrawn")
@@ -507,20 +454,13 @@ describe("PaymentChannels", () => {
         .to.emit(f.channels, "ChannelSettled")
         .withArgs(id, f.alice.address, 75n, f.bob.address, 65n, false);
 
-      const cs = {
-        channelId: id2,
-        participant1: f.alice.address,
-        amount1: 30n,
-        participant2: f.carol.address,
-        amount2: 0n,
-      };
       await expect(
         f.channels.cooperativeSettle(
-          id2,
-          30n,
-          0n,
-          await signCooperativeSettle(f.alice, f.domain, cs),
-          await signCooperativeSettle(f.carol, f.domain, cs),
+          ...(await signedCooperativeSettle(f.domain, id2, f.alice, f.carol, {
+            amount1: 30n,
+            amount2: 0n,
+            expiry: BigInt(await f.networkHelpers.time.latest()) + 600n,
+          })),
         ),
       )
         .to.emit(f.channels, "ChannelSettled")

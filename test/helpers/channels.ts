@@ -121,26 +121,70 @@ export async function signedProof(
   return { ...fields, signature: await signProofIntent(signer, domain, "BalanceProof", fields) };
 }
 
-export function signWithdraw(
-  signer: HardhatEthersSigner,
+export type WithdrawTerms = {
+  totalWithdraw: bigint;
+  expiry: bigint;
+  nonce?: bigint;
+  transferredAmount?: bigint;
+  partnerNonce?: bigint;
+  partnerTransferredAmount?: bigint;
+};
+
+/** `withdraw` arguments for `participant`, signed by it and by `partner` (bound payments default to none). */
+export async function signedWithdraw(
   domain: ChannelsDomain,
-  fields: { channelId: bigint; participant: string; totalWithdraw: bigint; expiry: bigint },
-): Promise<string> {
-  return signer.signTypedData(typedDataDomain(domain), INTENT_TYPES.Withdraw, fields);
+  channelId: bigint,
+  participant: HardhatEthersSigner,
+  partner: HardhatEthersSigner,
+  terms: WithdrawTerms,
+) {
+  const intent = {
+    participant: participant.address,
+    totalWithdraw: terms.totalWithdraw,
+    expiry: terms.expiry,
+    nonce: terms.nonce ?? 0n,
+    transferredAmount: terms.transferredAmount ?? 0n,
+    partnerNonce: terms.partnerNonce ?? 0n,
+    partnerTransferredAmount: terms.partnerTransferredAmount ?? 0n,
+  };
+  const fields = { channelId, ...intent };
+  const sign = (signer: HardhatEthersSigner) =>
+    signer.signTypedData(typedDataDomain(domain), INTENT_TYPES.Withdraw, fields);
+  return [channelId, intent, await sign(participant), await sign(partner)] as const;
 }
 
-export function signCooperativeSettle(
-  signer: HardhatEthersSigner,
+export type CooperativeTerms = {
+  amount1: bigint;
+  amount2: bigint;
+  expiry: bigint;
+  nonce1?: bigint;
+  nonce2?: bigint;
+};
+
+/** `cooperativeSettle` arguments signed by both participants (`one` is participant1). */
+export async function signedCooperativeSettle(
   domain: ChannelsDomain,
-  fields: {
-    channelId: bigint;
-    participant1: string;
-    amount1: bigint;
-    participant2: string;
-    amount2: bigint;
-  },
-): Promise<string> {
-  return signer.signTypedData(typedDataDomain(domain), INTENT_TYPES.CooperativeSettle, fields);
+  channelId: bigint,
+  one: HardhatEthersSigner,
+  two: HardhatEthersSigner,
+  terms: CooperativeTerms,
+) {
+  const settlement = {
+    amount1: terms.amount1,
+    nonce1: terms.nonce1 ?? 0n,
+    amount2: terms.amount2,
+    nonce2: terms.nonce2 ?? 0n,
+    expiry: terms.expiry,
+  };
+  const fields = {
+    channelId,
+    participant1: one.address,
+    participant2: two.address,
+    ...settlement,
+  };
+  const sign = (signer: HardhatEthersSigner) =>
+    signer.signTypedData(typedDataDomain(domain), INTENT_TYPES.CooperativeSettle, fields);
+  return [channelId, settlement, await sign(one), await sign(two)] as const;
 }
 
 /** Opens a channel from `a` to `b` and deposits for both; returns its id. */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtemp, readFile, rm, writeFile, appendFile, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -26,7 +26,6 @@ import {
   typedDataDomain,
   type ChannelsDomain,
 } from "../../ops/channels/proofs.js";
-import { ChannelStore } from "../../ops/channels/store.js";
 import { ChannelWatcher } from "../../ops/channels/watcher.js";
 import { OperatorError } from "../../ops/errors.js";
 import {
@@ -266,47 +265,6 @@ describe("channels: client off chain", () => {
   });
 });
 
-describe("channels: durable store", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "gridchain-store-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("group-commits concurrent appends and reads them back in order, mode 0600", async () => {
-    const path = join(dir, "log.jsonl");
-    const { store } = await ChannelStore.open(path);
-    await Promise.all(
-      Array.from({ length: 50 }, (_, i) => store.append({ kind: "closed", channelId: BigInt(i) })),
-    );
-    await store.close();
-    const { store: again, records } = await ChannelStore.open(path);
-    expect(records.map((r) => r.channelId)).to.deep.equal(
-      Array.from({ length: 50 }, (_, i) => BigInt(i)),
-    );
-    expect((await stat(path)).mode & 0o777).to.equal(0o600);
-    await again.close();
-  });
-
-  it("cuts off a torn last line and refuses a damaged one in the middle", async () => {
-    const path = join(dir, "log.jsonl");
-    await writeFile(path, '{"kind":"closed","channelId":"1"}\n{"kind":"clo', { mode: 0o600 });
-    const { store, records } = await ChannelStore.open(path);
-    expect(records).to.deep.equal([{ kind: "closed", channelId: 1n }]);
-    await store.append({ kind: "settled", channelId: 1n });
-    await store.close();
-    expect(await readFile(path, "utf8")).to.equal(
-      '{"kind":"closed","channelId":"1"}\n{"kind":"settled","channelId":"1"}\n',
-    );
-    await appendFile(path, "not json\n{}\n");
-    const error = await rejection(ChannelStore.open(path));
-    expect(error).to.be.instanceOf(OperatorError);
-    expect(error.message).to.equal(`channel store ${path} is damaged at line 3`);
-  });
-});
-
 describe("channels: client on chain", () => {
   let f: ChannelsFixture;
   let dir: string;
@@ -355,7 +313,7 @@ describe("channels: client on chain", () => {
       deliveryStart: 3_600n,
       deliveryEnd: 7_200n,
       defaultAmount: 10n,
-      status: 1n,
+      status: 7n,
     });
     const orders = marketOrders(await market.getAddress(), f.ethers.provider);
     const [proof, same] = await Promise.all([
@@ -485,8 +443,7 @@ describe("channels: client on chain", () => {
     await bob.sync(channelId);
     await bob.receive(await alice.pay(channelId, 100n));
     const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
-    const partnerSignature = bob.withdrawSignature(channelId, alice.address, 150n, expiry);
-    await alice.withdraw(channelId, 150n, expiry, partnerSignature);
+    await alice.withdraw(await bob.confirmWithdraw(channelId, { totalWithdraw: 150n, expiry }));
     expect(await f.credit.balanceOf(alice.address)).to.equal(FUNDS - 300n + 150n);
     expect(alice.balanceOf(channelId)).to.equal(50n);
     const error = await rejection(alice.pay(channelId, 51n));
@@ -507,9 +464,10 @@ describe("channels: client on chain", () => {
     await bob.deposit(channelId, 80n);
     await alice.sync(channelId);
     await alice.receive(await bob.pay(channelId, 35n));
-    const { amount1, amount2, signature } = alice.cooperativeSettleSignature(channelId);
-    expect([amount1, amount2]).to.deep.equal([45n, 35n]);
-    await bob.cooperativeSettle(channelId, signature);
+    const expiry = BigInt(await f.networkHelpers.time.latest()) + 600n;
+    const offer = await alice.cooperativeSettleSignature(channelId, expiry);
+    expect([offer.fields.amount1, offer.fields.amount2]).to.deep.equal([45n, 35n]);
+    await bob.cooperativeSettle(offer);
     expect(await f.credit.balanceOf(alice.address)).to.equal(FUNDS + 35n);
     expect(await f.credit.balanceOf(bob.address)).to.equal(FUNDS - 35n);
     expect(bob.channel(channelId).settled).to.equal(true);
