@@ -44,7 +44,7 @@ export async function demo(options: DemoOptions, say: (line: string) => void): P
     say(`== 3/4 embedded chain already running at ${context.engine.rpcUrl()}: reusing it`);
   } else {
     await context.engine.up();
-    rememberEngine(context.networkDir, "embedded");
+    rememberEngine(context);
     await context.engine.ready();
     say(`== 3/4 embedded chain started at ${context.engine.rpcUrl()}`);
   }

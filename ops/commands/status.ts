@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { chainContext, chainOptions, type ChainOptions } from "./context.js";
+import { chainOptions, recordedContext, type ChainOptions } from "./context.js";
 
 /** `gridchain status`: the engine, chain id, height, block time, engine details and the market. */
 export function register(program: Command): void {
@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON", false)
     .addHelpText("after", "\nExamples:\n  gridchain status\n  gridchain status --json")
     .action(async (options: ChainOptions & { json: boolean }) => {
-      const { engine, spec, manifestPath } = await chainContext(options);
+      const { engine, network, manifestPath } = await recordedContext(options);
       const status = await engine.status();
       let deployment: Record<string, unknown> | undefined;
       const lines: string[] = [];
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       if (options.json) {
         console.log(
           JSON.stringify(
-            { network: spec.name, ...status, deployment: deployment ?? null },
+            { network, ...status, deployment: deployment ?? null },
             (_k, v) => (typeof v === "bigint" ? v.toString() : v),
             2,
           ),
@@ -52,7 +52,7 @@ export function register(program: Command): void {
       } else {
         console.log(
           [
-            `network: ${spec.name}`,
+            `network: ${network}`,
             `engine: ${status.engine} (${status.running ? "running" : "stopped"})`,
             `rpc: ${status.rpcUrl}`,
             ...(status.chainId === undefined ? [] : [`chain id: ${status.chainId}`]),

@@ -119,6 +119,13 @@ export const consortiumSchema = z.strictObject({
         .min(24576)
         .max(2 ** 31 - 1)
         .default(24576),
+      /** Unix seconds of the genesis block; default: when the network was first generated. */
+      timestamp: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 53 - 1)
+        .optional(),
     })
     .prefault({}),
   organisations: z.array(organisation).min(1),
@@ -155,6 +162,8 @@ export const consortiumSchema = z.strictObject({
         .strictObject({
           host: z.literal("127.0.0.1").default("127.0.0.1"),
           port: port.default(8545),
+          /** How often anvil saves the chain: the most a crash of the engine loses. */
+          saveIntervalSeconds: z.number().int().min(1).max(3600).default(2),
         })
         .prefault({}),
     })
