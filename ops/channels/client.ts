@@ -14,6 +14,7 @@ import {
   type Hash,
   type SignedBalanceProof,
 } from "./proofs.js";
+import { bindToChain } from "./binding.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
 import type { WatchedProof } from "./watcher.js";
 
@@ -111,6 +112,7 @@ export class ChannelClient {
   /** Opens the store and replays it: the client resumes exactly where the log ends. */
   static async start(options: ChannelClientOptions): Promise<ChannelClient> {
     const { store, records } = await ChannelStore.open(options.storePath);
+    await bindToChain(store, records, options.domain, options.chain?.channels.runner?.provider);
     const client = new ChannelClient(options, store);
     for (const record of records) client.apply(record);
     return client;
@@ -561,6 +563,7 @@ export class ChannelClient {
   }
 
   private apply(record: StoreRecord): void {
+    if (record.kind === "chain") return;
     if (record.kind === "channel") {
       this.channels.set(record.channelId, {
         channelId: record.channelId,
