@@ -82,17 +82,23 @@ describe("gridchain generate on a started network", () => {
     expect(error.message).to.contain("the validator set in the genesis extraData");
   });
 
-  it("allows what does not touch the genesis or node identities (market, docker limits)", async () => {
+  it("allows what does not touch the genesis or node identities (market, ports, an RPC node more)", async () => {
     const { dir, out } = await startedPilot();
     const genesis = readFileSync(join(out, "genesis.json"), "utf8");
+    const before = nodesOf(out);
     writeFileSync(
       join(dir, "c.yaml"),
       pilot
         .replace("maxKwhPerOrder: 100", "maxKwhPerOrder: 80")
-        .replace("grafana: 3000", "grafana: 3300"),
+        .replace("grafana: 3000", "grafana: 3300")
+        .replace("rpcWs: 8546", "rpcWs: 8646")
+        .replace("    rpcNodes: 1\n", "    rpcNodes: 2\n"),
     );
     await generate({ config: join(dir, "c.yaml"), out, rotate: false });
     expect(readFileSync(join(out, "genesis.json"), "utf8")).to.equal(genesis);
+    const after = nodesOf(out);
+    for (const [name, node] of before) expect(after.get(name)!.enode, name).to.equal(node.enode);
+    expect(after.has("grid-rpc-2")).to.equal(true);
   });
 
   it("--new-chain archives the state, manifest and channel stores, then writes the new genesis", async () => {
