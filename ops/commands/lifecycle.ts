@@ -83,7 +83,13 @@ export function retireChain(
   const evidence = chainEvidence(networkDir, manifestPath);
   if (evidence.length === 0) return { moved: [], archive: undefined };
   const stamp = mode.stamp ?? new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-  const archive = mode.archive ? join(networkDir, "archive", stamp) : undefined;
+  let archive: string | undefined;
+  if (mode.archive) {
+    // Two retirements within a second get their own folders.
+    archive = join(networkDir, "archive", stamp);
+    for (let n = 2; existsSync(archive); n += 1)
+      archive = join(networkDir, "archive", `${stamp}-${n}`);
+  }
   for (const path of evidence) {
     if (archive === undefined) {
       rmSync(path, { recursive: true, force: true });

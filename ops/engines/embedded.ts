@@ -338,6 +338,8 @@ export class EmbeddedEngine implements Engine {
     try {
       // A chain stopped right after `up` may not listen yet: wait for it, then save.
       await this.ready();
+      // No block may follow this save: anvil's own save on exit must not look newer (a crash).
+      await rpcCall(this.rpcUrl(), "evm_setIntervalMining", [0]);
       await saveAnvilState(this.rpcUrl(), this.stateFile, 300_000);
     } catch (error) {
       saved = error as Error;

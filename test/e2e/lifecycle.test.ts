@@ -127,6 +127,11 @@ describe("operator lifecycle through the CLI (embedded engine)", function () {
   });
 
   it("reset asks first, archives the chain, and the next up starts from the genesis", async () => {
+    const running = await cli("generate", "--new-chain");
+    expect(running.code).to.equal(1);
+    expect(running.stderr).to.equal(
+      `gridchain: the chain of network/${name} is running; hint: stop it with 'gridchain down' before starting a new chain\n`,
+    );
     const unattended = await cli("reset");
     expect(unattended.code).to.equal(1);
     expect(unattended.stderr).to.equal(
@@ -145,6 +150,25 @@ describe("operator lifecycle through the CLI (embedded engine)", function () {
     const up = await cli("up");
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain("  a new chain, started from its genesis\n");
+  });
+
+  it("generate --new-chain on the stopped chain archives it and the next up runs the new genesis", async () => {
+    const down = await cli("down");
+    expect(down.code, down.stderr).to.equal(0);
+    const chainId = 43_000 + (process.pid % 1000);
+    await writeFile(config(), yaml.replace(`chainId: ${chainId}`, `chainId: ${chainId + 1}`));
+    const generated = await cli("generate", "--new-chain");
+    expect(generated.code, generated.stderr).to.equal(0);
+    expect(generated.stdout).to.match(
+      new RegExp(
+        `\n {2}new chain: the old chain's state, manifest and channel stores moved to network/${name}/archive/`,
+      ),
+    );
+    const up = await cli("up");
+    expect(up.code, up.stderr).to.equal(0);
+    expect(up.stdout).to.match(
+      new RegExp(`\\(chain id ${chainId + 1}, block 0\\)\n {2}a new chain`),
+    );
   });
 });
 
