@@ -65,12 +65,14 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
   if (newChain) await refuseWhileRunning(options.config, outDir);
   const previous = previousLayout(outDir);
   const { keys, origins } = resolveKeys(spec, outDir, { rotate: options.rotate });
+  // A new chain gets a new genesis time; otherwise the first generation's time is kept (a folder
+  // from before genesis times, stamped 0, gets one unless its chain has started).
+  const keptTimestamp =
+    newChain || (!started && previous.genesisTimestamp === 0)
+      ? undefined
+      : previous.genesisTimestamp;
   const plan = planNetwork(spec, keys, {
-    // A new chain gets a new genesis time; otherwise the first generation's time is kept.
-    genesisTimestamp:
-      spec.genesis.timestamp ??
-      (newChain ? undefined : previous.genesisTimestamp) ??
-      Math.floor(Date.now() / 1000),
+    genesisTimestamp: spec.genesis.timestamp ?? keptTimestamp ?? Math.floor(Date.now() / 1000),
     previousIps: previous.previousIps,
   });
   const files = renderNetwork(plan);

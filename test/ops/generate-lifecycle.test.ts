@@ -158,6 +158,26 @@ describe("gridchain generate: stable layout", () => {
     expect(readFileSync(join(out, "genesis.json"), "utf8")).to.equal(first);
   });
 
+  it("a folder stamped 0 by an older gridchain gets a time unless its chain has started", async () => {
+    const stamp0 = (out: string) => {
+      const path = join(out, "genesis.json");
+      writeFileSync(
+        path,
+        readFileSync(path, "utf8").replace(/"timestamp": "0x[0-9a-f]+"/, '"timestamp": "0x0"'),
+      );
+    };
+    const fresh = join(tempDir(), "pilot");
+    await generate({ config: PILOT, out: fresh, rotate: false });
+    stamp0(fresh);
+    await generate({ config: PILOT, out: fresh, rotate: false });
+    expect(readFileSync(join(fresh, "genesis.json"), "utf8")).to.not.contain('"timestamp": "0x0"');
+
+    const { out } = await startedPilot();
+    stamp0(out);
+    await generate({ config: PILOT, out, rotate: false });
+    expect(readFileSync(join(out, "genesis.json"), "utf8")).to.contain('"timestamp": "0x0"');
+  });
+
   it("takes the genesis time from the YAML when it is given", async () => {
     const dir = tempDir();
     writeFileSync(
