@@ -24,7 +24,7 @@ const options = { config, engine: "embedded" as const };
 const context = await chainContext(options);
 if (!(await context.engine.status()).running) {
   await context.engine.up();
-  rememberEngine(context.networkDir, "embedded");
+  rememberEngine(context);
   await context.engine.ready();
 }
 for (const line of await deploy(options, say)) say(line);

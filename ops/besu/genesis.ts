@@ -86,7 +86,7 @@ export function renderGenesis(plan: NetworkPlan): string {
       ...consensusSection,
     },
     nonce: "0x0",
-    timestamp: "0x0",
+    timestamp: `0x${plan.genesisTimestamp.toString(16)}`,
     gasLimit: `0x${spec.genesis.gasLimit.toString(16)}`,
     difficulty: "0x1",
     mixHash: consensus.protocol === "qbft" ? BFT_MIX_HASH : `0x${"00".repeat(32)}`,

@@ -33,6 +33,7 @@ import {
   partnerWithdrawal,
   type Signed,
 } from "./intents.js";
+import { bindToChain } from "./binding.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
 
 export { BalanceProofRejected, type ChannelView, type RejectReason } from "./ledger.js";
@@ -83,6 +84,7 @@ export class ChannelClient {
   /** Opens the store and replays it: the client resumes exactly where the log ends. */
   static async start(options: ChannelClientOptions): Promise<ChannelClient> {
     const { store, records } = await ChannelStore.open(options.storePath);
+    await bindToChain(store, records, options.domain, options.chain?.channels.runner?.provider);
     const client = new ChannelClient(options, store);
     for (const record of records) client.apply(record);
     return client;
@@ -494,6 +496,7 @@ export class ChannelClient {
   }
 
   private apply(record: StoreRecord): void {
+    if (record.kind === "chain") return;
     applyRecord(this.channels, record);
   }
 }

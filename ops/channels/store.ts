@@ -48,11 +48,20 @@ export type StoreRecord =
       channelId: bigint;
       expiry: bigint;
     }
-  | { kind: "closed" | "settled"; channelId: bigint };
+  | { kind: "closed" | "settled"; channelId: bigint }
+  | {
+      /** The chain the log belongs to, written first: a log is never replayed on another chain. */
+      kind: "chain";
+      chainId: bigint;
+      contract: Address;
+      /** Hash of block 1: tells a chain from a reset one with the same id and addresses. */
+      firstBlock: Hash | null;
+    };
 
 const NEWLINE = 0x0a;
 
 const BIGINT_FIELDS = [
+  "chainId",
   "channelId",
   "nonce",
   "transferredAmount",

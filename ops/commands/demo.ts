@@ -43,10 +43,15 @@ export async function demo(options: DemoOptions, say: (line: string) => void): P
   if (before.running) {
     say(`== 3/4 embedded chain already running at ${context.engine.rpcUrl()}: reusing it`);
   } else {
-    await context.engine.up();
-    rememberEngine(context.networkDir, "embedded");
+    rememberEngine(context);
+    const report = await context.engine.up();
     await context.engine.ready();
     say(`== 3/4 embedded chain started at ${context.engine.rpcUrl()}`);
+    if (report?.crashed === true) {
+      say(
+        `  it had stopped without 'gridchain down': resumed from block ${report.resumedFrom}; at most ${report.lossWindowSeconds} s of blocks before the stop were lost`,
+      );
+    }
   }
   say("== 4/4 deploy");
   for (const line of await deploy(chainOptions, (line) => say(`  ${line}`))) say(`  ${line}`);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { chainContext, chainOptions, type ChainOptions } from "./context.js";
+import { chainOptions, recordedContext, type ChainOptions } from "./context.js";
 
 /** `gridchain down`: stop what `up` started; the chain's state is kept for the next `up`. */
 export function register(program: Command): void {
@@ -8,7 +8,7 @@ export function register(program: Command): void {
   )
     .addHelpText("after", "\nExample:\n  gridchain down")
     .action(async (options: ChainOptions) => {
-      const { engine, kind } = await chainContext(options);
+      const { engine, kind } = await recordedContext(options);
       const before = await engine.status();
       await engine.down();
       console.log(

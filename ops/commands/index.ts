@@ -4,6 +4,7 @@ import * as generate from "./generate.js";
 import * as inspect from "./inspect.js";
 import * as up from "./up.js";
 import * as down from "./down.js";
+import * as reset from "./reset.js";
 import * as status from "./status.js";
 import * as demo from "./demo.js";
 import * as deploy from "./deploy.js";
@@ -28,6 +29,7 @@ export const commands: CommandModule[] = [
   upgrade,
   status,
   down,
+  reset,
   exporter,
   monitor,
   demo,

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { chainContext, chainOptions, type ChainOptions } from "./context.js";
+import { chainOptions, recordedContext, type ChainOptions } from "./context.js";
 
 /** `gridchain status`: the engine, chain id, height, block time, engine details and the market. */
 export function register(program: Command): void {
@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON", false)
     .addHelpText("after", "\nExamples:\n  gridchain status\n  gridchain status --json")
     .action(async (options: ChainOptions & { json: boolean }) => {
-      const { engine, spec, manifestPath } = await chainContext(options);
+      const { engine, network, manifestPath } = await recordedContext(options);
       const status = await engine.status();
       let deployment: Record<string, unknown> | undefined;
       const lines: string[] = [];
@@ -49,11 +49,11 @@ export function register(program: Command): void {
       }
       if (options.json) {
         const { toJson } = await import("../json.js");
-        console.log(toJson({ network: spec.name, ...status, deployment: deployment ?? null }));
+        console.log(toJson({ network, ...status, deployment: deployment ?? null }));
       } else {
         console.log(
           [
-            `network: ${spec.name}`,
+            `network: ${network}`,
             `engine: ${status.engine} (${status.running ? "running" : "stopped"})`,
             `rpc: ${status.rpcUrl}`,
             ...(status.chainId === undefined ? [] : [`chain id: ${status.chainId}`]),

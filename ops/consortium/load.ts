@@ -9,6 +9,7 @@ import { inSubnet, nodeNames, publishedPorts, subnetCapacity } from "./layout.js
 import {
   BESU_VERSIONS,
   LAST_CLIQUE_VERSION,
+  PUBLIC_CHAIN_IDS,
   consortiumSchema,
   type ConsortiumSpec,
 } from "./spec.js";
@@ -37,6 +38,15 @@ export function loadConsortium(file: string): ConsortiumSpec {
 export function parseConsortium(text: string, file: string): ConsortiumSpec {
   const { data: spec, fail } = parseYamlWith(text, file, consortiumSchema, describeConsortiumIssue);
   const warnings: string[] = [];
+
+  const publicChain = PUBLIC_CHAIN_IDS.get(spec.chainId);
+  if (publicChain !== undefined && !spec.allowPublicChainId) {
+    fail(
+      "chainId",
+      `${spec.chainId} is the chain id of ${publicChain}: transactions signed for one chain would be valid on the other`,
+      "pick an id no public network uses (e.g. 2026), or set allowPublicChainId: true for a deliberate replica",
+    );
+  }
 
   // Consensus against the pinned Besu version.
   const consensus = spec.consensus;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { enodeUrl, toAddress, type Address, type KeyPair } from "../besu/keys.js";
-import { FIRST_NODE_HOST, nodeNames, subnetAddress } from "./layout.js";
+import { OperatorError } from "../errors.js";
+import { FIRST_NODE_HOST, inSubnet, nodeNames, subnetAddress, subnetCapacity } from "./layout.js";
 import type { AccountRole, ConsortiumSpec } from "./spec.js";
 
 /** P2P port inside every container: each node has its own IP, so all can use Besu's default. */
@@ -45,6 +46,19 @@ export type NetworkPlan = {
   rpcJwt?: RpcJwtKey;
   /** The RPC nodes' TLS keystore and its password, read from the files the YAML names. */
   rpcTls?: { keystore: Buffer; password: Buffer };
+  /** Unix seconds of the genesis block. */
+  genesisTimestamp: number;
+};
+
+/**
+ * What a previous run fixed and this one must keep: the genesis time, and the address of every node
+ * that is still in the YAML (so removing a node never moves the ones after it: their enodes, the
+ * static nodes and the allowlists stay valid).
+ */
+export type PlanLayout = {
+  genesisTimestamp?: number;
+  /** Node name -> IP the node had. */
+  previousIps?: ReadonlyMap<string, string>;
 };
 
 /** An RSA key pair in PEM: gridchain signs RPC tokens with it, RPC nodes check them. */
@@ -116,9 +130,13 @@ export function generatedAccountSlots(spec: ConsortiumSpec): AccountSlot[] {
 }
 
 /** Lays the network out: node IPs on the subnet, enodes, published ports, accounts with zones. */
-export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPlan {
+export function planNetwork(
+  spec: ConsortiumSpec,
+  keys: NetworkKeys,
+  layout: PlanLayout = {},
+): NetworkPlan {
   const nodes: PlannedNode[] = [];
-  let host = FIRST_NODE_HOST;
+  const ipOf = addressBook(spec, layout.previousIps ?? new Map());
   let rpcIndex = 0;
   for (const org of spec.organisations) {
     const names = nodeNames(org);
@@ -139,8 +157,7 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
         p2pPort = imported.p2pPort;
         inCompose = false;
       } else {
-        ip = subnetAddress(spec.docker.subnet, host);
-        host += 1;
+        ip = ipOf(name);
       }
       let published: PlannedNode["published"];
       if (kind === "rpc") {
@@ -201,5 +218,62 @@ export function planNetwork(spec: ConsortiumSpec, keys: NetworkKeys): NetworkPla
     tls === undefined
       ? undefined
       : { keystore: readFileSync(tls.keystoreFile), password: readFileSync(tls.passwordFile) };
-  return { spec, nodes, validators, bootnodes, accounts, rpcJwt: keys.rpcJwt, rpcTls };
+  return {
+    spec,
+    nodes,
+    validators,
+    bootnodes,
+    accounts,
+    genesisTimestamp: layout.genesisTimestamp ?? spec.genesis.timestamp ?? 0,
+    rpcJwt: keys.rpcJwt,
+    rpcTls,
+  };
+}
+
+/**
+ * Node addresses on the compose subnet: a node keeps the address it had (when still on the subnet
+ * and not taken twice); a new node takes the lowest free host from .10, in YAML order. The same
+ * YAML and previous addresses always give the same answer.
+ */
+function addressBook(
+  spec: ConsortiumSpec,
+  previous: ReadonlyMap<string, string>,
+): (name: string) => string {
+  const subnet = spec.docker.subnet;
+  const local = spec.organisations.flatMap((org) =>
+    nodeNames(org).all.filter((name) => {
+      const imported = org.importedKeys[name];
+      return imported === undefined || !("publicKey" in imported);
+    }),
+  );
+  const assigned = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const name of local) {
+    const ip = previous.get(name);
+    if (ip === undefined || !inSubnet(subnet, ip) || taken.has(ip)) continue;
+    const host = hostNumber(subnet, ip);
+    if (host < FIRST_NODE_HOST || host >= FIRST_NODE_HOST + subnetCapacity(subnet)) continue;
+    assigned.set(name, ip);
+    taken.add(ip);
+  }
+  let host = FIRST_NODE_HOST;
+  for (const name of local) {
+    if (assigned.has(name)) continue;
+    while (taken.has(subnetAddress(subnet, host))) host += 1;
+    if (host >= FIRST_NODE_HOST + subnetCapacity(subnet)) {
+      throw new OperatorError(`docker.subnet ${subnet} has no free address for node ${name}`, {
+        hint: "use a larger subnet",
+      });
+    }
+    const ip = subnetAddress(subnet, host);
+    assigned.set(name, ip);
+    taken.add(ip);
+  }
+  return (name) => assigned.get(name)!;
+}
+
+function hostNumber(cidr: string, ip: string): number {
+  const value = ip.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const bits = Number(cidr.split("/")[1] ?? "0");
+  return value % 2 ** (32 - bits);
 }

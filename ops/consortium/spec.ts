@@ -97,6 +97,29 @@ const market = z
   })
   .prefault({});
 
+/**
+ * Chain ids of public networks. A consortium chain with one of them would accept transactions signed
+ * for that network and the other way round (EIP-155 binds a signature to the chain id only), and
+ * wallets and explorers would take it for the public chain.
+ */
+export const PUBLIC_CHAIN_IDS: ReadonlyMap<number, string> = new Map([
+  [1, "Ethereum mainnet"],
+  [5, "Goerli"],
+  [10, "OP Mainnet"],
+  [56, "BNB Smart Chain"],
+  [100, "Gnosis"],
+  [137, "Polygon PoS"],
+  [250, "Fantom"],
+  [324, "zkSync Era"],
+  [8453, "Base"],
+  [17000, "Holesky"],
+  [42161, "Arbitrum One"],
+  [43114, "Avalanche C-Chain"],
+  [59144, "Linea"],
+  [560048, "Hoodi"],
+  [11155111, "Sepolia"],
+]);
+
 /** The schema of network/consortium.yaml. Every name is camelCase; the README lists each field. */
 export const consortiumSchema = z.strictObject({
   name: name("network name"),
@@ -105,6 +128,8 @@ export const consortiumSchema = z.strictObject({
     .int()
     .min(1)
     .max(2 ** 53 - 1),
+  /** Accept a public network's chain id (PUBLIC_CHAIN_IDS): only for a deliberate replica. */
+  allowPublicChainId: z.boolean().default(false),
   besu: z
     .strictObject({
       version: z.enum(BESU_VERSIONS).default("26.8.0"),
@@ -139,6 +164,13 @@ export const consortiumSchema = z.strictObject({
         .min(24576)
         .max(2 ** 31 - 1)
         .default(24576),
+      /** Unix seconds of the genesis block; default: when the network was first generated. */
+      timestamp: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 53 - 1)
+        .optional(),
     })
     .prefault({}),
   organisations: z.array(organisation).min(1),
@@ -187,6 +219,8 @@ export const consortiumSchema = z.strictObject({
         .strictObject({
           host: z.literal("127.0.0.1").default("127.0.0.1"),
           port: port.default(8545),
+          /** How often anvil saves the chain: the most a crash of the engine loses. */
+          saveIntervalSeconds: z.number().int().min(1).max(3600).default(2),
         })
         .prefault({}),
     })

@@ -231,6 +231,24 @@ export class BesuEngine implements Engine {
     return { token: this.options.rpcToken?.(), ca: this.options.rpcTls?.ca };
   }
 
+  /**
+   * Removes the project's chain data volumes (labelled by `up`; call after `down`): the next `up`
+   * starts the chain from its genesis. Returns the volumes removed.
+   */
+  async eraseChainData(): Promise<string[]> {
+    const plan = await this.composePlan();
+    await this.ping();
+    const removed: string[] = [];
+    for (const name of plan.volumes) {
+      const volume = this.docker.getVolume(name);
+      const info = await volume.inspect().catch(() => undefined);
+      if (info?.Labels?.[PROJECT_LABEL] !== plan.project) continue;
+      await volume.remove();
+      removed.push(name);
+    }
+    return removed;
+  }
+
   private createOptions(project: string, c: ContainerPlan): Docker.ContainerCreateOptions {
     return {
       name: c.name,

@@ -14,8 +14,9 @@ import {
 } from "../process.js";
 import { anvilBinary } from "./anvil.js";
 import { blockTime, rpcCall } from "./rpc.js";
+import { checkSave, copySaveAtomic, type ChainSave } from "./embedded-saves.js";
 import { saveAnvilState } from "./state-dump.js";
-import type { Engine, EngineStatus } from "./types.js";
+import type { Engine, EngineStatus, UpReport } from "./types.js";
 
 export type EmbeddedEngineOptions = {
   /** The generated network folder (network/<name>): genesis.json is read from it. */
@@ -24,7 +25,12 @@ export type EmbeddedEngineOptions = {
   port?: number;
   /** The EVM fork; the contracts are compiled for it and the generated genesis enables it. */
   hardfork?: string;
+  /** How often anvil saves the chain while it runs: at most this much is lost to a crash. */
+  saveIntervalSeconds?: number;
 };
+
+/** The default bound on what a crash of the embedded engine loses. */
+export const DEFAULT_SAVE_INTERVAL_SECONDS = 2;
 
 /** What the PID file records: enough to recognise our own process and nothing else. */
 type PidRecord = BasePidRecord & { host: string };
@@ -36,9 +42,10 @@ type GenesisFacts = { chainId: bigint; gasLimit: bigint; blockPeriodSeconds: num
  * limit, allocations, block period), zero base fee, on 127.0.0.1. It has no validators: consensus
  * facts belong to the besu engine.
  *
- * State survives `down`/`up`: `down` dumps the chain over RPC (`anvil_dumpState`) into
- * `embedded/state.json` before stopping the process, and `up` resumes from it with `--load-state`
- * (anvil cannot combine `--init` with its own state flags, so the first start uses `--init` only).
+ * State survives `down`/`up` and a crash: `down` dumps the chain over RPC (`anvil_dumpState`) into
+ * `embedded/state.json` before stopping the process; while it runs, anvil itself saves the chain to
+ * `embedded/autosave.json` every `saveIntervalSeconds`, so a killed engine loses at most that much.
+ * `up` resumes from the newer of the two complete saves.
  */
 export class EmbeddedEngine implements Engine {
   readonly kind = "embedded" as const;
@@ -46,12 +53,14 @@ export class EmbeddedEngine implements Engine {
   private readonly port: number;
   private readonly hardfork: string;
   private readonly dir: string;
+  private readonly saveIntervalSeconds: number;
 
   constructor(private readonly options: EmbeddedEngineOptions) {
     this.host = options.host ?? "127.0.0.1";
     this.port = options.port ?? 8545;
     this.hardfork = options.hardfork ?? "cancun";
     this.dir = join(options.networkDir, "embedded");
+    this.saveIntervalSeconds = options.saveIntervalSeconds ?? DEFAULT_SAVE_INTERVAL_SECONDS;
   }
 
   rpcUrl(): string {
@@ -66,11 +75,21 @@ export class EmbeddedEngine implements Engine {
     return join(this.dir, "state.json");
   }
 
+  /** Where anvil saves the chain every `saveIntervalSeconds` while it runs. */
+  get autosaveFile(): string {
+    return join(this.dir, "autosave.json");
+  }
+
   get logFile(): string {
     return join(this.dir, "anvil.log");
   }
 
-  async up(): Promise<void> {
+  /**
+   * Starts anvil from the last save (or from the genesis on the very first start), with the chain's
+   * clock moved so that no block is older than the last one, and mining switched on only then.
+   * Returns what it resumed from, and whether the previous run ended without `down`.
+   */
+  async up(): Promise<UpReport> {
     const running = await this.ownProcess();
     if (running.state === "running") {
       throw new OperatorError(`the embedded chain is already running (pid ${running.record.pid})`, {
@@ -78,10 +97,9 @@ export class EmbeddedEngine implements Engine {
         hint: "'gridchain status' shows it; 'gridchain down' stops it",
       });
     }
-    if (running.state === "stale") {
-      // A PID file whose process is gone (or is now another program) is only a leftover.
-      await rm(this.pidFile, { force: true });
-    }
+    // A PID file whose process is gone means the chain stopped without `down`: a crash.
+    let crashed = running.state === "stale";
+    if (running.state === "stale") await rm(this.pidFile, { force: true });
     if (!(await portFree(this.host, this.port))) {
       throw new OperatorError(
         `port ${this.port} on ${this.host} is already in use by another process`,
@@ -92,7 +110,72 @@ export class EmbeddedEngine implements Engine {
     }
     const genesisPath = join(this.options.networkDir, "genesis.json");
     const genesis = await readGenesis(genesisPath);
-    const resume = await exists(this.stateFile);
+    await mkdir(this.dir, { recursive: true });
+
+    const notes: string[] = [];
+    const clean = await checkSave(this.stateFile);
+    const periodic = await checkSave(this.autosaveFile);
+    if (clean.kind === "torn") {
+      throw new OperatorError(`the chain's save ${this.stateFile} is damaged`, {
+        hint: "restore it from a backup, or start a new chain with 'gridchain reset'",
+      });
+    }
+    if (periodic.kind === "torn") {
+      crashed = true;
+      notes.push(
+        `the engine was stopped while saving: ${this.autosaveFile} is incomplete and was ignored`,
+      );
+    }
+    let from: ChainSave | undefined = clean.kind === "ok" ? clean.save : undefined;
+    if (periodic.kind === "ok" && (from === undefined || periodic.save.block > from.block)) {
+      // The periodic save is newer than the last clean one: the previous run did not end by `down`.
+      crashed = true;
+      await copySaveAtomic(this.autosaveFile, this.stateFile);
+      from = { ...periodic.save, path: this.stateFile };
+    }
+    const fresh = from === undefined;
+    if (from === undefined) from = await this.saveGenesis(genesisPath);
+
+    const pid = await this.spawnAnvil(genesis, [
+      "--load-state",
+      this.stateFile,
+      "--dump-state",
+      this.autosaveFile,
+      "--state-interval",
+      String(this.saveIntervalSeconds),
+    ]);
+    await this.answering(pid, 20_000);
+    await this.startClock(genesis.blockPeriodSeconds);
+    return {
+      resumedFrom: fresh ? undefined : from.block,
+      crashed,
+      lossWindowSeconds: this.saveIntervalSeconds,
+      notes,
+    };
+  }
+
+  /**
+   * Writes the chain's first save from the genesis: anvil cannot combine `--init` with its state
+   * flags, so a short-lived anvil builds block 0 and its state is saved once over RPC.
+   */
+  private async saveGenesis(genesisPath: string): Promise<ChainSave> {
+    const genesis = await readGenesis(genesisPath);
+    const pid = await this.spawnAnvil(genesis, ["--init", genesisPath]);
+    try {
+      await this.answering(pid, 20_000);
+      await saveAnvilState(this.rpcUrl(), this.stateFile, 60_000);
+    } finally {
+      process.kill(pid, "SIGTERM");
+      await waitForExit(pid, 10_000);
+      await rm(this.pidFile, { force: true });
+    }
+    const saved = await checkSave(this.stateFile);
+    if (saved.kind !== "ok") throw new OperatorError(`anvil wrote no usable genesis state`);
+    return saved.save;
+  }
+
+  /** Starts anvil without mining (the clock is set first) and records its PID. */
+  private async spawnAnvil(genesis: GenesisFacts, state: string[]): Promise<number> {
     const args = [
       "--host",
       this.host,
@@ -102,8 +185,7 @@ export class EmbeddedEngine implements Engine {
       genesis.chainId.toString(),
       "--gas-limit",
       genesis.gasLimit.toString(),
-      "--block-time",
-      String(genesis.blockPeriodSeconds),
+      "--no-mining",
       "--base-fee",
       "0",
       "--gas-price",
@@ -113,9 +195,8 @@ export class EmbeddedEngine implements Engine {
       "--accounts",
       "0",
       "--no-request-size-limit",
-      ...(resume ? ["--load-state", this.stateFile] : ["--init", genesisPath]),
+      ...state,
     ];
-    await mkdir(this.dir, { recursive: true });
     const log = openSync(this.logFile, "a");
     try {
       const child = spawn(anvilBinary(), args, { detached: true, stdio: ["ignore", log, log] });
@@ -127,10 +208,57 @@ export class EmbeddedEngine implements Engine {
         port: this.port,
         startedAt: new Date().toISOString(),
       };
-      await writeFileAtomic(this.pidFile, `${JSON.stringify(record)}\n`);
+      writeFileAtomic(this.pidFile, `${JSON.stringify(record)}\n`);
+      return child.pid;
     } finally {
       closeSync(log);
     }
+  }
+
+  /** Waits until the anvil with `pid` answers JSON-RPC. */
+  private async answering(pid: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "no answer";
+    while (Date.now() < deadline) {
+      const own = await this.ownProcess();
+      if (own.state !== "running" || own.record.pid !== pid) {
+        throw new OperatorError("the embedded chain exited while starting", {
+          details: await tail(this.logFile),
+          hint: `see ${this.logFile}`,
+        });
+      }
+      try {
+        await rpcCall<string>(this.rpcUrl(), "eth_blockNumber");
+        return;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new OperatorError(`the embedded chain did not answer within ${timeoutMs} ms`, {
+      details: last,
+      hint: `see ${this.logFile}`,
+    });
+  }
+
+  /**
+   * anvil restarts its clock from the wall clock when it loads a save, and from the genesis
+   * timestamp on `--init`: a chain whose clock was moved ahead (`evm_increaseTime`) would go back
+   * in time, one started long after its genesis would begin in the past. The clock is set to
+   * max(now, last block + 1) with `evm_setTime` (not an exact next timestamp, which would swallow
+   * an `evm_increaseTime` sent before the next block), then mining starts.
+   */
+  private async startClock(blockPeriodSeconds: number): Promise<void> {
+    const url = this.rpcUrl();
+    const latest = await rpcCall<{ timestamp: string }>(url, "eth_getBlockByNumber", [
+      "latest",
+      false,
+    ]);
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    const last = BigInt(latest.timestamp);
+    const next = now > last ? now : last + 1n;
+    await rpcCall(url, "evm_setTime", [Number(next)]);
+    await rpcCall(url, "evm_setIntervalMining", [blockPeriodSeconds]);
   }
 
   async ready({ timeoutMs = 20_000 } = {}): Promise<void> {
@@ -210,6 +338,8 @@ export class EmbeddedEngine implements Engine {
     try {
       // A chain stopped right after `up` may not listen yet: wait for it, then save.
       await this.ready();
+      // No block may follow this save: anvil's own save on exit must not look newer (a crash).
+      await rpcCall(this.rpcUrl(), "evm_setIntervalMining", [0]);
       await saveAnvilState(this.rpcUrl(), this.stateFile, 300_000);
     } catch (error) {
       saved = error as Error;

@@ -13,13 +13,24 @@ export type EngineStatus = {
   details: Record<string, unknown>;
 };
 
+/** What `up` found: the block it resumed from, and whether the last run ended without `down`. */
+export type UpReport = {
+  /** The last block of the save it resumed from; absent for a chain started from its genesis. */
+  resumedFrom?: bigint;
+  /** The previous run ended without `down` (the process was killed or the machine stopped). */
+  crashed?: boolean;
+  /** The most a crash loses: the engine saves the chain this often. */
+  lossWindowSeconds?: number;
+  notes: string[];
+};
+
 /**
  * One way to run the consortium's chain. `up` starts it (or explains why it cannot), `ready` waits
  * until it answers JSON-RPC as planned, `down` stops exactly what `up` started and keeps the state.
  */
 export interface Engine {
   readonly kind: EngineStatus["engine"];
-  up(): Promise<void>;
+  up(): Promise<UpReport | void>;
   ready(options?: { timeoutMs?: number }): Promise<void>;
   rpcUrl(): string;
   status(): Promise<EngineStatus>;

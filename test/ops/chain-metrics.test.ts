@@ -26,6 +26,11 @@ describe("chain metrics (embedded engine, scraped over HTTP)", function () {
       await engine.up();
       await engine.ready();
       const provider = new JsonRpcProvider(engine.rpcUrl(), undefined, { staticNetwork: true });
+      // The genesis is older than the chain's start (up sets the clock to now): follow from the
+      // first mined block, whose successors come one block period apart.
+      while ((await provider.getBlockNumber()) < 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       const follower = new ChainFollower(engine.rpcUrl(), registry);
       await follower.poll();
       const first = await provider.getBlockNumber();

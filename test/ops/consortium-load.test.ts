@@ -241,7 +241,9 @@ describe("consortium YAML: warnings and defaults", () => {
       consumer: 1_000_000_000n,
       gridOperator: 0n,
     });
-    expect(spec.engine).to.deep.equal({ embedded: { host: "127.0.0.1", port: 8545 } });
+    expect(spec.engine).to.deep.equal({
+      embedded: { host: "127.0.0.1", port: 8545, saveIntervalSeconds: 2 },
+    });
     expect(spec.organisations.map((org) => org.zone)).to.deep.equal(["zone-1", "zone-1"]);
     expect(spec.warnings.filter((line) => !line.includes("halt"))).to.deep.equal([]);
   });

@@ -1,11 +1,18 @@
 import { execFile } from "node:child_process";
+import { resolve as resolvePath } from "node:path";
 
 export type CliRun = { code: number; stdout: string; stderr: string };
 
 /** Runs the CLI as an operator would: a child process, its exit code and both streams. */
 export function gridchain(...args: string[]): Promise<CliRun> {
+  return gridchainIn(process.cwd(), ...args);
+}
+
+/** Runs the CLI from `cwd`: its default paths (network/, deployments/) are relative to it. */
+export function gridchainIn(cwd: string, ...args: string[]): Promise<CliRun> {
+  const cli = resolvePath("ops/bin/gridchain");
   return new Promise((resolve) => {
-    execFile("ops/bin/gridchain", args, { timeout: 180_000 }, (error, stdout, stderr) => {
+    execFile(cli, args, { timeout: 180_000, cwd }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
       resolve({ code, stdout, stderr });
     });
