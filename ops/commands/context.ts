@@ -90,7 +90,7 @@ export type RecordedContext = {
  * under network/ that has one. Without any record, a readable YAML's folder is used as before.
  */
 export async function recordedContext(options: ChainOptions): Promise<RecordedContext> {
-  const { loadConsortium } = await import("../consortium/index.js");
+  const { loadConsortium } = await import("../consortium/load.js");
   let spec: ConsortiumSpec | undefined;
   let yamlError: unknown;
   try {

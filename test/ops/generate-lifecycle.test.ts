@@ -7,6 +7,8 @@ import { snapshot, tempDir } from "./helpers.js";
 
 const PILOT = "network/consortium.yaml";
 const pilot = readFileSync(PILOT, "utf8");
+/** The pilot's second node block: removing it would have moved every node after it. */
+const SOLAR_NORTH_VALIDATOR = "    role: producer\n    zone: north\n    validators: 1\n";
 
 type Node = { name: string; ip: string; enode: string };
 const nodesOf = (out: string) =>
@@ -15,10 +17,18 @@ const nodesOf = (out: string) =>
   );
 
 /** A generated pilot network in a temp folder, marked as started the way `up` marks it. */
-async function startedPilot(): Promise<{ dir: string; out: string; manifest: string }> {
+async function startedPilot(): Promise<{
+  dir: string;
+  out: string;
+  manifest: string;
+  config: string;
+}> {
   const dir = tempDir();
   const out = join(dir, "pilot");
-  await generate({ config: PILOT, out, rotate: false });
+  // The folder's own consortium file, edited in place by the tests as an operator would.
+  const config = join(dir, "c.yaml");
+  writeFileSync(config, pilot);
+  await generate({ config, out, rotate: false });
   const manifest = join(dir, "deployments", "pilot.json");
   writeFileSync(
     join(out, "engine.json"),
@@ -36,7 +46,7 @@ async function startedPilot(): Promise<{ dir: string; out: string; manifest: str
   writeFileSync(join(out, "channels", "consumer-1.jsonl"), "");
   mkdirSync(join(dir, "deployments"));
   writeFileSync(manifest, "{}");
-  return { dir, out, manifest };
+  return { dir, out, manifest, config };
 }
 
 async function refusal(config: string, out: string): Promise<OperatorError> {
@@ -63,9 +73,9 @@ describe("gridchain generate on a started network", () => {
   });
 
   it("refuses to replace a deleted node key", async () => {
-    const { out } = await startedPilot();
+    const { out, config } = await startedPilot();
     rmSync(join(out, "nodes", "grid-rpc-1", "key"));
-    const error = await refusal(PILOT, out);
+    const error = await refusal(config, out);
     expect(error.message).to.contain(
       "node grid-rpc-1: its key changes (nodes/grid-rpc-1/key missing, replaced or rotated)",
     );
@@ -76,7 +86,7 @@ describe("gridchain generate on a started network", () => {
     const { dir, out } = await startedPilot();
     writeFileSync(
       join(dir, "c.yaml"),
-      pilot.replace("    validators: 2\n    rpcNodes: 1\n", "    validators: 1\n    rpcNodes: 1\n"),
+      pilot.replace("    validators: 1\naccounts:", "    validators: 0\naccounts:"),
     );
     const error = await refusal(join(dir, "c.yaml"), out);
     expect(error.message).to.contain("the validator set in the genesis extraData");
@@ -132,19 +142,27 @@ describe("gridchain generate: stable layout", () => {
   it("keeps every other node's address (and enode) when a node is removed", async () => {
     const dir = tempDir();
     const out = join(dir, "pilot");
-    await generate({ config: PILOT, out, rotate: false });
+    const config = join(dir, "c.yaml");
+    writeFileSync(config, pilot);
+    await generate({ config, out, rotate: false });
     const before = nodesOf(out);
     writeFileSync(
       join(dir, "c.yaml"),
-      pilot.replace("    validators: 2\n    rpcNodes: 1\n", "    validators: 1\n    rpcNodes: 1\n"),
+      pilot.replace(
+        SOLAR_NORTH_VALIDATOR,
+        SOLAR_NORTH_VALIDATOR.replace("validators: 1", "validators: 0"),
+      ),
     );
     await generate({ config: join(dir, "c.yaml"), out, rotate: false });
     const after = nodesOf(out);
-    expect([...after.keys()]).to.not.include("grid-validator-2");
+    expect([...after.keys()]).to.not.include("solar-north-validator-1");
     for (const [name, node] of after) expect(node.enode, name).to.equal(before.get(name)!.enode);
     // A node added later takes the lowest free address, the one left by the removed node.
-    await generate({ config: PILOT, out, rotate: false });
-    expect(nodesOf(out).get("grid-validator-2")!.ip).to.equal(before.get("grid-validator-2")!.ip);
+    writeFileSync(config, pilot);
+    await generate({ config, out, rotate: false });
+    expect(nodesOf(out).get("solar-north-validator-1")!.ip).to.equal(
+      before.get("solar-north-validator-1")!.ip,
+    );
   });
 
   it("stamps the genesis with the first generation's time and keeps it on regeneration", async () => {

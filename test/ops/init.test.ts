@@ -77,7 +77,7 @@ describe("gridchain init: a deleted file", () => {
 
 describe("gridchain generate: one consortium file per network folder", () => {
   const yaml = (chainId: number) =>
-    `name: shared\nchainId: ${chainId}\norganisations:\n  - { id: grid, role: grid-operator, validators: 1 }\n`;
+    `name: shared\nchainId: ${chainId}\nconsensus: { allowValidatorMajority: true }\norganisations:\n  - { id: grid, role: grid-operator, validators: 1 }\n`;
 
   it("refuses a second file that names the same network with other content, and writes nothing", async () => {
     const dir = tempDir("gridchain-source-");

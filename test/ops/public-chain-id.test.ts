@@ -7,6 +7,7 @@ import { OperatorError } from "../../ops/errors.js";
 import { tempDir } from "./helpers.js";
 
 const pilot = readFileSync("network/consortium.yaml", "utf8");
+const chainIdLine = pilot.split("\n").findIndex((line) => line.startsWith("chainId:")) + 1;
 
 describe("consortium YAML: public chain ids", () => {
   it("refuses chain id 1 with the file, the path and what to do, and writes nothing", async () => {
@@ -21,7 +22,7 @@ describe("consortium YAML: public chain ids", () => {
     const line = (error as OperatorError).oneLine();
     expect(line).to.match(
       new RegExp(
-        `^${file}: chainId: 1 is the chain id of Ethereum mainnet: transactions signed for one chain would be valid on the other; line 4`,
+        `^${file}: chainId: 1 is the chain id of Ethereum mainnet: transactions signed for one chain would be valid on the other; line ${chainIdLine}`,
       ),
     );
     expect(line).to.contain("set allowPublicChainId: true");
