@@ -49,7 +49,11 @@ export async function openSession(
   }
   const connection = await hre.network.create({
     network: "embedded",
-    override: { url: context.engine.rpcUrl(), accounts: keys },
+    override: {
+      url: context.engine.rpcUrl(),
+      httpHeaders: context.engine.rpcHeaders(),
+      accounts: keys,
+    },
   });
   const signers = new Map<string, HardhatEthersSigner>();
   for (const id of ids) {

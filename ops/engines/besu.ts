@@ -68,6 +68,12 @@ export class BesuEngine implements Engine {
     });
   }
 
+  /** Beyond 127.0.0.1 the RPC nodes check a JWT: a fresh one for each session that asks. */
+  rpcHeaders(): Record<string, string> {
+    const token = this.options.rpcToken?.();
+    return token === undefined ? {} : { Authorization: `Bearer ${token}` };
+  }
+
   rpcUrl(): string {
     const binding = this.plan?.containers.map((c) => c.ports[RPC_PORT]).find(Boolean);
     if (binding === undefined) throw new Error("rpcUrl() needs up(), ready() or status() first");

@@ -63,6 +63,10 @@ export class EmbeddedEngine implements Engine {
     this.saveIntervalSeconds = options.saveIntervalSeconds ?? DEFAULT_SAVE_INTERVAL_SECONDS;
   }
 
+  rpcHeaders(): Record<string, string> {
+    return {};
+  }
+
   rpcUrl(): string {
     return `http://${this.host}:${this.port}`;
   }

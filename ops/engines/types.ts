@@ -33,6 +33,8 @@ export interface Engine {
   up(): Promise<UpReport | void>;
   ready(options?: { timeoutMs?: number }): Promise<void>;
   rpcUrl(): string;
+  /** HTTP headers every JSON-RPC request needs (a bearer token where the RPC demands one). */
+  rpcHeaders(): Record<string, string>;
   status(): Promise<EngineStatus>;
   down(): Promise<void>;
 }

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { generateKeyPairSync, verify } from "node:crypto";
 import { createServer } from "node:http";
+import { BesuEngine } from "../../ops/engines/besu.js";
+import { EmbeddedEngine } from "../../ops/engines/embedded.js";
 import { rpcCall } from "../../ops/engines/rpc.js";
 import { signRpcToken } from "../../ops/engines/rpc-token.js";
 import { freePort } from "../support/net.js";
@@ -43,5 +45,24 @@ describe("RPC tokens for JWT-protected Besu RPC", () => {
       await new Promise((resolve) => server.close(resolve));
     }
     expect(seen).to.deep.equal(["Bearer abc.def.ghi", undefined]);
+  });
+
+  it("engines hand Hardhat sessions a fresh bearer token only where the RPC checks one", () => {
+    const guarded = new BesuEngine({
+      composeFile: "unused.yml",
+      rpcToken: () => signRpcToken(pem),
+    });
+    const authorization = guarded.rpcHeaders().Authorization;
+    expect(authorization).to.match(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    const [head, body, signature] = authorization!.slice("Bearer ".length).split(".");
+    const valid = verify(
+      "RSA-SHA256",
+      Buffer.from(`${head}.${body}`),
+      publicKey,
+      Buffer.from(signature!, "base64url"),
+    );
+    expect(valid).to.equal(true);
+    expect(new BesuEngine({ composeFile: "unused.yml" }).rpcHeaders()).to.deep.equal({});
+    expect(new EmbeddedEngine({ networkDir: "unused" }).rpcHeaders()).to.deep.equal({});
   });
 });
