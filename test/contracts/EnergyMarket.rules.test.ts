@@ -2,7 +2,6 @@ import { expect } from "chai";
 import hre from "hardhat";
 import {
   BOND,
-  DEFAULT_PER_KWH,
   Denial,
   EnergyType,
   OrderStatus,
@@ -10,6 +9,8 @@ import {
   deployWorld,
   publishOffer,
   requestOrder,
+  defaultFor,
+  establishTrade,
 } from "../helpers/market.js";
 
 /**
@@ -31,16 +32,9 @@ function manualMarket() {
   return deployWorld(hre, connection, "manual");
 }
 
-/** solar (zone 1) sells 10 kWh to alice (zone 2), established by the auto review. */
 async function establishedTrade() {
-  const world = await autoMarket();
-  const offerId = await publishOffer(world, world.solar, 10_000n);
-  const orderId = await requestOrder(world, world.alice, offerId, 10_000n);
-  await world.market.connect(world.solar).confirm(orderId);
-  return { ...world, offerId, orderId };
+  return await establishTrade(await autoMarket());
 }
-
-const defaultFor = (quantityWh: bigint) => (quantityWh * DEFAULT_PER_KWH + 999n) / 1000n;
 
 describe("EnergyMarket rules", () => {
   describe("manual review ends at the delivery start", () => {

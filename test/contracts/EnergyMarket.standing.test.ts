@@ -9,14 +9,13 @@ import {
   PRICE_PER_KWH,
   deployWorld,
   publishOffer,
+  defaultFor,
 } from "../helpers/market.js";
 
 /** Standing offers: one transaction per trade, and line counters shared by four zones. */
 const connection = await hre.network.create();
 const { networkHelpers } = connection;
 const { loadFixture } = networkHelpers;
-const defaultFor = (quantityWh: bigint) => (quantityWh * DEFAULT_PER_KWH + 999n) / 1000n;
-
 async function standingMarket() {
   const w = await deployWorld(hre, connection);
   await expect(

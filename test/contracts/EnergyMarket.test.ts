@@ -13,6 +13,8 @@ import {
   publishOffer,
   requestOrder,
   type MarketWorld,
+  defaultFor,
+  establishTrade,
 } from "../helpers/market.js";
 
 const connection = await hre.network.create();
@@ -30,17 +32,9 @@ function thresholdMarket() {
   return deployWorld(hre, connection, "manualAbove", 5_000n);
 }
 
-/** An auto-reviewed, established cross-zone order: solar (zone 1) sells 10 kWh to alice (zone 2). */
 async function establishedTrade() {
-  const world = await autoMarket();
-  const offerId = await publishOffer(world, world.solar, 10_000n);
-  const orderId = await requestOrder(world, world.alice, offerId, 10_000n);
-  await world.market.connect(world.solar).confirm(orderId);
-  return { ...world, offerId, orderId };
+  return await establishTrade(await autoMarket());
 }
-
-/** The default amount locked for `quantityWh` at the fixture's penalty: ceil(Wh * perKwh / 1000). */
-const defaultFor = (quantityWh: bigint) => (quantityWh * DEFAULT_PER_KWH + 999n) / 1000n;
 
 async function slotOf(world: MarketWorld) {
   return world.deliveryStart / SLOT;

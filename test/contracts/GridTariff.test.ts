@@ -2,11 +2,11 @@ import { expect } from "chai";
 import hre from "hardhat";
 import {
   BOND,
-  DEFAULT_PER_KWH,
   OrderStatus,
   deployWorld,
   publishOffer,
   requestOrder,
+  defaultFor,
 } from "../helpers/market.js";
 
 /** The grid's network usage charge per kWh by zone pair, paid to the grid operator at metering. */
@@ -15,8 +15,6 @@ const { ethers, networkHelpers } = connection;
 const { loadFixture, time } = networkHelpers;
 const TARIFF_1_TO_2 = 30_000n; // 0.03 credits per kWh carried from zone 1 to zone 2
 const TARIFF_1_TO_1 = 5_000n;
-const defaultFor = (quantityWh: bigint) => (quantityWh * DEFAULT_PER_KWH + 999n) / 1000n;
-
 async function tariffMarket() {
   const w = await deployWorld(hre, connection);
   await w.review.connect(w.grid).setTariff(1, 2, TARIFF_1_TO_2);

@@ -175,3 +175,14 @@ export async function requestOrder(
   await world.market.connect(buyer).request(offerId, quantityWh);
   return world.market.orderCount();
 }
+
+/** The default amount locked for `quantityWh` at the fixture's penalty: ceil(Wh * perKwh / 1000). */
+export const defaultFor = (quantityWh: bigint) => (quantityWh * DEFAULT_PER_KWH + 999n) / 1000n;
+
+/** Solar (zone 1) sells 10 kWh to alice (zone 2), confirmed: established by an auto review. */
+export async function establishTrade(world: MarketWorld) {
+  const offerId = await publishOffer(world, world.solar, 10_000n);
+  const orderId = await requestOrder(world, world.alice, offerId, 10_000n);
+  await world.market.connect(world.solar).confirm(orderId);
+  return { ...world, offerId, orderId };
+}
