@@ -40,7 +40,7 @@ export type ComposeModel = {
   volumes: Record<string, Record<string, never>>;
 };
 
-const LOGGING: ComposeService["logging"] = {
+export const LOGGING: ComposeService["logging"] = {
   driver: "json-file",
   options: { "max-size": "10m", "max-file": "3" },
 };
