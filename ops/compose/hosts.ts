@@ -1,5 +1,5 @@
 import { dump } from "js-yaml";
-import { CONTAINER_PATHS, permissionsFile } from "../besu/config-toml.js";
+import { CONTAINER_PATHS } from "../besu/config-toml.js";
 import { P2P_HOST_NAME_ENV } from "../besu/start-script.js";
 import { isIpv4 } from "../besu/routable-config.js";
 import { besuImage } from "../besu/versions.js";
@@ -9,7 +9,13 @@ import {
   type NetworkPlan,
   type PlannedNode,
 } from "../consortium/plan.js";
-import { LOGGING, readinessProbe, type ComposeService } from "./model.js";
+import {
+  HEALTHCHECK_TIMING,
+  LOGGING,
+  nodeVolumes,
+  readinessProbe,
+  type ComposeService,
+} from "./model.js";
 
 /** A Besu service on a member's own host: Docker's default network, P2P published to the world. */
 export type HostService = Omit<ComposeService, "networks"> & {
@@ -63,20 +69,8 @@ function hostService(
     ...(isIpv4(node.ip) ? {} : { environment: { [P2P_HOST_NAME_ENV]: node.ip } }),
     restart: "unless-stopped",
     ports,
-    volumes: [
-      `${root}/nodes/${node.name}:${CONTAINER_PATHS.nodeFolder}:ro`,
-      `${root}/genesis.json:${CONTAINER_PATHS.genesis}:ro`,
-      `${root}/static-nodes.json:${CONTAINER_PATHS.staticNodes}:ro`,
-      `${root}/${permissionsFile(node.name).replace(/\/[^/]+$/, "")}:${CONTAINER_PATHS.permissionsFolder}`,
-      `${dataVolume}:${CONTAINER_PATHS.data}`,
-    ],
-    healthcheck: {
-      test: ["CMD", "bash", "-c", readinessProbe(1)],
-      interval: "5s",
-      timeout: "5s",
-      retries: 30,
-      start_period: "60s",
-    },
+    volumes: nodeVolumes(root, node.name, dataVolume),
+    healthcheck: { test: ["CMD", "bash", "-c", readinessProbe(1)], ...HEALTHCHECK_TIMING },
     cpus: spec.docker.nodeCpus,
     mem_limit: spec.docker.nodeMemory,
     logging: LOGGING,
