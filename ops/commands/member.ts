@@ -173,7 +173,7 @@ export async function memberAssemble(
       throw new OperatorError(`${file}: cannot read`, { details: (error as Error).message });
     }
   };
-  const { manifest, manifestText, manifestHash, genesis } = assembleNetwork(
+  const { manifest, manifestText, manifestHash, genesis, warnings } = assembleNetwork(
     read(options.config),
     memberFiles.map(read),
   );
@@ -192,6 +192,7 @@ export async function memberAssemble(
     `  manifest sha256 ${manifestHash}  ${join(out, MANIFEST_FILE)}`,
     `  genesis  sha256 ${sha256(genesis)}  ${join(out, "genesis.json")}`,
     "  every member compares the manifest hash before rendering (member render --expect-hash)",
+    ...warnings.map((warning) => `  warning: ${warning}`),
   ];
 }
 

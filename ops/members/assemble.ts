@@ -65,7 +65,13 @@ export function parseMemberFile(text: string, file: string): MemberFile {
 export function assembleNetwork(
   consortium: { text: string; file: string },
   memberFiles: readonly { text: string; file: string }[],
-): { manifest: NetworkManifest; manifestText: string; manifestHash: string; genesis: string } {
+): {
+  manifest: NetworkManifest;
+  manifestText: string;
+  manifestHash: string;
+  genesis: string;
+  warnings: readonly string[];
+} {
   const spec = parseConsortium(consortium.text, consortium.file);
   if (spec.genesis.timestamp === undefined) {
     throw new OperatorError(
@@ -129,6 +135,7 @@ export function assembleNetwork(
     manifestText,
     manifestHash: sha256(manifestText),
     genesis: renderGenesis(plan),
+    warnings: spec.warnings,
   };
 }
 
