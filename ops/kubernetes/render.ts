@@ -41,6 +41,16 @@ export type KubeObject = {
 const PERMISSIONS_SOURCE = "/config/permissions-source";
 const NODE_STORAGE = "20Gi";
 
+/** The file holding a node's key as a Secret (mode 0600 in the bundle). */
+export function secretFile(node: string): string {
+  return `secret-${node}.yaml`;
+}
+
+/** Whether a rendered Kubernetes file holds a secret. */
+export function isSecretFile(path: string): boolean {
+  return path.startsWith("secret-");
+}
+
 /** The namespace of one member's objects: `<network>-<organisation>`, within 63 characters. */
 export function memberNamespace(plan: NetworkPlan, organisation: string): string {
   return `${plan.spec.name}-${organisation}`.slice(0, 63).replace(/-+$/, "");
@@ -81,7 +91,16 @@ export function renderKubernetes(plan: NetworkPlan, organisation: string): Map<s
     ]),
   );
   for (const node of plan.nodes.filter((candidate) => candidate.inCompose)) {
-    files.set(`node-${node.name}.yaml`, yamlDocuments(nodeObjects(plan, node, namespace)));
+    const objects = nodeObjects(plan, node, namespace);
+    // The key's Secret in a file of its own, which the bundle writes 0600 like the key itself.
+    files.set(
+      `node-${node.name}.yaml`,
+      yamlDocuments(objects.filter((object) => object.kind !== "Secret")),
+    );
+    files.set(
+      secretFile(node.name),
+      yamlDocuments(objects.filter((object) => object.kind === "Secret")),
+    );
   }
   files.set("prometheus.yaml", yamlDocuments(prometheusObjects(plan, namespace)));
   files.set("loadtest-job.yaml", yamlDocuments([loadtestJob(plan, namespace)]));

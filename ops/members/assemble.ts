@@ -81,6 +81,7 @@ export function assembleNetwork(
       },
     );
   }
+  refuseSingleFolderSettings(spec, consortium.file);
   const byOrganisation = new Map<string, { member: MemberFile; file: string }>();
   for (const { text, file } of memberFiles) {
     const member = parseMemberFile(text, file);
@@ -214,6 +215,36 @@ export function manifestPlan(
     accounts,
     genesisTimestamp: spec.genesis.timestamp ?? 0,
   };
+}
+
+/**
+ * Settings of the single-folder flow that a member network cannot honour: keys imported into the
+ * coordinator's folder (members bring their own), and RPC beyond 127.0.0.1 or with TLS, whose
+ * token key and keystore would have to be handed around.
+ */
+function refuseSingleFolderSettings(spec: ConsortiumSpec, file: string): void {
+  const fail = (path: string, what: string, hint: string): never => {
+    throw new OperatorError(`${file}: ${path}: ${what}`, { hint });
+  };
+  spec.organisations.forEach((org, index) => {
+    if (Object.keys(org.importedKeys).length > 0) {
+      fail(
+        `organisations[${index}].importedKeys`,
+        "not used by a member network: each member brings its own keys in its member file",
+        "remove importedKeys; the member runs 'gridchain member init' with its own keys",
+      );
+    }
+  });
+  if (spec.docker.rpcTls !== undefined) {
+    fail("docker.rpcTls", "not supported in a member network yet", "remove docker.rpcTls");
+  }
+  if (!spec.docker.publishHost.startsWith("127.")) {
+    fail(
+      "docker.publishHost",
+      `${spec.docker.publishHost}: a member network publishes RPC on 127.0.0.1 only (RPC tokens across members are not supported yet)`,
+      "set docker.publishHost: 127.0.0.1, and reach RPC through an SSH tunnel or a proxy of your own",
+    );
+  }
 }
 
 /** Two members may not claim one key, address, account or P2P endpoint. */

@@ -13,7 +13,7 @@ import { renderStartScript } from "../besu/start-script.js";
 import { renderHostCompose } from "../compose/hosts.js";
 import { PUBLIC_MODE, SCRIPT_MODE, SECRET_MODE, type RenderedFile } from "../consortium/render.js";
 import { OperatorError } from "../errors.js";
-import { renderKubernetes } from "../kubernetes/render.js";
+import { isSecretFile, renderKubernetes } from "../kubernetes/render.js";
 import { MANIFEST_FILE, manifestPlan, type NetworkManifest } from "./assemble.js";
 import { nodeKeyFile } from "./init.js";
 
@@ -88,7 +88,7 @@ export function renderMemberBundle(
     add(`hosts/${host}/docker-compose.yml`, renderHostCompose(plan, host, "../.."));
   }
   for (const [path, content] of renderKubernetes(plan, organisation)) {
-    add(`kubernetes/${path}`, content);
+    add(`kubernetes/${path}`, content, isSecretFile(path) ? SECRET_MODE : PUBLIC_MODE);
   }
   return files;
 }

@@ -96,6 +96,8 @@ describe("Kubernetes manifests of a member (validated against the API schemas, n
       "node-grid-rpc-1.yaml",
       "node-grid-validator-1.yaml",
       "prometheus.yaml",
+      "secret-grid-rpc-1.yaml",
+      "secret-grid-validator-1.yaml",
     ]);
     expect(objects.length).to.be.greaterThan(20);
     for (const { file, object } of objects) {
@@ -125,7 +127,7 @@ describe("Kubernetes manifests of a member (validated against the API schemas, n
   it("per node: a StatefulSet with its claim, a headless Service, a P2P LoadBalancer, probes and resources", () => {
     for (const node of ["grid-validator-1", "grid-rpc-1"]) {
       const mine = objects
-        .filter(({ file }) => file === `node-${node}.yaml`)
+        .filter(({ file }) => file === `node-${node}.yaml` || file === `secret-${node}.yaml`)
         .map(({ object }) => object);
       expect(mine.map((object) => `${object.kind}/${object.metadata.name}`).sort()).to.deep.equal(
         [

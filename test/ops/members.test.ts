@@ -119,11 +119,9 @@ describe("member key ceremony (three members, three folders)", () => {
           const allowed =
             where.startsWith("keys/") ||
             /^bundle\/nodes\/[a-z0-9-]+\/key$/.test(where) ||
-            /^bundle\/kubernetes\/node-[a-z0-9-]+\.yaml$/.test(where);
+            /^bundle\/kubernetes\/secret-[a-z0-9-]+\.yaml$/.test(where);
           expect(allowed, `${file} holds a private key`).to.equal(true);
-          if (!where.startsWith("bundle/kubernetes/")) {
-            expect(statSync(file).mode & 0o777, file).to.equal(0o600);
-          }
+          expect(statSync(file).mode & 0o777, file).to.equal(0o600);
         }
       }
     }
@@ -139,7 +137,10 @@ describe("member key ceremony (three members, three folders)", () => {
         (file) => (statSync(file).mode & 0o777) === 0o600,
       );
       expect(secrets.map((file) => file.slice(dir.length + 1)).sort()).to.deep.equal(
-        nodes.map((node) => `bundle/nodes/${node}/key`),
+        [
+          ...nodes.map((node) => `bundle/kubernetes/secret-${node}.yaml`),
+          ...nodes.map((node) => `bundle/nodes/${node}/key`),
+        ].sort(),
       );
     }
   });
