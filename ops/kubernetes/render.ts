@@ -1,6 +1,7 @@
 import { dump } from "js-yaml";
 import {
   CONTAINER_PATHS,
+  type TomlValue,
   renderPermissions,
   renderStaticNodes,
   renderToml,
@@ -119,7 +120,7 @@ function nodeObjects(plan: NetworkPlan, node: PlannedNode, namespace: string): K
       kind: "ConfigMap",
       metadata: meta(`${node.name}-config`),
       data: {
-        "config.toml": renderToml(routableConfigEntries(plan, node)),
+        "config.toml": renderToml(podConfigEntries(plan, node, namespace)),
         "start.sh": renderStartScript(),
       },
     } satisfies IConfigMap,
@@ -358,6 +359,23 @@ function statefulSet(
       ],
     },
   };
+}
+
+/**
+ * config.toml in a pod: as on a host, plus the node's Service names in host-allowlist, since Besu
+ * answers RPC only for a Host header it allows and clients in the cluster call the Service.
+ */
+export function podConfigEntries(
+  plan: NetworkPlan,
+  node: PlannedNode,
+  namespace: string,
+): [string, TomlValue][] {
+  const service = `${node.name}.${namespace}.svc`;
+  return routableConfigEntries(plan, node).map(([key, value]) =>
+    key === "host-allowlist" && Array.isArray(value)
+      ? [key, [...value, service, `${service}.cluster.local`]]
+      : [key, value],
+  );
 }
 
 /** docker.nodeMemory ("2g", "512m") in Kubernetes units: "m" there means milli, not mega. */

@@ -159,6 +159,9 @@ describe("Kubernetes manifests of a member (validated against the API schemas, n
           value: `grid-${node === "grid-rpc-1" ? 1 : 0}.example.net`,
         },
       ]);
+      const config = mine.find((object) => object.metadata.name === `${node}-config`)!;
+      const allowlist = /host-allowlist=\[([^\]]*)\]/.exec(config.data["config.toml"])![1]!;
+      expect(allowlist).to.include(`"${node}.hosts-grid.svc"`);
       const headless = mine.find(
         (object) => object.kind === "Service" && object.metadata.name === node,
       )!;
