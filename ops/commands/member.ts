@@ -201,6 +201,9 @@ export async function memberRender(options: MemberRenderOptions): Promise<string
   const { readMemberKeys, renderMemberBundle, hostWarnings } = await import("../members/bundle.js");
   const { MEMBER_FILE } = await import("../members/init.js");
   const { writeFilesAtomic } = await import("../fs.js");
+  // Which member renders is settled first: a wrong folder is the likelier mistake.
+  const organisation =
+    options.organisation ?? ownOrganisation(join(options.memberDir, MEMBER_FILE));
   let text: string;
   try {
     text = readFileSync(options.manifest, "utf8");
@@ -216,13 +219,6 @@ export async function memberRender(options: MemberRenderOptions): Promise<string
     });
   }
   const manifest = parseManifest(text, options.manifest);
-  const organisation =
-    options.organisation ??
-    (
-      JSON.parse(readFileSync(join(options.memberDir, MEMBER_FILE), "utf8")) as {
-        organisation: { id: string };
-      }
-    ).organisation.id;
   const keys = readMemberKeys(options.memberDir, manifest, organisation);
   const files = renderMemberBundle(manifest, text, options.manifest, organisation, keys);
   const out = options.out ?? join(options.memberDir, "bundle");
@@ -238,4 +234,18 @@ export async function memberRender(options: MemberRenderOptions): Promise<string
   ];
   for (const warning of hostWarnings(manifest, organisation)) lines.push(`  warning: ${warning}`);
   return lines;
+}
+
+/** The organisation of the member file in a member's folder. */
+function ownOrganisation(file: string): string {
+  try {
+    const id = (JSON.parse(readFileSync(file, "utf8")) as { organisation?: { id?: unknown } })
+      .organisation?.id;
+    if (typeof id === "string") return id;
+  } catch {
+    // Reported below.
+  }
+  throw new OperatorError(`${file}: no member file with an organisation id here`, {
+    hint: "give the folder 'gridchain member init' wrote with --member-dir, or name the member with --organisation",
+  });
 }

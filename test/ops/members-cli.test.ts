@@ -42,6 +42,10 @@ describe("member commands: flags, unsupported settings, layouts Besu cannot serv
       /^member file: organisation\.id: an organisation id/,
     );
     expect(() => readFileSync(join(out, MEMBER_FILE))).to.throw(/ENOENT/);
+    await refused(
+      memberRender({ manifest: CONSORTIUM, memberDir: out }),
+      /member\.json: no member file with an organisation id here/,
+    );
   });
 
   it("refuses consortium settings a member network cannot honour (RPC beyond 127.0.0.1, imported keys)", () => {
