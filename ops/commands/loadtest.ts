@@ -385,8 +385,11 @@ async function makeRunner(
     );
   }
   if (runners.length === 1) return runners[0]!;
-  const { spreadRunner } = await import("../loadtest/runners/spread.js");
-  return spreadRunner(runners, log);
+  const { pingEngine, spreadRunner } = await import("../loadtest/runners/spread.js");
+  return spreadRunner(
+    runners.map((runner, index) => ({ runner, ping: () => pingEngine(engines[index]!) })),
+    log,
+  );
 }
 
 /** A progress bar on stderr: trades ended of the run, executed and failed so far. */

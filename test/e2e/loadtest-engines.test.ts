@@ -5,7 +5,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { dockerRunner, LOADTEST_LABELS } from "../../ops/loadtest/runners/docker.js";
 import { ensureClientImage } from "../../ops/loadtest/runners/image.js";
-import { dockerEngine, spreadRunner } from "../../ops/loadtest/runners/spread.js";
+import { dockerEngine, pingEngine, spreadRunner } from "../../ops/loadtest/runners/spread.js";
 import { startSecondDockerd, type SecondDockerd } from "../helpers/dockerd.js";
 import { ECHO_WORKER, echoInit, inbox } from "../helpers/loadtest-workers.js";
 
@@ -26,12 +26,19 @@ describe("load test: workers spread over two Docker engines (real dockerds)", fu
       if (process.env.CI) throw new Error("CI must provide a running dockerd (see .ci/run)");
       this.skip();
     }
-    second = await startSecondDockerd();
     dir = await mkdtemp(join(tmpdir(), "gridchain-engines-"));
   });
 
-  after(async () => {
+  beforeEach(async () => {
+    second = await startSecondDockerd();
+  });
+
+  afterEach(async () => {
     await second?.stop();
+    second = undefined;
+  });
+
+  after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -64,9 +71,10 @@ describe("load test: workers spread over two Docker engines (real dockerds)", fu
     const images = await Promise.all(engines.map((docker) => ensureClientImage(docker)));
     const lines: string[] = [];
     const runner = spreadRunner(
-      engines.map((docker, i) =>
-        dockerRunner({ docker, testId, entry: ECHO_WORKER, image: images[i], mounts: [] }),
-      ),
+      engines.map((docker, i) => ({
+        runner: dockerRunner({ docker, testId, entry: ECHO_WORKER, image: images[i], mounts: [] }),
+        ping: () => pingEngine(docker),
+      })),
       (line) => lines.push(line),
     );
     try {
@@ -105,6 +113,36 @@ describe("load test: workers spread over two Docker engines (real dockerds)", fu
       );
       five.send(echoInit(5, 1));
       await inbox(five).next((message) => message.type === "ready");
+    } finally {
+      await runner.close();
+    }
+    expect(await workersOn(first, testId)).to.deep.equal([]);
+  });
+
+  it("a crashed engine (its daemon killed) ends its workers' handles; the other engine's go on", async () => {
+    const testId = `crash${process.pid}`;
+    const engines = [first, second!.docker];
+    const images = await Promise.all(engines.map((docker) => ensureClientImage(docker)));
+    const runner = spreadRunner(
+      engines.map((docker, i) => ({
+        runner: dockerRunner({ docker, testId, entry: ECHO_WORKER, image: images[i], mounts: [] }),
+        ping: () => pingEngine(docker),
+      })),
+    );
+    try {
+      const handles = await Promise.all(
+        [0, 1].map((id) => runner.start(id, { logFile: join(dir, `crash-${id}.log`) })),
+      );
+      const boxes = handles.map((handle) => inbox(handle));
+      handles.forEach((handle, id) => handle.send(echoInit(id, 1)));
+      await Promise.all(boxes.map((box) => box.next((message) => message.type === "ready")));
+      await second!.crash();
+      // The handle of the worker on the dead engine resolves: the coordinator ends its trades.
+      const exit = await handles[1]!.exited;
+      expect(exit.code).to.equal(null);
+      expect(exit.detail).to.match(/^engine 2 stopped answering: 3 pings missed /);
+      handles[0]!.send({ type: "trade", trade: 2, run: 1, buyer: "consumer-0" });
+      await boxes[0]!.next((m) => m.type === "log" && m.message.startsWith("echo"));
     } finally {
       await runner.close();
     }
