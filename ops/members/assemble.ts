@@ -219,7 +219,8 @@ export function manifestPlan(
 
 /**
  * Settings of the single-folder flow that a member network cannot honour: keys imported into the
- * coordinator's folder (members bring their own), and RPC beyond 127.0.0.1 or with TLS, whose
+ * coordinator's folder (members bring their own), accounts the coordinator would generate keys for
+ * (members declare theirs), and RPC beyond 127.0.0.1 or with TLS, whose
  * token key and keystore would have to be handed around.
  */
 function refuseSingleFolderSettings(spec: ConsortiumSpec, file: string): void {
@@ -235,6 +236,14 @@ function refuseSingleFolderSettings(spec: ConsortiumSpec, file: string): void {
       );
     }
   });
+  const { producers, consumers, explicit } = spec.accounts;
+  if (producers > 0 || consumers > 0 || explicit.length > 0) {
+    fail(
+      "accounts",
+      "not used by a member network: its accounts are the ones the member files declare",
+      "remove the accounts section; members add accounts with 'gridchain member init --account'",
+    );
+  }
   if (spec.docker.rpcTls !== undefined) {
     fail("docker.rpcTls", "not supported in a member network yet", "remove docker.rpcTls");
   }

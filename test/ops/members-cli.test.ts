@@ -48,7 +48,7 @@ describe("member commands: flags, unsupported settings, layouts Besu cannot serv
     );
   });
 
-  it("refuses consortium settings a member network cannot honour (RPC beyond 127.0.0.1, imported keys)", () => {
+  it("refuses consortium settings a member network cannot honour (RPC beyond 127.0.0.1, imported keys, generated accounts)", () => {
     const text = readFileSync(CONSORTIUM, "utf8");
     expect(() =>
       assembleNetwork({ file: "c.yaml", text: `${text}docker:\n  publishHost: 0.0.0.0\n` }, []),
@@ -60,6 +60,9 @@ describe("member commands: flags, unsupported settings, layouts Besu cannot serv
       "    validators: 1\n    rpcNodes: 1\n",
       `    validators: 1\n    rpcNodes: 1\n    importedKeys:\n      grid-validator-1:\n        publicKey: "${keyFromPrivate("0x" + "11".repeat(32)).publicKey}"\n        ip: 10.0.0.1\n`,
     );
+    expect(() =>
+      assembleNetwork({ file: "c.yaml", text: `${text}accounts:\n  consumers: 4\n` }, []),
+    ).to.throw(OperatorError, /^c\.yaml: accounts: not used by a member network/);
     expect(imported).to.not.equal(text);
     expect(() => assembleNetwork({ file: "c.yaml", text: imported }, [])).to.throw(
       OperatorError,
