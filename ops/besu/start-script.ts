@@ -1,5 +1,8 @@
 import { CONTAINER_PATHS } from "./config-toml.js";
 
+/** The environment variable naming the host name a node publishes its P2P port under. */
+export const P2P_HOST_NAME_ENV = "GRIDCHAIN_P2P_HOST_NAME";
+
 /**
  * start.sh, the entrypoint of every Besu container. Besu's image starts as root and its own
  * entrypoint (app/src/main/scripts/besu-entry.sh) asks Besu which paths it needs
@@ -25,6 +28,16 @@ if (( EUID == 0 )); then
     install -m 0600 -o "$user" -g "$user" ${CONTAINER_PATHS.rpcTlsKeystoreSource} ${CONTAINER_PATHS.rpcTlsKeystore}
     install -m 0600 -o "$user" -g "$user" ${CONTAINER_PATHS.rpcTlsPasswordSource} ${CONTAINER_PATHS.rpcTlsPassword}
   fi
+fi
+# A node published under a host name: Besu takes only an IP address for --p2p-host
+# (app/.../cli/options/P2PDiscoveryOptions.java, validateHost), so the name is resolved here, at
+# every start, and a moved host is picked up by a restart.
+if [[ -n "\${${P2P_HOST_NAME_ENV}:-}" ]]; then
+  if ! read -r p2p_ip _ < <(getent ahostsv4 "\$${P2P_HOST_NAME_ENV}"); then
+    echo "start.sh: cannot resolve \$${P2P_HOST_NAME_ENV} to an IPv4 address" >&2
+    exit 1
+  fi
+  set -- "$@" "--p2p-host=\$p2p_ip"
 fi
 exec besu-entry.sh "$@"
 `;

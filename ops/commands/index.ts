@@ -12,6 +12,7 @@ import * as upgrade from "./upgrade.js";
 import * as exporter from "./exporter.js";
 import * as monitor from "./monitor.js";
 import * as loadtest from "./loadtest.js";
+import * as member from "./member.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -23,6 +24,7 @@ export type CommandModule = { register(program: Command): void };
 export const commands: CommandModule[] = [
   init,
   generate,
+  member,
   inspect,
   up,
   deploy,

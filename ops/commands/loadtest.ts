@@ -10,6 +10,8 @@ export type LoadTestCommandOptions = ChainOptions & {
   preset?: string;
   scenario?: string;
   runner?: "process" | "docker";
+  /** Docker engines the docker runner spreads workers over (default: the local one). */
+  dockerHost?: string[];
   workers?: string;
   out?: string;
   /** Serve /metrics (load test on --metrics-port, chain and market exporter on 9464). */
@@ -33,6 +35,11 @@ export function register(program: Command): void {
     .option("--preset <name>", "built-in scenario: smoke, paper or stress")
     .option("--scenario <file>", "scenario YAML file (instead of a preset)")
     .option("--runner <kind>", "process (worker child processes) or docker (worker containers)")
+    .option(
+      "--docker-host <address>",
+      "a Docker engine for the docker runner's workers (unix:///path.sock or tcp://host:port); repeat to spread workers over several",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--workers <n>", "number of workers (overrides the scenario)")
     .option("--out <dir>", "output folder (default: network/<name>/loadtest/<time>-<scenario>)")
     .option("--no-metrics", "serve no /metrics while the test runs")
@@ -52,6 +59,7 @@ export function register(program: Command): void {
         "  gridchain loadtest --preset smoke",
         "  gridchain loadtest -c network/examples/loadtest-3000.yaml --preset paper",
         "  gridchain loadtest --scenario my-scenario.yaml --runner docker",
+        "  gridchain loadtest --preset smoke --docker-host unix:///var/run/docker.sock --docker-host unix:///run/docker-b.sock",
         "  gridchain loadtest report network/pilot/loadtest/<run>/journal.jsonl",
       ].join("\n"),
     )
@@ -119,6 +127,14 @@ export async function loadtest(
     }
     scenario.runner = options.runner;
   }
+  if (options.dockerHost !== undefined && options.dockerHost.length > 0) {
+    if (options.runner === "process") {
+      throw new OperatorError("--docker-host is for the docker runner, not --runner process", {
+        hint: "leave out --runner (--docker-host picks the docker runner), or --docker-host",
+      });
+    }
+    scenario.runner = "docker";
+  }
   if (options.workers !== undefined) {
     const workers = Number(options.workers);
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
@@ -168,7 +184,7 @@ export async function loadtest(
       hint: "stop what listens there, pick another port with --metrics-port, or run with --no-metrics",
     });
   }
-  const docker = scenario.runner === "docker" ? await dockerEngine() : undefined;
+  const docker = scenario.runner === "docker" ? await dockerEngines(options.dockerHost) : undefined;
 
   const base = join(context.networkDir, "loadtest");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -314,48 +330,66 @@ function port(flag: string, value: string): number {
   return n;
 }
 
-/** The Docker engine the docker runner uses, checked to answer before the test starts. */
-async function dockerEngine() {
+/** The Docker engines the docker runner uses, each checked to answer before the test starts. */
+async function dockerEngines(addresses: readonly string[] = []) {
   const { default: Docker } = await import("dockerode");
-  const docker = new Docker();
-  try {
-    await docker.ping();
-  } catch (cause) {
-    throw new OperatorError("the docker runner needs a Docker engine, and none answers", {
-      details: (cause as Error).message,
-      hint: "start dockerd, or use --runner process",
-      cause,
-    });
+  const { dockerEngine } = await import("../loadtest/runners/spread.js");
+  const engines =
+    addresses.length === 0
+      ? [{ address: "the local engine", docker: new Docker() }]
+      : addresses.map((address) => ({ address, docker: dockerEngine(address) }));
+  for (const { address, docker } of engines) {
+    try {
+      await docker.ping();
+    } catch (cause) {
+      throw new OperatorError(`the docker runner needs ${address}, and it does not answer`, {
+        details: (cause as Error).message,
+        hint: "start dockerd there, leave it out of --docker-host, or use --runner process",
+        cause,
+      });
+    }
   }
-  return docker;
+  return engines.map(({ docker }) => docker);
 }
 
 async function makeRunner(
   scenario: import("../loadtest/scenario.js").Scenario,
-  docker: import("dockerode") | undefined,
+  engines: import("dockerode")[] | undefined,
   outDir: string,
   storeDir: string,
   log: (line: string) => void,
 ) {
-  if (docker === undefined) {
+  if (engines === undefined) {
     const { processRunner } = await import("../loadtest/runners/process.js");
     return processRunner();
   }
   const { dockerRunner } = await import("../loadtest/runners/docker.js");
   const { ensureClientImage } = await import("../loadtest/runners/image.js");
-  const image = await ensureClientImage(docker);
-  log(`docker runner: image ${image}`);
-  return dockerRunner({
-    docker,
-    testId: outDir.split("/").at(-1)!,
-    image,
-    cpus: scenario.docker.cpus,
-    memoryBytes: scenario.docker.memoryMiB * 2 ** 20,
-    mounts: [
-      { hostPath: outDir, readOnly: false },
-      { hostPath: storeDir, readOnly: false },
-    ],
-  });
+  const runners = [];
+  for (const [index, docker] of engines.entries()) {
+    // Each engine builds the client image itself: no registry is needed between them.
+    const image = await ensureClientImage(docker);
+    log(`docker runner: image ${image}${engines.length > 1 ? ` on engine ${index + 1}` : ""}`);
+    runners.push(
+      dockerRunner({
+        docker,
+        testId: outDir.split("/").at(-1)!,
+        image,
+        cpus: scenario.docker.cpus,
+        memoryBytes: scenario.docker.memoryMiB * 2 ** 20,
+        mounts: [
+          { hostPath: outDir, readOnly: false },
+          { hostPath: storeDir, readOnly: false },
+        ],
+      }),
+    );
+  }
+  if (runners.length === 1) return runners[0]!;
+  const { pingEngine, spreadRunner } = await import("../loadtest/runners/spread.js");
+  return spreadRunner(
+    runners.map((runner, index) => ({ runner, ping: () => pingEngine(engines[index]!) })),
+    log,
+  );
 }
 
 /** A progress bar on stderr: trades ended of the run, executed and failed so far. */

@@ -40,10 +40,31 @@ export type ComposeModel = {
   volumes: Record<string, Record<string, never>>;
 };
 
-const LOGGING: ComposeService["logging"] = {
+export const LOGGING: ComposeService["logging"] = {
   driver: "json-file",
   options: { "max-size": "10m", "max-file": "3" },
 };
+
+/** How often a Besu container is probed, and how long it may take to become healthy. */
+export const HEALTHCHECK_TIMING = {
+  interval: "5s",
+  timeout: "5s",
+  retries: 30,
+  start_period: "60s",
+} as const;
+
+/** The bind mounts of a Besu container: its node folder, the shared files, its data volume. */
+export function nodeVolumes(root: string, node: string, dataVolume: string): string[] {
+  return [
+    `${root}/nodes/${node}:${CONTAINER_PATHS.nodeFolder}:ro`,
+    `${root}/genesis.json:${CONTAINER_PATHS.genesis}:ro`,
+    `${root}/static-nodes.json:${CONTAINER_PATHS.staticNodes}:ro`,
+    // A folder, not the file: `generate` replaces files by rename, which a single-file bind
+    // mount would not see (it keeps the old inode) until the container is recreated.
+    `${root}/${permissionsFile(node).replace(/\/[^/]+$/, "")}:${CONTAINER_PATHS.permissionsFolder}`,
+    `${dataVolume}:${CONTAINER_PATHS.data}`,
+  ];
+}
 
 /**
  * A health probe in bash alone (Besu's image has no curl or wget): GET /readiness on the RPC port,
@@ -83,15 +104,7 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
       entrypoint: ["/bin/bash", CONTAINER_PATHS.startScript],
       command: [`--config-file=${CONTAINER_PATHS.config}`],
       restart: "unless-stopped",
-      volumes: [
-        `${root}/nodes/${node.name}:${CONTAINER_PATHS.nodeFolder}:ro`,
-        `${root}/genesis.json:${CONTAINER_PATHS.genesis}:ro`,
-        `${root}/static-nodes.json:${CONTAINER_PATHS.staticNodes}:ro`,
-        // A folder, not the file: `generate` replaces files by rename, which a single-file bind
-        // mount would not see (it keeps the old inode) until the container is recreated.
-        `${root}/${permissionsFile(node.name).replace(/\/[^/]+$/, "")}:${CONTAINER_PATHS.permissionsFolder}`,
-        `${dataVolume}:${CONTAINER_PATHS.data}`,
-      ],
+      volumes: nodeVolumes(root, node.name, dataVolume),
       networks: { [network]: { ipv4_address: node.ip } },
       healthcheck: {
         // One peer at least, unless the network is this node alone (nodes run elsewhere count).
@@ -105,10 +118,7 @@ export function composeModel(plan: NetworkPlan, root: string): ComposeModel {
             ? `exec 3<>/dev/tcp/127.0.0.1/${RPC_HTTP_PORT}`
             : readinessProbe(Math.min(1, plan.nodes.length - 1)),
         ],
-        interval: "5s",
-        timeout: "5s",
-        retries: 30,
-        start_period: "60s",
+        ...HEALTHCHECK_TIMING,
       },
       cpus: spec.docker.nodeCpus,
       mem_limit: spec.docker.nodeMemory,

@@ -181,14 +181,7 @@ export function planNetwork(
     }
   }
   const validators = nodes.filter((node) => node.kind === "validator");
-  const dedicated = nodes.filter((node) => node.kind === "bootnode");
-  // Without dedicated bootnodes, each organisation's first validator serves as one.
-  const bootnodes =
-    dedicated.length > 0
-      ? dedicated
-      : spec.organisations.flatMap((org) =>
-          validators.filter((node) => node.organisation === org.id).slice(0, 1),
-        );
+  const bootnodes = chooseBootnodes(spec, nodes);
 
   const accounts: PlannedAccount[] = generatedAccountSlots(spec).map((slot) => {
     const key = keys.accounts.get(slot.id);
@@ -228,6 +221,18 @@ export function planNetwork(
     rpcJwt: keys.rpcJwt,
     rpcTls,
   };
+}
+
+/** The dedicated bootnodes; without any, each organisation's first validator serves as one. */
+export function chooseBootnodes(
+  spec: Pick<ConsortiumSpec, "organisations">,
+  nodes: readonly PlannedNode[],
+): PlannedNode[] {
+  const dedicated = nodes.filter((node) => node.kind === "bootnode");
+  if (dedicated.length > 0) return dedicated;
+  return spec.organisations.flatMap((org) =>
+    nodes.filter((node) => node.kind === "validator" && node.organisation === org.id).slice(0, 1),
+  );
 }
 
 /**

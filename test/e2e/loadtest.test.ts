@@ -21,6 +21,7 @@ import {
 } from "../../ops/metrics/prometheus.js";
 import { gridchain, smallConsortiumYaml } from "../support/cli.js";
 import { freePort } from "../support/net.js";
+import { startSecondDockerd } from "../helpers/dockerd.js";
 
 type QueryResult = { status: string; error?: string; data?: { result: unknown[] } };
 
@@ -63,6 +64,18 @@ async function checkPrometheus(base: string): Promise<{ empty: string[]; failed:
 }
 
 /** Every trade started ends exactly once; returns ends by trade. */
+/** dockerode, once a Docker engine answers; skips the test without one (CI must have one). */
+async function requireDocker(context: Mocha.Context) {
+  const Docker = (await import("dockerode")).default;
+  try {
+    await new Docker().ping();
+  } catch (error) {
+    if (process.env.CI) throw new Error(`CI needs a Docker engine: ${(error as Error).message}`);
+    context.skip();
+  }
+  return Docker;
+}
+
 function endsByTrade(records: JournalRecord[]) {
   const started = records.filter((record) => record.t === "trade");
   const ends = new Map<number, Extract<JournalRecord, { t: "end" }>>();
@@ -376,13 +389,7 @@ runner: ${runner}
   });
 
   it("runs workers in containers through the Docker engine (docker runner)", async function () {
-    const Docker = (await import("dockerode")).default;
-    try {
-      await new Docker().ping();
-    } catch (error) {
-      if (process.env.CI) throw new Error(`CI needs a Docker engine: ${(error as Error).message}`);
-      this.skip();
-    }
+    const Docker = await requireDocker(this);
     const scenario = await scenarioFile("docker.yaml", small("docker", 30));
     const outcome = await loadtest(await options({ scenario }), () => {});
     const records = await readJournal(outcome.journalPath);
@@ -402,5 +409,57 @@ runner: ${runner}
       filters: { label: [`io.gridchain.test=${testId}`] },
     });
     expect(left).to.deep.equal([]);
+  });
+  it("spreads docker workers over two Docker engines; when one engine dies every trade is still accounted for", async function () {
+    await requireDocker(this);
+    const second = await startSecondDockerd();
+    try {
+      const scenario = await scenarioFile("engines.yaml", small("docker", 300));
+      const lines: string[] = [];
+      let stopped: Promise<void> | undefined;
+      let stoppedAt = 0;
+      const outcome = await loadtest(
+        await options({
+          scenario,
+          dockerHost: ["unix:///var/run/docker.sock", second.address],
+        }),
+        (line) => lines.push(line),
+        {
+          onProgress: (progress) => {
+            if (stopped === undefined && progress.phase === "run" && progress.started >= 20) {
+              stoppedAt = Date.now();
+              stopped = second.stop();
+            }
+          },
+        },
+      );
+      await stopped;
+      expect(lines)
+        .to.include("worker 0 runs on engine 1")
+        .and.include("worker 1 runs on engine 2");
+      const records = await readJournal(outcome.journalPath);
+      const ends = endsByTrade(records);
+      const starts = records.filter((record) => record.t === "trade");
+      // Every trade that started has ended, and the report counts each once.
+      expect(starts.map((start) => ends.has(start.trade)).every(Boolean)).to.equal(true);
+      const lost = records.filter((record) => record.t === "worker-lost");
+      expect(lost.map((record) => record.worker)).to.deep.equal([1]);
+      const lostTrades = [...ends.values()].filter((end) => end.reason === "worker_lost");
+      const later = starts.filter((record) => record.at > lost[0]!.at);
+      expect(
+        later.length,
+        `worker 1 lost ${lost[0]!.at - stoppedAt} ms after the engine was stopped`,
+      ).to.be.greaterThan(0);
+      expect(later.every((record) => record.worker === 0)).to.equal(true);
+      expect(later.every((record) => ends.get(record.trade)!.outcome === "executed")).to.equal(
+        true,
+      );
+      const report = computeReport(records);
+      expect(report.totals.trades.signed).to.equal(starts.length);
+      expect(report.totals.trades.failedByReason.worker_lost ?? 0).to.equal(lostTrades.length);
+      expect(report.workersLost.map((entry) => entry.worker)).to.deep.equal([1]);
+    } finally {
+      await second.stop();
+    }
   });
 });

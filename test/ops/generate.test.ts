@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Ajv2019 from "ajv/dist/2019.js";
 import { load as loadYaml } from "js-yaml";
 import { generate } from "../../ops/commands/generate.js";
 import { renderCompose } from "../../ops/compose/render.js";
@@ -15,35 +14,9 @@ import {
   resolveKeys,
 } from "../../ops/consortium/index.js";
 import { writeFileAtomic } from "../../ops/fs.js";
-import { seededKeys, snapshot, tempDir } from "./helpers.js";
+import { composeValidator, seededKeys, snapshot, tempDir } from "./helpers.js";
 
 const PILOT = "network/consortium.yaml";
-const COMPOSE_SCHEMA = "/usr/lib/python3/dist-packages/compose/config/compose_spec.json";
-
-/**
- * The Compose Specification schema Debian's docker-compose ships. It uses draft-04 `id` keywords
- * (dropped here) and compose's own formats, which are defined as the spec describes them.
- */
-function composeValidator() {
-  const maps = new Set(["properties", "patternProperties", "definitions"]);
-  const clean = (node: unknown, isMap: boolean): unknown => {
-    if (Array.isArray(node)) return node.map((item) => clean(item, false));
-    if (node === null || typeof node !== "object") return node;
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) {
-      if (!isMap && (key === "id" || key === "$schema") && typeof value === "string") continue;
-      out[key] = clean(value, !isMap && maps.has(key));
-    }
-    return out;
-  };
-  const ajv = new Ajv2019.default({ strict: false, allErrors: true });
-  ajv.addFormat("duration", /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
-  ajv.addFormat("ports", /^((\d{1,3}(\.\d{1,3}){3}):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp))?$/);
-  ajv.addFormat("expose", /^\d+(-\d+)?(\/(tcp|udp))?$/);
-  ajv.addFormat("subnet_ip_address", /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/);
-  return ajv.compile(clean(JSON.parse(readFileSync(COMPOSE_SCHEMA, "utf8")), false) as object);
-}
-
 function modeOf(path: string): number {
   return statSync(path).mode & 0o777;
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import Ajv2019 from "ajv/dist/2019.js";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { keyFromPrivate, type KeyPair } from "../../ops/besu/keys.js";
 
@@ -69,4 +70,30 @@ export function parseFlatToml(text: string): Record<string, unknown> {
     result[match[1]!] = JSON.parse(value);
   }
   return result;
+}
+
+const COMPOSE_SCHEMA = "/usr/lib/python3/dist-packages/compose/config/compose_spec.json";
+
+/**
+ * The Compose Specification schema Debian's docker-compose ships. It uses draft-04 `id` keywords
+ * (dropped here) and compose's own formats, which are defined as the spec describes them.
+ */
+export function composeValidator() {
+  const maps = new Set(["properties", "patternProperties", "definitions"]);
+  const clean = (node: unknown, isMap: boolean): unknown => {
+    if (Array.isArray(node)) return node.map((item) => clean(item, false));
+    if (node === null || typeof node !== "object") return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      if (!isMap && (key === "id" || key === "$schema") && typeof value === "string") continue;
+      out[key] = clean(value, !isMap && maps.has(key));
+    }
+    return out;
+  };
+  const ajv = new Ajv2019.default({ strict: false, allErrors: true });
+  ajv.addFormat("duration", /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
+  ajv.addFormat("ports", /^((\d{1,3}(\.\d{1,3}){3}):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp))?$/);
+  ajv.addFormat("expose", /^\d+(-\d+)?(\/(tcp|udp))?$/);
+  ajv.addFormat("subnet_ip_address", /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/);
+  return ajv.compile(clean(JSON.parse(readFileSync(COMPOSE_SCHEMA, "utf8")), false) as object);
 }
