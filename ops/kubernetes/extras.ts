@@ -1,6 +1,6 @@
 import type { NetworkPlan } from "../consortium/plan.js";
 import { yaml } from "../metrics/prometheus.js";
-import type { KubeObject } from "./render.js";
+import type { KubeObject } from "./object.js";
 import type { IJob } from "kubernetes-models/batch/v1";
 import type { IRole, IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import type { IConfigMap, IServiceAccount } from "kubernetes-models/v1";

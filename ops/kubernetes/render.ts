@@ -30,13 +30,9 @@ import type {
   IServiceAccount,
 } from "kubernetes-models/v1";
 
-/** A Kubernetes object as gridchain writes it: apiVersion, kind, metadata and the rest. */
-export type KubeObject = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-};
+import type { KubeObject } from "./object.js";
+
+export type { KubeObject } from "./object.js";
 
 /** Where the permissions file a ConfigMap holds is mounted, before it is copied for Besu. */
 const PERMISSIONS_SOURCE = "/config/permissions-source";
