@@ -22,6 +22,10 @@ abstract contract ChannelLedger {
         uint256 withdrawn;
         uint256 nonce;
         uint256 transferredAmount;
+        // Appended for locks (upgrade-safe: a mapping value's struct may grow at its end).
+        uint256 lockedAmount;
+        bytes32 locksroot;
+        uint256 locksNonce;
     }
 
     struct Channel {

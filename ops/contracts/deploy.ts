@@ -101,7 +101,7 @@ export type UpgradeResult =
 
 /**
  * Deploys the market as five UUPS proxies (manager, credit, review, market, channels), each created with its
- * initialize calldata, points the review at the market, wires every restricted selector of
+ * initialize calldata, points the review and the channels' locks at the market, wires every restricted selector of
  * {@link ROLE_TABLE} and grants the roles in one multicall on the manager. Returns the manifest and
  * writes it when `manifestPath` is given.
  */
@@ -161,6 +161,9 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
   const reviewContract = await ethers.getContractAt("GridReview", review.proxy, deployer);
   const setMarketTx = await reviewContract.setMarket(market.proxy);
   await setMarketTx.wait();
+  const channelsContract = await ethers.getContractAt("PaymentChannels", channels.proxy, deployer);
+  const setLockMarketTx = await channelsContract.setLockMarket(market.proxy);
+  await setLockMarketTx.wait();
 
   const managerContract = await ethers.getContractAt("GridAccessManager", manager.proxy, deployer);
   const calls = await wiringCalls(connection, records, params.roles, deployerAddress);

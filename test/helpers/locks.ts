@@ -1,0 +1,140 @@
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { NetworkConnection } from "hardhat/types/network";
+import hre from "hardhat";
+import { ZERO_HASH, type ChannelsDomain } from "../../ops/channels/proofs.js";
+import { lockedTotal, locksCommitment, locksroot, type Lock } from "../../ops/channels/locks.js";
+import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
+import { signProofIntent } from "./channels.js";
+import { deployWorld, publishOffer, requestOrder, type MarketWorld } from "./market.js";
+
+export const CHANNEL_FUNDS = 100_000_000n; // 100 credits per member, for channel deposits
+
+export type LockWorld = MarketWorld & {
+  connection: NetworkConnection;
+  channels: PaymentChannels;
+  domain: ChannelsDomain;
+};
+
+/**
+ * The market world with its PaymentChannels (locks decided by that market): `grid` is the hub, the
+ * producers sell, the consumers buy; every one of them holds CHANNEL_FUNDS approved for the channels.
+ */
+export async function deployLockWorld(): Promise<LockWorld> {
+  const connection = await hre.network.create();
+  const world = await deployWorld(hre, connection);
+  const { ethers } = connection;
+  const address = world.manifest.contracts.PaymentChannels.proxy;
+  const channels = (await ethers.getContractAt(
+    "PaymentChannels",
+    address,
+  )) as unknown as PaymentChannels;
+  for (const member of [world.grid, world.solar, world.wind, world.alice, world.bob]) {
+    await world.credit.connect(world.grid).mint(member.address, CHANNEL_FUNDS, ZERO_HASH);
+    await world.credit.connect(member).approve(address, CHANNEL_FUNDS);
+  }
+  const { chainId } = await ethers.provider.getNetwork();
+  return { ...world, connection, channels, domain: { chainId, verifyingContract: address } };
+}
+
+/** Opens a channel from `a` to `b`, `a` depositing `deposit`; returns its id. */
+export async function openChannel(
+  w: LockWorld,
+  a: HardhatEthersSigner,
+  b: HardhatEthersSigner,
+  deposit: bigint,
+  depositB = 0n,
+): Promise<bigint> {
+  await w.channels.connect(a).openChannel(b.address);
+  const channelId = await w.channels.lastChannelId();
+  if (deposit > 0n) await w.channels.connect(a).setTotalDeposit(channelId, a.address, deposit);
+  if (depositB > 0n) await w.channels.connect(b).setTotalDeposit(channelId, b.address, depositB);
+  return channelId;
+}
+
+/** A balance proof of `sender` carrying `locks` (their commitment as additionalHash). */
+export async function lockedProof(
+  w: LockWorld,
+  sender: HardhatEthersSigner,
+  channelId: bigint,
+  nonce: bigint,
+  transferredAmount: bigint,
+  locks: readonly Lock[],
+) {
+  const fields = {
+    channelId,
+    nonce,
+    transferredAmount,
+    additionalHash: locks.length === 0 ? ZERO_HASH : locksCommitment(locks),
+  };
+  return {
+    ...fields,
+    signature: await signProofIntent(sender, w.domain, "BalanceProof", fields),
+  };
+}
+
+type Proof = Awaited<ReturnType<typeof lockedProof>>;
+
+/** `closer` closes with its partner's `proof`. */
+export async function closeWith(
+  w: LockWorld,
+  closer: HardhatEthersSigner,
+  channelId: bigint,
+  proof: Proof,
+): Promise<void> {
+  const signature = await signProofIntent(closer, w.domain, "Close", proof);
+  await w.channels.connect(closer).closeChannel(channelId, closer.address, proof, signature);
+}
+
+/** `beneficiary` (or anyone holding its signature: `submitter`) records the newer `proof` of `sender`. */
+export async function updateWith(
+  w: LockWorld,
+  beneficiary: HardhatEthersSigner,
+  sender: HardhatEthersSigner,
+  channelId: bigint,
+  proof: Proof,
+  submitter: HardhatEthersSigner = beneficiary,
+): Promise<void> {
+  const signature = await signProofIntent(beneficiary, w.domain, "Update", proof);
+  await w.channels
+    .connect(submitter)
+    .updateBalanceProof(channelId, sender.address, proof, signature);
+}
+
+/** Reveals the locks `proof` of `sender` carries (anyone may; `by` submits). */
+export async function reveal(
+  w: LockWorld,
+  by: HardhatEthersSigner,
+  sender: HardhatEthersSigner,
+  channelId: bigint,
+  proof: Proof,
+  locks: readonly Lock[],
+): Promise<void> {
+  await w.channels
+    .connect(by)
+    .revealLocks(channelId, sender.address, proof, lockedTotal(locks), locksroot(locks));
+}
+
+/** Moves past the channel's settle window and settles it. */
+export async function settleAfterWindow(w: LockWorld, channelId: bigint): Promise<void> {
+  const [, , , , , settleAt] = await w.channels.getChannel(channelId);
+  const now = BigInt(await w.connection.networkHelpers.time.latest());
+  if (now <= settleAt) await w.connection.networkHelpers.time.increaseTo(settleAt + 1n);
+  await w.channels.settleChannel(channelId);
+}
+
+/** Solar sells `quantityWh` to alice: published, requested and confirmed (established). */
+export async function establishedOrder(w: LockWorld, quantityWh = 10_000n): Promise<bigint> {
+  const offerId = await publishOffer(w, w.solar, quantityWh);
+  const orderId = await requestOrder(w, w.alice, offerId, quantityWh);
+  await w.market.connect(w.solar).confirm(orderId);
+  return orderId;
+}
+
+/** Moves to the end of the delivery window and records `deliveredWh` for `orderId`. */
+export async function meter(w: LockWorld, orderId: bigint, deliveredWh: bigint, reading: bigint) {
+  const now = BigInt(await w.connection.networkHelpers.time.latest());
+  if (now < w.deliveryEnd) await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd);
+  await w.market
+    .connect(w.meter)
+    .recordMeterReading(orderId, `0x${"ab".repeat(32)}`, reading, deliveredWh);
+}
