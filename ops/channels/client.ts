@@ -22,6 +22,8 @@ import {
   type Signed,
 } from "./intents.js";
 import { bindToChain } from "./binding.js";
+import { encodeLocks, lockedTotal, locksCommitment, type Lock } from "./locks.js";
+import { revealLocks } from "./reveal.js";
 import { ChannelBook, type ChannelClientOptions } from "./book.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
 
@@ -157,30 +159,33 @@ export class ChannelClient extends ChannelBook {
   async pay(
     channelId: bigint,
     amount: Credits,
-    tag: { additionalHash?: Hash; orderId?: bigint } = {},
+    tag: { additionalHash?: Hash; orderId?: bigint; locks?: Lock[] } = {},
   ): Promise<SignedBalanceProof> {
     const state = this.state(channelId);
     checkOpen(state, this.chainTime, "pay");
-    if (amount <= 0n) {
+    if (amount < 0n || (amount === 0n && tag.locks === undefined)) {
       throw new OperatorError(`payment amount must be positive, got ${amount}`);
     }
-    const transferredAmount = (state.sent?.transferredAmount ?? 0n) + amount;
-    // Net of every withdrawal of this client that may still be submitted.
-    if (amount > capacity(state, "self", this.chainTime)) {
+    // A proof restates every pending lock: a plain payment keeps them, and its tag is their commitment.
+    const locks = tag.locks ?? state.sentLocks;
+    const need = amount + lockedTotal(locks) - lockedTotal(state.sentLocks);
+    // Net of every withdrawal of this client that may still be submitted, and of its pending locks.
+    if (need > capacity(state, "self", this.chainTime)) {
       throw new OperatorError(`channel ${channelId} cannot pay ${amount}`, {
-        details: `balance ${balance(state, "self")}, ${capacity(state, "self", this.chainTime)} of it not reserved for withdrawals`,
+        details: `balance ${balance(state, "self")}, ${capacity(state, "self", this.chainTime)} of it not reserved for withdrawals or locks; needed ${need}`,
         hint: "deposit more or wait for the partner to pay",
       });
     }
     const fields = {
       channelId,
       nonce: (state.sent?.nonce ?? 0n) + 1n,
-      transferredAmount,
-      additionalHash: tag.additionalHash ?? ZERO_HASH,
+      transferredAmount: (state.sent?.transferredAmount ?? 0n) + amount,
+      additionalHash: locks.length > 0 ? locksCommitment(locks) : (tag.additionalHash ?? ZERO_HASH),
     };
     const signature = this.sign(this.typedData.proofDigest("BalanceProof", fields));
     const record: StoreRecord = { kind: "sent", ...fields, signature };
     if (tag.orderId !== undefined) record.orderId = tag.orderId;
+    if (locks.length > 0) record.locks = [...locks];
     // Applied before the write so that concurrent payments take distinct nonces; released after.
     this.apply(record);
     await this.store.append(record);
@@ -191,13 +196,19 @@ export class ChannelClient extends ChannelBook {
    * Verifies a partner's balance proof (channel, sender, signature, nonce, monotonic amount, not
    * more than the partner holds) and stores it; resolves once it is durable.
    */
-  async receive(proof: SignedBalanceProof): Promise<void> {
+  async receive(
+    proof: SignedBalanceProof,
+    options: { locks?: Lock[]; releasing?: Credits } = {},
+  ): Promise<void> {
+    const locks = options.locks ?? [];
     checkReceivable(
       this.channels.get(proof.channelId),
       proof,
       this.ecdsa,
       this.typedData,
       this.chainTime,
+      locks,
+      options.releasing,
     );
     const record: StoreRecord = {
       kind: "received",
@@ -207,6 +218,7 @@ export class ChannelClient extends ChannelBook {
       additionalHash: proof.additionalHash,
       signature: proof.signature,
     };
+    if (locks.length > 0) record.locks = [...locks];
     this.apply(record);
     await this.store.append(record);
   }
@@ -220,6 +232,7 @@ export class ChannelClient extends ChannelBook {
       proof,
       beneficiary: this.address,
       updateSignature: this.sign(this.typedData.proofDigest("Update", proof)),
+      locks: [...state.receivedLocks],
     };
   }
 
@@ -303,6 +316,12 @@ export class ChannelClient extends ChannelBook {
     const closeSignature = this.sign(this.typedData.proofDigest("Close", { ...proof, channelId }));
     await (await channels.closeChannel(channelId, this.address, proof, closeSignature)).wait();
     await this.record({ kind: "closed", channelId });
+    if (state.received)
+      await revealLocks(
+        channels,
+        { ...state.received, sender: state.partner },
+        state.receivedLocks,
+      );
   }
 
   /**
@@ -324,6 +343,21 @@ export class ChannelClient extends ChannelBook {
       )
     ).wait();
     if (!this.state(channelId).closed) await this.record({ kind: "closed", channelId });
+    await revealLocks(channels, delegation.proof, delegation.locks ?? []);
+    return true;
+  }
+
+  /**
+   * After settlement, splits the locks kept back for `sender` (this client or its partner) by the
+   * market's outcomes. Returns false when none are pending.
+   */
+  async unlock(channelId: bigint, sender: Address): Promise<boolean> {
+    const { channels } = this.requireChain();
+    const state = this.state(channelId);
+    const locks = getAddress(sender) === this.address ? state.sentLocks : state.receivedLocks;
+    const pending = await channels.pendingLocks(channelId, sender);
+    if (pending.amount === 0n || locks.length === 0) return false;
+    await (await channels.unlock(channelId, sender, encodeLocks(locks))).wait();
     return true;
   }
 
