@@ -40,10 +40,10 @@ export class HubMediator {
     this.client = client;
     this.orders = orders;
     this.feePerKwh = feePerKwh;
-    mediationFee(0n, feePerKwh); // refuses a fee out of bounds at start, not at the first forward
   }
 
   static async start(options: HubOptions): Promise<HubMediator> {
+    mediationFee(0n, options.feePerKwh); // a fee out of bounds fails here, not at the first forward
     return new HubMediator(await ChannelClient.start(options), options.orders, options.feePerKwh);
   }
 
