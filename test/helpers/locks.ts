@@ -1,11 +1,25 @@
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkConnection } from "hardhat/types/network";
 import hre from "hardhat";
+import { HDNodeWallet, Mnemonic, type SigningKey } from "ethers";
 import { ZERO_HASH, type ChannelsDomain } from "../../ops/channels/proofs.js";
 import { lockedTotal, locksCommitment, locksroot, type Lock } from "../../ops/channels/locks.js";
 import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
 import { signProofIntent } from "./channels.js";
 import { deployWorld, publishOffer, requestOrder, type MarketWorld } from "./market.js";
+
+/** Hardhat's simulated accounts come from its well-known test mnemonic: the clients need the keys. */
+const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** The private key of one of Hardhat's simulated accounts. */
+export function keyOf(signer: HardhatEthersSigner): SigningKey {
+  const mnemonic = Mnemonic.fromPhrase(HARDHAT_MNEMONIC);
+  for (let i = 0; i < 20; i++) {
+    const wallet = HDNodeWallet.fromMnemonic(mnemonic, `m/44'/60'/0'/0/${i}`);
+    if (wallet.address === signer.address) return wallet.signingKey;
+  }
+  throw new Error(`no test key for ${signer.address}`);
+}
 
 export const CHANNEL_FUNDS = 100_000_000n; // 100 credits per member, for channel deposits
 
