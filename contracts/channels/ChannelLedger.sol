@@ -146,6 +146,15 @@ abstract contract ChannelLedger {
         return ChannelMath.totalAvailableDeposit(p1.deposit, p1.withdrawn, p2.deposit, p2.withdrawn);
     }
 
+    /// @dev Clears what settlement read. The revealed-lock fields stay: the channel id is never
+    /// reused, and clearing them would cost every settlement three more slot writes per side.
+    function _clearBalances(Participant storage p) internal {
+        p.deposit = 0;
+        p.withdrawn = 0;
+        p.nonce = 0;
+        p.transferredAmount = 0;
+    }
+
     function _pairKey(address a, address b) internal pure returns (bytes32) {
         return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
     }

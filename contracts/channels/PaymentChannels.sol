@@ -484,8 +484,8 @@ contract PaymentChannels is
         bool cooperative
     ) internal {
         channel.state = ChannelState.Settled;
-        delete channel.participants[a1];
-        delete channel.participants[a2];
+        _clearBalances(channel.participants[a1]);
+        _clearBalances(channel.participants[a2]);
         delete _getPaymentChannelsStorage().openChannelOfPair[_pairKey(a1, a2)];
         emit ChannelSettled(channelId, a1, amount1, a2, amount2, cooperative);
         IERC20 credit = _getPaymentChannelsStorage().token;
