@@ -5,7 +5,7 @@ import { acceptLock, type LockedProof } from "./dvp.js";
 import { forwardAmount, lockedTotal, mediationFee, type Lock } from "./locks.js";
 import type { OrderSource } from "./market.js";
 import type { Address, Credits } from "./proofs.js";
-import type { WatchedProof } from "./watcher.js";
+import type { ChannelWatcher, WatchedProof } from "./watcher.js";
 
 /** How much the hub has locked toward each seller and could still lock. */
 export type HubLiquidity = {
@@ -18,6 +18,8 @@ export type HubOptions = ChannelClientOptions & {
   orders: OrderSource;
   /** The grid company's mediation fee, credit base units per kWh (see {@link forwardAmount}). */
   feePerKwh: Credits;
+  /** When given, every buyer's proof the hub accepts is handed to it at once (with the locks). */
+  watcher?: Pick<ChannelWatcher, "watch">;
 };
 
 /**
@@ -34,17 +36,20 @@ export class HubMediator {
   readonly client: ChannelClient;
   private readonly orders: OrderSource;
   private readonly feePerKwh: Credits;
+  private readonly watcher: HubOptions["watcher"];
   private readonly inFlight = new Map<bigint, Promise<LockedProof>>();
 
-  private constructor(client: ChannelClient, orders: OrderSource, feePerKwh: Credits) {
+  private constructor(client: ChannelClient, options: HubOptions) {
     this.client = client;
-    this.orders = orders;
-    this.feePerKwh = feePerKwh;
+    this.orders = options.orders;
+    this.feePerKwh = options.feePerKwh;
+    this.watcher = options.watcher;
+    for (const delegation of this.delegations()) this.watcher?.watch(delegation);
   }
 
   static async start(options: HubOptions): Promise<HubMediator> {
     mediationFee(0n, options.feePerKwh); // a fee out of bounds fails here, not at the first forward
-    return new HubMediator(await ChannelClient.start(options), options.orders, options.feePerKwh);
+    return new HubMediator(await ChannelClient.start(options), options);
   }
 
   async stop(): Promise<void> {
@@ -114,6 +119,8 @@ export class HubMediator {
       }
       const price = (order.quantityWh * order.pricePerKwh) / 1000n;
       await acceptLock(this.client, this.orders, incoming, { orderId, minAmount: price });
+      const delegation = this.client.delegation(incoming.proof.channelId);
+      if (delegation) this.watcher?.watch(delegation);
     } else if (!view.receivedLocks.some((lock) => lock.orderId === orderId)) {
       throw new OperatorError(`proof #${incoming.proof.nonce} is not newer than #${held}`);
     }

@@ -56,6 +56,8 @@ describe("hub mediation on chain, the hub offline at the buyer's close", functio
     );
     const buyer = await start(w.alice, "alice");
     const seller = await start(w.solar, "solar");
+    // The hub's watcher runs beside it and receives each buyer's proof the hub accepts.
+    const watcher = new ChannelWatcher(w.channels.connect(w.outsider));
     const hub = await HubMediator.start({
       key: keyOf(w.grid),
       domain: w.domain,
@@ -63,6 +65,7 @@ describe("hub mediation on chain, the hub offline at the buyer's close", functio
       chain: chainFor(w.grid),
       orders,
       feePerKwh: FEE_PER_KWH,
+      watcher,
     });
     const inbound = await buyer.openChannel(w.grid.address as Address);
     await buyer.deposit(inbound, DEPOSIT);
@@ -75,9 +78,7 @@ describe("hub mediation on chain, the hub offline at the buyer's close", functio
     const forward = await hub.mediate(await lockOrder(buyer, orders, orderId, inbound), orderId);
     await acceptLock(seller, orders, forward, { orderId, minAmount: PRICE - 100_000n });
 
-    // The hub goes offline; its watcher holds its delegations.
-    const watcher = new ChannelWatcher(w.channels.connect(w.outsider));
-    for (const delegation of hub.delegations()) watcher.watch(delegation);
+    // The hub goes offline; its watcher already holds the buyer's proof with the hub's update signature.
     await hub.stop();
     await buyer.close(inbound);
     expect((await watcher.scan()).map((o) => o.action)).to.deep.equal(["updated"]);
