@@ -2,7 +2,10 @@ import { expect } from "chai";
 import { encodeLocks, locksroot, type Lock } from "../../ops/channels/locks.js";
 import {
   closeWith,
-  deployLockWorld,
+  CHANNEL_DEPOSIT as DEPOSIT,
+  METERING_GRACE as GRACE,
+  ORDER_PRICE as PRICE,
+  lockWorldPerTest,
   establishedOrder,
   lockedProof,
   meter,
@@ -13,22 +16,12 @@ import {
   type LockWorld,
 } from "../helpers/locks.js";
 
-const PRICE = 2_500_000n; // 10 kWh at 0.25 credits per kWh
-const DEPOSIT = 10_000_000n;
-const GRACE = 14n * 24n * 3600n;
-
 describe("PaymentChannels locks: delivery versus payment", function () {
   this.timeout(120_000);
+  const world = lockWorldPerTest();
   let w: LockWorld;
-  let restore: () => Promise<void>;
-
-  before(async () => {
-    w = await deployLockWorld();
-    const snapshot = await w.connection.networkHelpers.takeSnapshot();
-    restore = () => snapshot.restore();
-  });
-  afterEach(async () => {
-    await restore();
+  beforeEach(() => {
+    w = world();
   });
 
   const balances = async () => ({

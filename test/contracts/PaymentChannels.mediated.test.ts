@@ -4,7 +4,10 @@ import { signProofIntent } from "../helpers/channels.js";
 import { publishOffer, requestOrder } from "../helpers/market.js";
 import {
   closeWith,
-  deployLockWorld,
+  CHANNEL_DEPOSIT as DEPOSIT,
+  METERING_GRACE as GRACE,
+  ORDER_PRICE as PRICE,
+  lockWorldPerTest,
   establishedOrder,
   lockedProof,
   meter,
@@ -15,24 +18,15 @@ import {
   type LockWorld,
 } from "../helpers/locks.js";
 
-const PRICE = 2_500_000n; // 10 kWh at 0.25 credits per kWh
 const FEE_PER_KWH = 10_000n; // 0.01 credits per kWh: 100_000 on 10 kWh
-const DEPOSIT = 10_000_000n;
-const GRACE = 14n * 24n * 3600n;
 
 /** Buyer -> hub -> seller: alice pays the grid operator's hub, which forwards to solar; both hops lock one order. */
 describe("PaymentChannels mediated transfers through the hub", function () {
   this.timeout(120_000);
+  const world = lockWorldPerTest();
   let w: LockWorld;
-  let restore: () => Promise<void>;
-
-  before(async () => {
-    w = await deployLockWorld();
-    const snapshot = await w.connection.networkHelpers.takeSnapshot();
-    restore = () => snapshot.restore();
-  });
-  afterEach(async () => {
-    await restore();
+  beforeEach(() => {
+    w = world();
   });
 
   const balanceOf = (who: { address: string }) => w.credit.balanceOf(who.address);

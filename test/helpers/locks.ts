@@ -21,6 +21,31 @@ export function keyOf(signer: HardhatEthersSigner): SigningKey {
   throw new Error(`no test key for ${signer.address}`);
 }
 
+/** An order of establishedOrder's default 10 kWh at the market fixture's 0.25 credits per kWh. */
+export const ORDER_PRICE = 2_500_000n;
+/** What a channel's opener deposits in the lock tests. */
+export const CHANNEL_DEPOSIT = 10_000_000n;
+/** ChannelLocks.LOCK_METERING_GRACE: 14 days. */
+export const METERING_GRACE = 14n * 24n * 3600n;
+
+/**
+ * Registers the hooks of a suite that shares one lock world and restores it after each test;
+ * returns the accessor the tests read it through.
+ */
+export function lockWorldPerTest(): () => LockWorld {
+  let world: LockWorld | undefined;
+  let restore: (() => Promise<void>) | undefined;
+  before(async () => {
+    world = await deployLockWorld();
+    const snapshot = await world.connection.networkHelpers.takeSnapshot();
+    restore = () => snapshot.restore();
+  });
+  afterEach(async () => {
+    await restore?.();
+  });
+  return () => world!;
+}
+
 export const CHANNEL_FUNDS = 100_000_000n; // 100 credits per member, for channel deposits
 
 export type LockWorld = MarketWorld & {

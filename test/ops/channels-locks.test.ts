@@ -90,6 +90,16 @@ describe("channels: payments locked to the market's outcome", function () {
     return c;
   }
 
+  /** The hub with its own store in this test's folder. */
+  const startHub = (orders: OrderSource, feePerKwh: bigint) =>
+    HubMediator.start({
+      key: HUB,
+      domain: DOMAIN,
+      storePath: join(dir, `hub-${n++}.jsonl`),
+      orders,
+      feePerKwh,
+    });
+
   it("pays the seller its share once the order is decided; a proof dropping a lock without it is refused", async () => {
     const market = fakeMarket();
     const buyer = await client(BUYER, sellerAddress, 10_000n, 0n);
@@ -150,13 +160,7 @@ describe("channels: payments locked to the market's outcome", function () {
       selfDeposit: 10_000n,
       partnerDeposit: 0n,
     });
-    const hub = await HubMediator.start({
-      key: HUB,
-      domain: DOMAIN,
-      storePath: join(dir, "hub.jsonl"),
-      orders: market.orders,
-      feePerKwh: 10n,
-    });
+    const hub = await startHub(market.orders, 10n);
     await hub.client.track({
       channelId: 1n,
       partner: buyerAddress,
@@ -187,13 +191,7 @@ describe("channels: payments locked to the market's outcome", function () {
     const market = fakeMarket();
     const stranger = new SigningKey(`0x${"74".repeat(32)}`);
     const strangerAddress = computeAddress(stranger.publicKey);
-    const hub = await HubMediator.start({
-      key: HUB,
-      domain: DOMAIN,
-      storePath: join(dir, "hub.jsonl"),
-      orders: market.orders,
-      feePerKwh: 10n,
-    });
+    const hub = await startHub(market.orders, 10n);
     await hub.client.track({
       channelId: 3n,
       partner: strangerAddress,
@@ -221,15 +219,7 @@ describe("channels: payments locked to the market's outcome", function () {
     expect(hub.client.channel(3n).receivedLocks).to.deep.equal([]);
     await hub.stop();
     await payer.stop();
-    const tooHigh = await rejection(
-      HubMediator.start({
-        key: HUB,
-        domain: DOMAIN,
-        storePath: join(dir, "hub2.jsonl"),
-        orders: market.orders,
-        feePerKwh: MAX_MEDIATION_FEE_PER_KWH + 1n,
-      }),
-    );
+    const tooHigh = await rejection(startHub(market.orders, MAX_MEDIATION_FEE_PER_KWH + 1n));
     expect(tooHigh).to.be.instanceOf(OperatorError);
     expect(
       planHubLiquidity([
