@@ -38,6 +38,7 @@ export class HubMediator {
   private readonly feePerKwh: Credits;
   private readonly watcher: HubOptions["watcher"];
   private readonly inFlight = new Map<bigint, Promise<LockedProof>>();
+  private readonly channelQueue = new Map<bigint, Promise<unknown>>();
 
   private constructor(client: ChannelClient, options: HubOptions) {
     this.client = client;
@@ -58,12 +59,23 @@ export class HubMediator {
 
   /**
    * Accepts a buyer's proof adding a lock on `orderId` (at least the order's price) and forwards a
-   * lock on the same order to its seller. Idempotent per order.
+   * lock on the same order to its seller. Idempotent per order. Proofs of one buyer's channel are
+   * handled one after the other in the order they arrive: each is checked against the one before.
    */
   mediate(incoming: LockedProof, orderId: bigint): Promise<LockedProof> {
     let running = this.inFlight.get(orderId);
     if (!running) {
-      running = this.accept(incoming, orderId).finally(() => this.inFlight.delete(orderId));
+      const channelId = incoming.proof.channelId;
+      const previous = this.channelQueue.get(channelId) ?? Promise.resolve();
+      running = previous
+        .catch(() => undefined)
+        .then(() => this.accept(incoming, orderId))
+        .finally(() => this.inFlight.delete(orderId));
+      const queued = running.catch(() => undefined);
+      this.channelQueue.set(channelId, queued);
+      void queued.then(() => {
+        if (this.channelQueue.get(channelId) === queued) this.channelQueue.delete(channelId);
+      });
       this.inFlight.set(orderId, running);
     }
     return running;

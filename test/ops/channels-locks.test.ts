@@ -172,7 +172,7 @@ describe("channels: payments locked to the market's outcome", function () {
       channelId: 2n,
       partner: sellerAddress,
       participant1: hubAddress,
-      selfDeposit: 5_000n,
+      selfDeposit: 8_000n,
       partnerDeposit: 0n,
     });
     const incoming = await lockOrder(buyer, market.orders, 9n, 1n);
@@ -180,9 +180,18 @@ describe("channels: payments locked to the market's outcome", function () {
     expect(forward.locks).to.deep.equal([{ orderId: 9n, amount: PRICE - 100n }]);
     expect((await hub.mediate(incoming, 9n)).proof).to.deep.equal(forward.proof);
     expect(hub.pendingForwards()).to.deep.equal([]);
+    // Two payments of the buyer arrive at once: handled in order, each forwarded once.
+    const [second, third] = [
+      await lockOrder(buyer, market.orders, 10n, 1n),
+      await lockOrder(buyer, market.orders, 11n, 1n),
+    ];
+    const forwards = await Promise.all([hub.mediate(second, 10n), hub.mediate(third, 11n)]);
+    expect(forwards[1].locks.map((l) => l.orderId)).to.deep.equal([9n, 10n, 11n]);
     const report = hub.liquidity();
-    expect([report.lockedIn, report.lockedOut]).to.deep.equal([PRICE, PRICE - 100n]);
-    expect(report.channels.find((c) => c.channelId === 2n)?.free).to.equal(5_000n - (PRICE - 100n));
+    expect([report.lockedIn, report.lockedOut]).to.deep.equal([3n * PRICE, 3n * (PRICE - 100n)]);
+    expect(report.channels.find((c) => c.channelId === 2n)?.free).to.equal(
+      8_000n - 3n * (PRICE - 100n),
+    );
     await hub.stop();
     await buyer.stop();
   });
