@@ -166,7 +166,7 @@ export function checkReceivable(
   if (proof.transferredAmount + lockedTotal(locks) > cover) {
     throw new BalanceProofRejected(
       "exceeds-deposit",
-      `transferred amount ${proof.transferredAmount} and locks ${lockedTotal(locks)} exceed what the partner holds (${cover})`,
+      `transferred amount ${proof.transferredAmount}${locks.length > 0 ? ` and ${lockedTotal(locks)} locked` : ""} exceeds what the partner holds (${cover})`,
     );
   }
 }
