@@ -22,6 +22,10 @@ abstract contract ChannelLedger {
         uint256 withdrawn;
         uint256 nonce;
         uint256 transferredAmount;
+        // Appended for locks (upgrade-safe: a mapping value's struct may grow at its end).
+        uint256 lockedAmount;
+        bytes32 locksroot;
+        uint256 locksNonce;
     }
 
     struct Channel {
@@ -140,6 +144,15 @@ abstract contract ChannelLedger {
 
     function _totalAvailableDeposit(Participant storage p1, Participant storage p2) internal view returns (uint256) {
         return ChannelMath.totalAvailableDeposit(p1.deposit, p1.withdrawn, p2.deposit, p2.withdrawn);
+    }
+
+    /// @dev Clears what settlement read. The revealed-lock fields stay: the channel id is never
+    /// reused, and clearing them would cost every settlement three more slot writes per side.
+    function _clearBalances(Participant storage p) internal {
+        p.deposit = 0;
+        p.withdrawn = 0;
+        p.nonce = 0;
+        p.transferredAmount = 0;
     }
 
     function _pairKey(address a, address b) internal pure returns (bytes32) {

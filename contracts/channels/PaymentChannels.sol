@@ -10,7 +10,7 @@ import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Ini
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 import {GridRoles} from "../access/GridRoles.sol";
-import {ChannelLedger} from "./ChannelLedger.sol";
+import {ChannelLocks} from "./ChannelLocks.sol";
 import {ChannelMath} from "./ChannelMath.sol";
 import {ChannelSignatures} from "./ChannelSignatures.sol";
 
@@ -24,6 +24,10 @@ import {ChannelSignatures} from "./ChannelSignatures.sol";
  * and the cumulative, monotonic `transferredAmount` the sender has paid its partner so far, plus an
  * `additionalHash` binding the latest payment to the market order (and delivery interval) it pays.
  * Every signature is a typed intent of {ChannelSignatures}, bound to one channel, chain and contract.
+ *
+ * A proof may also carry pending locks on market orders in its `additionalHash` ({ChannelLocks}):
+ * after a close they are revealed, kept back at settlement and split by {unlock} on the market's
+ * outcome, so a buyer's payment reaches the seller exactly in proportion to the energy delivered.
  *
  * Exits: cooperative settle (both signatures, immediate), or a unilateral close with the partner's
  * latest balance proof, then a settle window of `settleTimeout` seconds during which the beneficiary
@@ -47,7 +51,7 @@ contract PaymentChannels is
     AccessManagedUpgradeable,
     PausableUpgradeable,
     ChannelSignatures,
-    ChannelLedger,
+    ChannelLocks,
     UUPSUpgradeable,
     ReentrancyGuardTransient
 {
@@ -152,6 +156,14 @@ contract PaymentChannels is
     }
 
     /**
+     * @notice Sets, once, the market whose order outcomes decide every lock ({ChannelLocks}): a lock
+     * names only an order id, so the market it is read from can never change under a pending lock.
+     */
+    function setLockMarket(address market) external restricted {
+        _setLockMarket(market);
+    }
+
+    /**
      * @notice Opens a channel between the caller and `partner`, both consortium members. One channel
      * per pair at a time; a pair may reopen after settlement and then gets a fresh id.
      */
@@ -208,7 +220,8 @@ contract PaymentChannels is
      *   accepts no proof the rest of the balance does not cover);
      * - both bound payment totals are recorded like balance proofs when newer than the recorded ones,
      *   so a later close can never count either side as having paid less than it did then.
-     * Cumulative and expiring, so a signature cannot be replayed or used late.
+     * Cumulative and expiring, so a signature cannot be replayed or used late. A bound state carries
+     * no locks: each signer gives up the partner's locks pending toward it, so clients sign only lock-free.
      */
     function withdraw(
         uint256 channelId,
@@ -286,6 +299,31 @@ contract PaymentChannels is
     }
 
     /**
+     * @notice Reveals the locks the recorded proof of `sender` carries, so settlement keeps them back
+     * for {unlock}: `proof` must be that recorded proof (same nonce, signed by `sender`) and its
+     * `additionalHash` the commitment to `lockedAmount` and `locksroot`. Anyone may call until the
+     * settle window ends; only the receiver gains from it. Locks of a proof replaced later by a newer
+     * one no longer count.
+     */
+    function revealLocks(
+        uint256 channelId,
+        address sender,
+        BalanceProof calldata proof,
+        uint256 lockedAmount,
+        bytes32 locksroot
+    ) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Closed);
+        _checkParticipant(channel, channelId, sender);
+        if (block.timestamp > channel.settleAt)
+            revert PaymentChannelsSettleWindowOver(channelId, channel.settleAt, block.timestamp);
+        uint256 recorded = channel.participants[sender].nonce;
+        if (proof.nonce != recorded || recorded == 0)
+            revert PaymentChannelsStaleBalanceProof(channelId, sender, recorded, proof.nonce);
+        _checkSigner(channelId, _proofDigest(BALANCE_PROOF_TYPEHASH, channelId, proof), proof.signature, sender);
+        _revealLocks(channelId, sender, proof.nonce, proof.additionalHash, lockedAmount, locksroot);
+    }
+
+    /**
      * @notice Pays out a closed channel after its settle window: callable by anyone.
      * @dev Can never revert once the window is over, and never pays more than the channel holds:
      * - the amounts come from {_settlementAmounts}, which uses only saturating arithmetic and a final
@@ -294,7 +332,9 @@ contract PaymentChannels is
      *   conservation invariant), so both GridCredit transfers are covered;
      * - both recipients are non-zero (checked at open) and GridCredit has no hooks, blocklist or pause,
      *   so its `transfer` cannot refuse them; zero amounts are not transferred at all;
-     * - state is cleared before the transfers, so re-entry finds a settled channel.
+     * - state is cleared before the transfers, so re-entry finds a settled channel;
+     * - a side's revealed locks are kept back out of its own share only (at most all of it), so the
+     *   two payouts and the two pools still add up to exactly TAD; {unlock} pays each pool out.
      */
     function settleChannel(uint256 channelId) external nonReentrant {
         Channel storage channel = _channelIn(channelId, ChannelState.Closed);
@@ -303,6 +343,8 @@ contract PaymentChannels is
         address a1 = channel.participant1;
         address a2 = channel.participant2;
         (uint256 amount1, uint256 amount2) = _settlementAmounts(channel.participants[a1], channel.participants[a2]);
+        amount1 = _holdLocks(channel, channelId, a1, a2, amount1);
+        amount2 = _holdLocks(channel, channelId, a2, a1, amount2);
         _finish(channel, channelId, a1, amount1, a2, amount2, false);
     }
 
@@ -442,8 +484,8 @@ contract PaymentChannels is
         bool cooperative
     ) internal {
         channel.state = ChannelState.Settled;
-        delete channel.participants[a1];
-        delete channel.participants[a2];
+        _clearBalances(channel.participants[a1]);
+        _clearBalances(channel.participants[a2]);
         delete _getPaymentChannelsStorage().openChannelOfPair[_pairKey(a1, a2)];
         emit ChannelSettled(channelId, a1, amount1, a2, amount2, cooperative);
         IERC20 credit = _getPaymentChannelsStorage().token;

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {GridReview} from "../review/GridReview.sol";
-import {EnergyMarketSettlement} from "./EnergyMarketSettlement.sol";
+import {EnergyMarketPayments} from "./EnergyMarketPayments.sol";
 
 /**
  * @title EnergyMarket
@@ -42,7 +42,7 @@ import {EnergyMarketSettlement} from "./EnergyMarketSettlement.sol";
  * Exits (reject, cancel, deny, expire, withdraw free bond or grid income, meter, settle) work while paused, so pausing
  * never traps funds or capacity.
  */
-contract EnergyMarket is EnergyMarketSettlement {
+contract EnergyMarket is EnergyMarketPayments {
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
         _disableInitializers();

@@ -1,7 +1,8 @@
 /**
  * Payment channel benchmark: off-chain payments per second (sign + verify + persist, both sides
  * in this one process, each proof durable before it is released) and the gas of every on-chain
- * channel step next to paying the same amounts with one GridCredit transfer each.
+ * channel step next to paying the same amounts with one GridCredit transfer each, and payments
+ * mediated by the hub (buyer -> hub -> seller, each hop a lock on the same order).
  *
  * Run: npm run bench:channels   (hardhat run ops/bench/channels.ts on the in-process chain)
  */
@@ -17,6 +18,9 @@ import type {
   PaymentChannels,
 } from "../../types/ethers-contracts/index.js";
 import { ChannelClient } from "../channels/client.js";
+import { acceptLock, acceptRelease, lockOrder, releaseLock } from "../channels/dvp.js";
+import { HubMediator } from "../channels/hub.js";
+import type { OrderSource, OutcomeSource } from "../channels/market.js";
 import { ethersEcdsa, libsecp256k1Ecdsa, type Ecdsa } from "../channels/ecdsa.js";
 import {
   ChannelsTypedData,
@@ -79,6 +83,118 @@ async function offchain(ecdsa: Ecdsa, payments: number, window: number): Promise
     await payer.stop();
     await payee.stop();
     return { ecdsa: ecdsa.name, window, payments, perSecond: payments / seconds };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+type MediatedResult = { pairs: number; payments: number; pending: number; perSecond: number };
+
+/**
+ * Payments through the hub: `pairs` buyer/seller pairs at once, each buyer with its own channel to
+ * the hub and the hub with one to each seller. A payment is the buyer's lock, the hub's forward less
+ * its fee, and the seller's acceptance; once `pending` locks are open per pair, each new payment also
+ * releases the oldest order on both hops (its outcome decided: delivered in full), so the proofs stay
+ * small as in steady operation. Every proof is durable at its sender and its receiver.
+ */
+async function mediated(pairs: number, perPair: number, pending: number): Promise<MediatedResult> {
+  const dir = await mkdtemp(join(tmpdir(), "gridchain-bench-hub-"));
+  const key = (i: number) => new SigningKey(`0x${(i + 1).toString(16).padStart(64, "0")}`);
+  const start = (k: SigningKey, name: string) =>
+    ChannelClient.start({ key: k, domain: DOMAIN, storePath: join(dir, `${name}.jsonl`) });
+  try {
+    const buyers = await Promise.all(
+      Array.from({ length: pairs }, (_, i) => start(key(i), `b${i}`)),
+    );
+    const sellers = await Promise.all(
+      Array.from({ length: pairs }, (_, i) => start(key(1000 + i), `s${i}`)),
+    );
+    const orders: OrderSource = {
+      address: "0x000000000000000000000000000000000000a11e",
+      getOrder: async (orderId) => {
+        const pair = Number(orderId / 1_000_000n);
+        return {
+          buyer: buyers[pair]!.address,
+          seller: sellers[pair]!.address,
+          offerId: 1n,
+          quantityWh: 1_000n,
+          pricePerKwh: 250_000n,
+          deliveryStart: 900n,
+          deliveryEnd: 1800n,
+          defaultAmount: 0n,
+          status: 7n,
+        };
+      },
+    };
+    const outcomes: OutcomeSource = {
+      outcome: async () => ({ decided: true, deliveredWh: 1_000n, quantityWh: 1_000n }),
+    };
+    const hub = await HubMediator.start({
+      key: key(5000),
+      domain: DOMAIN,
+      storePath: join(dir, "hub.jsonl"),
+      orders,
+      feePerKwh: 10_000n,
+    });
+    const funds = BigInt(perPair) * 1_000_000n;
+    for (let i = 0; i < pairs; i++) {
+      const [buyer, seller] = [buyers[i]!, sellers[i]!];
+      const inbound = BigInt(2 * i + 1);
+      const outbound = BigInt(2 * i + 2);
+      const view = (partner: string, participant1: string, self: bigint, other: bigint) => ({
+        partner,
+        participant1,
+        selfDeposit: self,
+        partnerDeposit: other,
+      });
+      await buyer.track({
+        channelId: inbound,
+        ...view(hub.client.address, buyer.address, funds, 0n),
+      });
+      await hub.client.track({
+        channelId: inbound,
+        ...view(buyer.address, buyer.address, 0n, funds),
+      });
+      await hub.client.track({
+        channelId: outbound,
+        ...view(seller.address, hub.client.address, funds, 0n),
+      });
+      await seller.track({
+        channelId: outbound,
+        ...view(hub.client.address, hub.client.address, 0n, funds),
+      });
+    }
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      buyers.map(async (buyer, i) => {
+        const seller = sellers[i]!;
+        const [inbound, outbound] = [BigInt(2 * i + 1), BigInt(2 * i + 2)];
+        for (let k = 0; k < perPair; k++) {
+          const orderId = BigInt(i) * 1_000_000n + BigInt(k);
+          const forward = await hub.mediate(
+            await lockOrder(buyer, orders, orderId, inbound),
+            orderId,
+          );
+          await acceptLock(seller, orders, forward, { orderId, minAmount: 0n });
+          if (k < pending) continue;
+          const old = orderId - BigInt(pending);
+          await acceptRelease(
+            hub.client,
+            outcomes,
+            await releaseLock(buyer, outcomes, inbound, old),
+          );
+          await acceptRelease(
+            seller,
+            outcomes,
+            await releaseLock(hub.client, outcomes, outbound, old),
+          );
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const c of [...buyers, ...sellers, hub.client]) await c.stop();
+    const payments = pairs * perPair;
+    return { pairs, payments, pending, perSecond: payments / seconds };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -253,6 +369,20 @@ for (const ecdsa of ecdsas) {
     const mode = window === 1 ? "one fdatasync per payment" : `group commit, ${window} in flight`;
     console.log(`  ${ecdsa.name}, ${mode}: ${fmt(r.perSecond)} payments/s (${payments} payments)`);
   }
+}
+
+console.log(
+  "\nmediated payments through the hub (lock, forward less fee, accept; releases in steady state)",
+);
+for (const [pairs, perPair] of [
+  [1, 400],
+  [16, 125],
+  [64, 40],
+] as const) {
+  const r = await mediated(pairs, perPair, 8);
+  console.log(
+    `  ${pairs} buyer/seller pair${pairs === 1 ? "" : "s"} at once, ${r.pending} locks pending per pair: ${fmt(r.perSecond)} payments/s (${r.payments} payments)`,
+  );
 }
 
 const g = await gas();

@@ -10,6 +10,8 @@ import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionResponse } from "ethers";
 import { deployMarket, type Address } from "../contracts/index.js";
+import { encodeLocks, lockedTotal, locksCommitment, locksroot } from "../channels/locks.js";
+import { INTENT_TYPES, typedDataDomain } from "../channels/proofs.js";
 
 const SLOT_SECONDS = 900n;
 const LINE_W = 4_000_000n; // 4 MW: the bench never hits a capacity limit
@@ -146,6 +148,78 @@ rows.push([
   "default settlement",
   await gasOf(market.connect(alice).settleDefault(newBuyer.orderId)),
 ]);
+
+// ---------------------------------------------------------------- a channel settled with locks
+// Alice pays the grid operator's hub with locks on decided orders; the hub closes with her proof,
+// reveals its locks, settles after the window and unlocks them by the market's outcomes.
+const lastEnd = standingStart + 2n * SLOT_SECONDS;
+await networkHelpers.time.increaseTo(lastEnd);
+let reading = 100_000n;
+const orderIds: bigint[] = [];
+for (let id = 1n; id <= (await market.orderCount()); id++) {
+  const status = (await market.getOrder(id)).status;
+  if (status === 7n) {
+    reading += 10_000n;
+    await market.connect(meter).recordMeterReading(id, ethers.id(`meter:${id}`), reading, 7_000n);
+  }
+  if (status >= 7n) orderIds.push(id);
+}
+const channels = await ethers.getContractAt(
+  "PaymentChannels",
+  manifest.contracts.PaymentChannels.proxy,
+);
+const domain = typedDataDomain({
+  chainId: (await ethers.provider.getNetwork()).chainId,
+  verifyingContract: await channels.getAddress(),
+});
+await credit.connect(grid).mint(alice.address, CREDITS, ethers.ZeroHash);
+await credit.connect(alice).approve(await channels.getAddress(), CREDITS);
+const settledWithLocks = async (count: number) => {
+  const rowsBefore = rows.length;
+  const label = `channel settled with ${count} lock${count === 1 ? "" : "s"}`;
+  rows.push([`${label}: open`, await gasOf(channels.connect(alice).openChannel(grid.address))]);
+  const channelId = await channels.lastChannelId();
+  rows.push([
+    `${label}: deposit`,
+    await gasOf(channels.connect(alice).setTotalDeposit(channelId, alice.address, 10n ** 9n)),
+  ]);
+  const locks = orderIds.slice(0, count).map((orderId) => ({ orderId, amount: 2_500_000n }));
+  const fields = {
+    channelId,
+    nonce: 1n,
+    transferredAmount: 0n,
+    additionalHash: locksCommitment(locks),
+  };
+  const proof = {
+    ...fields,
+    signature: await alice.signTypedData(domain, INTENT_TYPES.BalanceProof, fields),
+  };
+  const closeSignature = await grid.signTypedData(domain, INTENT_TYPES.Close, fields);
+  rows.push([
+    `${label}: close`,
+    await gasOf(
+      channels.connect(grid).closeChannel(channelId, grid.address, proof, closeSignature),
+    ),
+  ]);
+  rows.push([
+    `${label}: reveal locks`,
+    await gasOf(
+      channels
+        .connect(grid)
+        .revealLocks(channelId, alice.address, proof, lockedTotal(locks), locksroot(locks)),
+    ),
+  ]);
+  await networkHelpers.time.increase(3601);
+  rows.push([`${label}: settle`, await gasOf(channels.settleChannel(channelId))]);
+  rows.push([
+    `${label}: unlock`,
+    await gasOf(channels.unlock(channelId, alice.address, encodeLocks(locks))),
+  ]);
+  const total = rows.slice(rowsBefore).reduce((sum, [, gas]) => sum + gas, 0n);
+  rows.push([`${label}: whole channel, open to unlock`, total]);
+};
+await settledWithLocks(1);
+await settledWithLocks(Math.min(8, orderIds.length));
 
 const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`${"step".padEnd(width)}  gas`);

@@ -1,29 +1,17 @@
-import { getAddress, type SigningKey } from "ethers";
-import type { GridCredit, PaymentChannels } from "../../types/ethers-contracts/index.js";
+import { getAddress } from "ethers";
 import { OperatorError } from "../errors.js";
-import { defaultEcdsa, type Ecdsa } from "./ecdsa.js";
 import { CLOSED, EMPTY_PROOF, SETTLED, latestBlockTime, openedChannelId } from "./chain.js";
 import { orderDue, orderToPay, type OrderSource } from "./market.js";
 import {
-  ChannelsTypedData,
   ZERO_HASH,
-  addressOf,
   type Address,
-  type ChannelsDomain,
   type CooperativeSettleFields,
   type Credits,
   type Hash,
   type SignedBalanceProof,
   type WithdrawFields,
 } from "./proofs.js";
-import {
-  applyRecord,
-  balance,
-  capacity,
-  checkReceivable,
-  type ChannelState,
-  type ChannelView,
-} from "./ledger.js";
+import { balance, capacity, checkReceivable, type ChannelView } from "./ledger.js";
 import {
   checkCooperativeOffer,
   checkOpen,
@@ -34,25 +22,15 @@ import {
   type Signed,
 } from "./intents.js";
 import { bindToChain } from "./binding.js";
+import { encodeLocks, lockedTotal, locksCommitment, type Lock } from "./locks.js";
+import { revealLocks } from "./reveal.js";
+import { ChannelBook, type ChannelClientOptions } from "./book.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
 
+export type { ChainAccess, ChannelClientOptions } from "./book.js";
 export { BalanceProofRejected, type ChannelView, type RejectReason } from "./ledger.js";
 export type { Signed } from "./intents.js";
 import type { WatchedProof } from "./watcher.js";
-
-/** On-chain access: the channels contract and the token, both connected to this client's account. */
-export type ChainAccess = { channels: PaymentChannels; token: GridCredit };
-
-export type ChannelClientOptions = {
-  /** The account's key: signs balance proofs and channel intents; never written or logged. */
-  key: SigningKey;
-  domain: ChannelsDomain;
-  /** The write-ahead log of this account's channels. */
-  storePath: string;
-  chain?: ChainAccess;
-  /** secp256k1 implementation; defaults to libsecp256k1 when installed, else ethers. */
-  ecdsa?: Ecdsa;
-};
 
 /**
  * A Raiden-style channel participant: pays with signed balance proofs, verifies what it receives,
@@ -60,25 +38,11 @@ export type ChannelClientOptions = {
  * {@link ChannelStore}: a proof leaves `pay` only once it is durable, and a received proof is
  * accepted only once it is durable, so a crash never loses or repeats a payment.
  */
-export class ChannelClient {
-  readonly address: Address;
-  readonly typedData: ChannelsTypedData;
-  private readonly key: SigningKey;
-  private readonly store: ChannelStore;
-  private readonly chain: ChainAccess | undefined;
-  private readonly ecdsa: Ecdsa;
-  private readonly channels = new Map<bigint, ChannelState>();
+export class ChannelClient extends ChannelBook {
   private readonly inFlightOrders = new Map<bigint, Promise<SignedBalanceProof>>();
-  /** The latest block time seen: signed intents count as usable until it passes their expiry. */
-  private chainTime = 0n;
 
   private constructor(options: ChannelClientOptions, store: ChannelStore) {
-    this.key = options.key;
-    this.address = addressOf(options.key);
-    this.typedData = new ChannelsTypedData(options.domain);
-    this.store = store;
-    this.chain = options.chain;
-    this.ecdsa = options.ecdsa ?? defaultEcdsa;
+    super(options, store);
   }
 
   /** Opens the store and replays it: the client resumes exactly where the log ends. */
@@ -88,48 +52,6 @@ export class ChannelClient {
     const client = new ChannelClient(options, store);
     for (const record of records) client.apply(record);
     return client;
-  }
-
-  /** Flushes and closes the store. */
-  async stop(): Promise<void> {
-    await this.store.close();
-  }
-
-  /** A copy of what the client knows about a channel. */
-  channel(channelId: bigint): ChannelView {
-    const { paidOrders: _orders, receivedByHash: _hashes, ...view } = this.state(channelId);
-    return { ...view, reservations: view.reservations.map((r) => ({ ...r })) };
-  }
-
-  /** Every channel the client knows, open or not. */
-  channelIds(): bigint[] {
-    return [...this.channels.keys()];
-  }
-
-  /** The open channel with `partner`, if the client knows one. */
-  channelWith(partner: Address): bigint | undefined {
-    const wanted = getAddress(partner);
-    for (const state of this.channels.values()) {
-      if (state.partner === wanted && !state.closed && !state.settled) return state.channelId;
-    }
-    return undefined;
-  }
-
-  /** The proof sent for `orderId`, if this client paid it. */
-  paymentForOrder(orderId: bigint): SignedBalanceProof | undefined {
-    for (const state of this.channels.values()) {
-      const proof = state.paidOrders.get(orderId);
-      if (proof) return { ...proof, sender: this.address };
-    }
-    return undefined;
-  }
-
-  /** The credits received in proofs tagged with `additionalHash` (each proof's increment). */
-  receivedFor(additionalHash: Hash): Credits {
-    let total = 0n;
-    for (const state of this.channels.values())
-      total += state.receivedByHash.get(additionalHash) ?? 0n;
-    return total;
   }
 
   /** Opens a channel with `partner` on chain and records it. */
@@ -237,30 +159,33 @@ export class ChannelClient {
   async pay(
     channelId: bigint,
     amount: Credits,
-    tag: { additionalHash?: Hash; orderId?: bigint } = {},
+    tag: { additionalHash?: Hash; orderId?: bigint; locks?: Lock[] } = {},
   ): Promise<SignedBalanceProof> {
     const state = this.state(channelId);
     checkOpen(state, this.chainTime, "pay");
-    if (amount <= 0n) {
+    if (amount < 0n || (amount === 0n && tag.locks === undefined)) {
       throw new OperatorError(`payment amount must be positive, got ${amount}`);
     }
-    const transferredAmount = (state.sent?.transferredAmount ?? 0n) + amount;
-    // Net of every withdrawal of this client that may still be submitted.
-    if (amount > capacity(state, "self", this.chainTime)) {
+    // A proof restates every pending lock: a plain payment keeps them, and its tag is their commitment.
+    const locks = tag.locks ?? state.sentLocks;
+    const need = amount + lockedTotal(locks) - lockedTotal(state.sentLocks);
+    // Net of every withdrawal of this client that may still be submitted, and of its pending locks.
+    if (need > capacity(state, "self", this.chainTime)) {
       throw new OperatorError(`channel ${channelId} cannot pay ${amount}`, {
-        details: `balance ${balance(state, "self")}, ${capacity(state, "self", this.chainTime)} of it not reserved for withdrawals`,
+        details: `balance ${balance(state, "self")}, ${capacity(state, "self", this.chainTime)} of it not reserved for withdrawals or locks; needed ${need}`,
         hint: "deposit more or wait for the partner to pay",
       });
     }
     const fields = {
       channelId,
       nonce: (state.sent?.nonce ?? 0n) + 1n,
-      transferredAmount,
-      additionalHash: tag.additionalHash ?? ZERO_HASH,
+      transferredAmount: (state.sent?.transferredAmount ?? 0n) + amount,
+      additionalHash: locks.length > 0 ? locksCommitment(locks) : (tag.additionalHash ?? ZERO_HASH),
     };
     const signature = this.sign(this.typedData.proofDigest("BalanceProof", fields));
     const record: StoreRecord = { kind: "sent", ...fields, signature };
     if (tag.orderId !== undefined) record.orderId = tag.orderId;
+    if (locks.length > 0) record.locks = [...locks];
     // Applied before the write so that concurrent payments take distinct nonces; released after.
     this.apply(record);
     await this.store.append(record);
@@ -271,13 +196,19 @@ export class ChannelClient {
    * Verifies a partner's balance proof (channel, sender, signature, nonce, monotonic amount, not
    * more than the partner holds) and stores it; resolves once it is durable.
    */
-  async receive(proof: SignedBalanceProof): Promise<void> {
+  async receive(
+    proof: SignedBalanceProof,
+    options: { locks?: Lock[]; releasing?: Credits } = {},
+  ): Promise<void> {
+    const locks = options.locks ?? [];
     checkReceivable(
       this.channels.get(proof.channelId),
       proof,
       this.ecdsa,
       this.typedData,
       this.chainTime,
+      locks,
+      options.releasing,
     );
     const record: StoreRecord = {
       kind: "received",
@@ -287,6 +218,7 @@ export class ChannelClient {
       additionalHash: proof.additionalHash,
       signature: proof.signature,
     };
+    if (locks.length > 0) record.locks = [...locks];
     this.apply(record);
     await this.store.append(record);
   }
@@ -300,12 +232,8 @@ export class ChannelClient {
       proof,
       beneficiary: this.address,
       updateSignature: this.sign(this.typedData.proofDigest("Update", proof)),
+      locks: [...state.receivedLocks],
     };
-  }
-
-  /** This client's balance in the channel: deposit - withdrawn + received - sent. */
-  balanceOf(channelId: bigint): Credits {
-    return balance(this.state(channelId), "self");
   }
 
   /**
@@ -388,6 +316,12 @@ export class ChannelClient {
     const closeSignature = this.sign(this.typedData.proofDigest("Close", { ...proof, channelId }));
     await (await channels.closeChannel(channelId, this.address, proof, closeSignature)).wait();
     await this.record({ kind: "closed", channelId });
+    if (state.received)
+      await revealLocks(
+        channels,
+        { ...state.received, sender: state.partner },
+        state.receivedLocks,
+      );
   }
 
   /**
@@ -409,6 +343,21 @@ export class ChannelClient {
       )
     ).wait();
     if (!this.state(channelId).closed) await this.record({ kind: "closed", channelId });
+    await revealLocks(channels, delegation.proof, delegation.locks ?? []);
+    return true;
+  }
+
+  /**
+   * After settlement, splits the locks kept back for `sender` (this client or its partner) by the
+   * market's outcomes. Returns false when none are pending.
+   */
+  async unlock(channelId: bigint, sender: Address): Promise<boolean> {
+    const { channels } = this.requireChain();
+    const state = this.state(channelId);
+    const locks = getAddress(sender) === this.address ? state.sentLocks : state.receivedLocks;
+    const pending = await channels.pendingLocks(channelId, sender);
+    if (pending.amount === 0n || locks.length === 0) return false;
+    await (await channels.unlock(channelId, sender, encodeLocks(locks))).wait();
     return true;
   }
 
@@ -452,11 +401,6 @@ export class ChannelClient {
     return this.pay(channelId, price, { additionalHash, orderId });
   }
 
-  /** Learns block time (never a local clock; 0 after a restart, so nothing is released early). */
-  observeBlockTime(timestamp: bigint): void {
-    if (timestamp > this.chainTime) this.chainTime = timestamp;
-  }
-
   private reserve({ channelId, participant, totalWithdraw, expiry }: WithdrawFields) {
     return this.record({
       kind: "withdraw-reserved",
@@ -465,37 +409,5 @@ export class ChannelClient {
       totalWithdraw,
       expiry,
     });
-  }
-
-  private sign(digest: Hash): string {
-    return this.ecdsa.sign(this.key, digest);
-  }
-
-  private requireChain(): ChainAccess {
-    if (!this.chain) {
-      throw new OperatorError("this channel client has no chain access", {
-        hint: "start it with the channels and token contracts",
-      });
-    }
-    return this.chain;
-  }
-
-  private state(channelId: bigint): ChannelState {
-    const state = this.channels.get(channelId);
-    if (!state) {
-      throw new OperatorError(`channel ${channelId} is unknown to ${this.address}`, {
-        hint: "open it, or sync it from chain first",
-      });
-    }
-    return state;
-  }
-
-  private async record(record: StoreRecord): Promise<void> {
-    this.apply(record);
-    await this.store.append(record);
-  }
-
-  private apply(record: StoreRecord): void {
-    applyRecord(this.channels, record);
   }
 }

@@ -35,6 +35,23 @@ export function checkPartnerSigned(
   }
 }
 
+/**
+ * A withdrawal or cooperative settlement binds a state without locks ({PaymentChannels-withdraw}):
+ * signing one while locks are pending would give them up, so both wait until every lock is released.
+ */
+export function checkNoLocks(state: ChannelState, action: string): void {
+  const pending = state.sentLocks.length + state.receivedLocks.length;
+  if (pending > 0) {
+    throw new OperatorError(
+      `channel ${state.channelId} cannot ${action}: ${pending} locks pending`,
+      {
+        details: "a withdrawal or cooperative settlement binds a state without locks",
+        hint: "release the locks once the market decided their orders, or close the channel",
+      },
+    );
+  }
+}
+
 export function checkOpen(state: ChannelState, now: bigint, action: string): void {
   if (state.closed || state.settled) {
     throw new OperatorError(`channel ${state.channelId} is closed`, { hint: "open a new channel" });
@@ -58,6 +75,7 @@ export function partnerWithdrawal(
   now: bigint,
 ): WithdrawFields {
   checkOpen(state, now, "sign a withdrawal");
+  checkNoLocks(state, "sign a withdrawal");
   const { sentNonce, sent, receivedNonce, received } = latest(state);
   checkWithdrawAmount(state, "partner", request.totalWithdraw);
   return {
@@ -78,6 +96,7 @@ export function partnerWithdrawal(
  */
 export function checkOwnWithdrawal(state: ChannelState, fields: WithdrawFields, now: bigint): void {
   checkOpen(state, now, "withdraw");
+  checkNoLocks(state, "withdraw");
   const { sentNonce, sent, receivedNonce, received } = latest(state);
   const binds = (nonce: bigint, amount: Credits, heldNonce: bigint, held: Credits) =>
     nonce < heldNonce ? amount <= held : nonce === heldNonce && amount === held;
@@ -119,6 +138,7 @@ function checkWithdrawAmount(
 
 /** The cooperative settlement of the state this client holds now, void after `expiry`. */
 export function cooperativeFields(state: ChannelState, expiry: bigint): CooperativeSettleFields {
+  checkNoLocks(state, "settle cooperatively");
   const { sentNonce, receivedNonce } = latest(state);
   const selfIsOne = state.participant1 === state.self;
   const selfAmount = balance(state, "self");

@@ -1,5 +1,6 @@
 import { getAddress } from "ethers";
 import type { Ecdsa } from "./ecdsa.js";
+import { lockedTotal, locksCommitment, type Lock } from "./locks.js";
 import type { Address, ChannelsTypedData, Credits, Hash, SignedBalanceProof } from "./proofs.js";
 import type { StoreRecord } from "./store.js";
 
@@ -17,7 +18,9 @@ export type RejectReason =
   | "stale-nonce"
   | "amount-decreased"
   | "exceeds-deposit"
-  | "channel-frozen";
+  | "channel-frozen"
+  | "bad-locks"
+  | "lock-dropped";
 
 export class BalanceProofRejected extends Error {
   override readonly name = "BalanceProofRejected";
@@ -45,6 +48,10 @@ export type ChannelView = {
   sent: LatestProof | undefined;
   /** The latest proof received from the partner. */
   received: LatestProof | undefined;
+  /** The locks pending in the latest proof sent (this client owes them on the market's outcome). */
+  sentLocks: Lock[];
+  /** The locks pending in the latest proof received (owed to this client on the market's outcome). */
+  receivedLocks: Lock[];
   closed: boolean;
   settled: boolean;
   /**
@@ -90,7 +97,16 @@ export function committedWithdrawal(
  */
 export function capacity(state: ChannelState, side: "self" | "partner", now: bigint): Credits {
   const withdrawn = side === "self" ? state.selfWithdrawn : state.partnerWithdrawn;
-  return balance(state, side) + withdrawn - committedWithdrawal(state, side, now);
+  const locked = lockedTotal(side === "self" ? state.sentLocks : state.receivedLocks);
+  return balance(state, side) + withdrawn - committedWithdrawal(state, side, now) - locked;
+}
+
+/** Whether two lock lists hold the same lock (same order, same amount). */
+const sameLock = (a: Lock, b: Lock) => a.orderId === b.orderId && a.amount === b.amount;
+
+/** The locks of `before` that `after` no longer holds. */
+export function droppedLocks(before: readonly Lock[], after: readonly Lock[]): Lock[] {
+  return before.filter((lock) => !after.some((kept) => sameLock(lock, kept)));
 }
 
 /** The checks a partner's proof must pass before it is stored; throws {@link BalanceProofRejected}. */
@@ -100,6 +116,8 @@ export function checkReceivable(
   ecdsa: Pick<Ecdsa, "recover">,
   typedData: ChannelsTypedData,
   now: bigint,
+  locks: readonly Lock[] = [],
+  releasing?: Credits,
 ): asserts state is ChannelState {
   if (!state) {
     throw new BalanceProofRejected("unknown-channel", `unknown channel ${proof.channelId}`);
@@ -139,15 +157,44 @@ export function checkReceivable(
       `transferred amount ${proof.transferredAmount} is below the last received ${last?.transferredAmount}`,
     );
   }
+  checkLocks(state, proof, locks, releasing);
   // The partner's deposit net of every withdrawal it may still submit, plus what it received.
   const cover =
     state.partnerDeposit -
     committedWithdrawal(state, "partner", now) +
     (state.sent?.transferredAmount ?? 0n);
-  if (proof.transferredAmount > cover) {
+  if (proof.transferredAmount + lockedTotal(locks) > cover) {
     throw new BalanceProofRejected(
       "exceeds-deposit",
-      `transferred amount ${proof.transferredAmount} exceeds what the partner holds (${cover})`,
+      `transferred amount ${proof.transferredAmount}${locks.length > 0 ? ` and ${lockedTotal(locks)} locked` : ""} exceeds what the partner holds (${cover})`,
+    );
+  }
+}
+
+/**
+ * A proof's locks must be the ones its additionalHash commits to, and may drop a pending lock only
+ * when the receiver agreed to release it for `releasing` (the market's share of the dropped locks,
+ * computed by the caller): the transferred amount must then grow by at least that.
+ */
+function checkLocks(
+  state: ChannelState,
+  proof: SignedBalanceProof,
+  locks: readonly Lock[],
+  releasing: Credits | undefined,
+): void {
+  if (locks.length > 0 && proof.additionalHash !== locksCommitment(locks)) {
+    throw new BalanceProofRejected(
+      "bad-locks",
+      `the proof's additionalHash does not commit to the ${locks.length} locks sent with it`,
+    );
+  }
+  const dropped = droppedLocks(state.receivedLocks, locks);
+  if (dropped.length === 0) return;
+  const increase = proof.transferredAmount - (state.received?.transferredAmount ?? 0n);
+  if (releasing === undefined || increase < releasing) {
+    throw new BalanceProofRejected(
+      "lock-dropped",
+      `the proof drops locks on orders ${dropped.map((l) => l.orderId).join(", ")} without paying their share`,
     );
   }
 }
@@ -177,6 +224,8 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
       partnerWithdrawn: 0n,
       sent: undefined,
       received: undefined,
+      sentLocks: [],
+      receivedLocks: [],
       closed: false,
       settled: false,
       reservations: [],
@@ -204,6 +253,7 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
         signature: record.signature,
       };
       state.sent = proof;
+      state.sentLocks = record.locks ?? [];
       if (record.orderId !== undefined) state.paidOrders.set(record.orderId, proof);
       break;
     }
@@ -216,6 +266,7 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
         additionalHash: record.additionalHash,
         signature: record.signature,
       };
+      state.receivedLocks = record.locks ?? [];
       state.receivedByHash.set(
         record.additionalHash,
         (state.receivedByHash.get(record.additionalHash) ?? 0n) + increment,

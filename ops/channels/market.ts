@@ -1,5 +1,6 @@
 import { Contract, getAddress, type ContractRunner } from "ethers";
 import { OperatorError } from "../errors.js";
+import type { OrderOutcome } from "./locks.js";
 import { orderPaymentHash, type Address, type Credits, type Hash } from "./proofs.js";
 
 export { orderPaymentHash } from "./proofs.js";
@@ -11,6 +12,25 @@ export { orderPaymentHash } from "./proofs.js";
 export const ORDER_READER_ABI = [
   "function getOrder(uint256 orderId) view returns (tuple(address buyer, address seller, uint256 offerId, uint256 quantityWh, uint256 pricePerKwh, uint64 deliveryStart, uint64 deliveryEnd, uint256 defaultAmount, uint8 status))",
 ] as const;
+
+/** The market's read a payment lock is decided by ({IOrderOutcomes.paymentOutcome}). */
+export const OUTCOME_READER_ABI = [
+  "function paymentOutcome(uint256 orderId) view returns (bool decided, uint64 deliveredWh, uint64 quantityWh, uint40 deliveryEnd)",
+] as const;
+
+/** Where the market's outcomes of orders are read from, for splitting and releasing locks. */
+export type OutcomeSource = { outcome(orderId: bigint): Promise<OrderOutcome> };
+
+/** An {@link OutcomeSource} over the market contract at `address`. */
+export function marketOutcomes(address: Address, runner: ContractRunner): OutcomeSource {
+  const read = new Contract(address, OUTCOME_READER_ABI, runner).getFunction("paymentOutcome");
+  return {
+    async outcome(orderId) {
+      const [decided, deliveredWh, quantityWh] = (await read(orderId)) as [boolean, bigint, bigint];
+      return { decided, deliveredWh, quantityWh };
+    },
+  };
+}
 
 /** A market order as the channels see it: who pays whom, how much energy, at what price, when. */
 export type MarketOrder = {

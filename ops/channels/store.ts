@@ -1,6 +1,7 @@
 import { open, mkdir, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { OperatorError } from "../errors.js";
+import type { Lock } from "./locks.js";
 import type { Address, Credits, Hash } from "./proofs.js";
 
 /**
@@ -33,6 +34,8 @@ export type StoreRecord =
       signature: string;
       /** The order paid, when the payment pays one. */
       orderId?: bigint;
+      /** The proof's pending locks ({@link Lock}); its additionalHash commits to them. */
+      locks?: Lock[];
     }
   | {
       /** A withdrawal this client signed (for itself or its partner): reserved until `expiry`. */
@@ -85,6 +88,12 @@ function decode(line: string): StoreRecord {
   for (const field of BIGINT_FIELDS) {
     const value = raw[field];
     if (typeof value === "string") raw[field] = BigInt(value);
+  }
+  if (Array.isArray(raw.locks)) {
+    raw.locks = (raw.locks as { orderId: string; amount: string }[]).map((lock) => ({
+      orderId: BigInt(lock.orderId),
+      amount: BigInt(lock.amount),
+    }));
   }
   return raw as StoreRecord;
 }

@@ -1,5 +1,7 @@
 import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
+import type { Lock } from "./locks.js";
 import type { Address, SignedBalanceProof } from "./proofs.js";
+import { revealLocks } from "./reveal.js";
 
 /**
  * What a watcher holds for one channel side: the sender's latest balance proof and the
@@ -10,6 +12,8 @@ export type WatchedProof = {
   proof: SignedBalanceProof;
   beneficiary: Address;
   updateSignature: string;
+  /** The locks the proof commits to: revealed after the update so settlement keeps them back. */
+  locks?: Lock[];
 };
 
 /** One update the watcher submitted (or found already covered). */
@@ -86,7 +90,11 @@ export class ChannelWatcher {
   private async submit(entry: WatchedProof): Promise<WatchOutcome> {
     const { channelId, sender, nonce } = entry.proof;
     const [, , recordedNonce] = await this.channels.getParticipant(channelId, sender);
-    if (recordedNonce >= nonce) return { channelId, sender, nonce, action: "up-to-date" };
+    if (recordedNonce >= nonce) {
+      // The partner may have closed with this very proof: its locks still need revealing.
+      if (recordedNonce === nonce) await revealLocks(this.channels, entry.proof, entry.locks ?? []);
+      return { channelId, sender, nonce, action: "up-to-date" };
+    }
     const [, , , , , settleAt] = await this.channels.getChannel(channelId);
     const block = await this.channels.runner!.provider!.getBlock("latest");
     if (block && BigInt(block.timestamp) >= settleAt) {
@@ -95,6 +103,7 @@ export class ChannelWatcher {
     await (
       await this.channels.updateBalanceProof(channelId, sender, entry.proof, entry.updateSignature)
     ).wait();
+    await revealLocks(this.channels, entry.proof, entry.locks ?? []);
     return { channelId, sender, nonce, action: "updated" };
   }
 }

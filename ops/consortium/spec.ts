@@ -94,6 +94,13 @@ const market = z
       .prefault({}),
     upgradeDelaySeconds: z.number().int().min(0).default(0),
     channelSettleTimeoutSeconds: positiveInt.default(3600),
+    /**
+     * The grid company's fee for mediating a payment through its hub, in credits per kWh ordered
+     * (the hub forwards the buyer's lock less this): at most 1 credit per kWh.
+     */
+    hubMediationFeePerKwh: creditsSchema
+      .refine((fee) => fee <= 1_000_000n, "at most 1 credit per kWh")
+      .default(0n),
   })
   .prefault({});
 

@@ -32,6 +32,8 @@ export type MarketSetup = {
   review: ReviewParameters;
   upgraderDelaySeconds: number;
   settleTimeoutSeconds: number;
+  /** The hub's mediation fee, credit base units per kWh. */
+  mediationFeePerKwh: bigint;
   /** Role -> accounts, deployer excluded (it is admin and upgrader). */
   roles: Record<Exclude<RoleName, "ADMIN">, Address[]>;
   /** Zone id of the YAML -> numeric zone of GridReview (1-based, YAML order). */
@@ -73,6 +75,7 @@ export function marketSetup(spec: ConsortiumSpec, accounts: ConsortiumAccount[])
     },
     upgraderDelaySeconds: market.upgradeDelaySeconds,
     settleTimeoutSeconds: market.channelSettleTimeoutSeconds,
+    mediationFeePerKwh: market.hubMediationFeePerKwh,
     roles: {
       UPGRADER: deployer === undefined ? [] : [deployer],
       GRID_OPERATOR: byRole("grid-operator"),
@@ -159,10 +162,13 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
         consumers: setup.roles.CONSUMER,
       },
       review: setup.review,
-      channels: { settleTimeoutSeconds: setup.settleTimeoutSeconds },
+      channels: {
+        settleTimeoutSeconds: setup.settleTimeoutSeconds,
+        mediationFeePerKwh: setup.mediationFeePerKwh,
+      },
       manifestPath,
     });
-    sent += 2 + 2 * MARKET_CONTRACTS.length;
+    sent += 3 + 2 * MARKET_CONTRACTS.length;
     log(`deployed ${MARKET_CONTRACTS.length} contracts on chain ${manifest.chainId}`);
   } else {
     await checkOnChain(connection, manifest, manifestPath);

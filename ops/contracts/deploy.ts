@@ -6,6 +6,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import { OperatorError } from "../errors.js";
 import type { DeployedContract, DeploymentManifest } from "./manifest.js";
 import { writeManifest } from "./manifest.js";
+import { MAX_MEDIATION_FEE_PER_KWH } from "../channels/locks.js";
 import {
   MARKET_CONTRACTS,
   ROLE_IDS,
@@ -67,8 +68,11 @@ export type DeployMarketParams = {
   deployer?: HardhatEthersSigner;
   roles: RoleAccounts;
   review: ReviewParameters;
-  /** Payment channels: the settle timeout a newly opened channel gets (seconds, >= 60). */
-  channels: { settleTimeoutSeconds: number };
+  /**
+   * Payment channels: the settle timeout a newly opened channel gets (seconds, >= 60), and the hub's
+   * mediation fee in credit base units per kWh (off chain, recorded for the hub; default 0).
+   */
+  channels: { settleTimeoutSeconds: number; mediationFeePerKwh?: bigint };
   /** When set, the manifest is written here (atomically). */
   manifestPath?: string;
 };
@@ -101,7 +105,7 @@ export type UpgradeResult =
 
 /**
  * Deploys the market as five UUPS proxies (manager, credit, review, market, channels), each created with its
- * initialize calldata, points the review at the market, wires every restricted selector of
+ * initialize calldata, points the review and the channels' locks at the market, wires every restricted selector of
  * {@link ROLE_TABLE} and grants the roles in one multicall on the manager. Returns the manifest and
  * writes it when `manifestPath` is given.
  */
@@ -161,6 +165,9 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
   const reviewContract = await ethers.getContractAt("GridReview", review.proxy, deployer);
   const setMarketTx = await reviewContract.setMarket(market.proxy);
   await setMarketTx.wait();
+  const channelsContract = await ethers.getContractAt("PaymentChannels", channels.proxy, deployer);
+  const setLockMarketTx = await channelsContract.setLockMarket(market.proxy);
+  await setLockMarketTx.wait();
 
   const managerContract = await ethers.getContractAt("GridAccessManager", manager.proxy, deployer);
   const calls = await wiringCalls(connection, records, params.roles, deployerAddress);
@@ -191,7 +198,10 @@ export async function deployMarket(params: DeployMarketParams): Promise<Deployme
       mode: p.mode,
       manualThresholdWh: p.manualThresholdWh.toString(),
     },
-    channels: { settleTimeoutSeconds: params.channels.settleTimeoutSeconds },
+    channels: {
+      settleTimeoutSeconds: params.channels.settleTimeoutSeconds,
+      mediationFeePerKwh: (params.channels.mediationFeePerKwh ?? 0n).toString(),
+    },
     transactions: { setMarket: setMarketTx.hash, wiring: wiringTx.hash },
     upgrades: [],
   };
@@ -338,6 +348,13 @@ function validateDeployParams(params: DeployMarketParams): void {
       "channels.settleTimeoutSeconds",
       `an integer from ${MIN_SETTLE_TIMEOUT_SECONDS} to ${MAX_SETTLE_TIMEOUT_SECONDS} (PaymentChannels.MIN_SETTLE_TIMEOUT to MAX_SETTLE_TIMEOUT)`,
       settleTimeoutSeconds,
+    );
+  const fee = params.channels.mediationFeePerKwh ?? 0n;
+  if (fee < 0n || fee > MAX_MEDIATION_FEE_PER_KWH)
+    fail(
+      "channels.mediationFeePerKwh",
+      `0 to ${MAX_MEDIATION_FEE_PER_KWH} credit base units per kWh (1 credit)`,
+      fee,
     );
   for (const key of ["maxOrderWh", "maxParticipantSlotWh", "manualThresholdWh"] as const) {
     if (review[key] < 0n || review[key] > UINT64_MAX)

@@ -56,7 +56,11 @@ const manifestSchema = z.strictObject({
     mode: z.enum(["auto", "manual", "manualAbove"]),
     manualThresholdWh: decimal,
   }),
-  channels: z.strictObject({ settleTimeoutSeconds: z.number().int().positive() }),
+  channels: z.strictObject({
+    settleTimeoutSeconds: z.number().int().positive(),
+    /** The hub's mediation fee, credit base units per kWh; absent in manifests written before it. */
+    mediationFeePerKwh: decimal.optional(),
+  }),
   transactions: z.strictObject({
     setMarket: txHash,
     wiring: txHash,

@@ -34,7 +34,7 @@ export type RoleRule = {
 
 /**
  * Every restricted selector and its role. Functions not listed fall back to the manager's ADMIN
- * role (AccessManager's default), which is why `GridReview.setMarket` needs no row.
+ * role (AccessManager's default), which is why `GridReview.setMarket` and `PaymentChannels.setLockMarket` need no row.
  */
 export const ROLE_TABLE: readonly RoleRule[] = [
   { contract: "GridAccessManager", functions: ["upgradeToAndCall"], role: "UPGRADER" },

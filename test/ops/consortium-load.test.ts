@@ -261,6 +261,15 @@ describe("consortium YAML: warnings and defaults", () => {
     );
   });
 
+  it("reads the hub's mediation fee in credits per kWh (default 0) and refuses one above 1 credit", () => {
+    expect(parseConsortium(VALID, "v.yaml").market.hubMediationFeePerKwh).to.equal(0n);
+    const spec = parseConsortium(`${VALID}market:\n  hubMediationFeePerKwh: "0.01"\n`, "v.yaml");
+    expect(spec.market.hubMediationFeePerKwh).to.equal(10_000n);
+    expect(() =>
+      parseConsortium(`${VALID}market:\n  hubMediationFeePerKwh: "1.5"\n`, "v.yaml"),
+    ).to.throw("v.yaml: market.hubMediationFeePerKwh: at most 1 credit per kWh");
+  });
+
   it("refuses an organisation zone that market.zones does not define", () => {
     expect(() =>
       parseConsortium(

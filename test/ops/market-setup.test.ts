@@ -65,6 +65,7 @@ describe("market setup from the consortium file", () => {
     expect(setup.credits).to.deep.equal([{ account: address(5), amount: 1_000_000_000n }]);
     expect(setup.upgraderDelaySeconds).to.equal(0);
     expect(setup.settleTimeoutSeconds).to.equal(3600);
+    expect(setup.mediationFeePerKwh).to.equal(10_000n);
   });
 
   it("turns a threshold review mode into manualAbove with the threshold in Wh", () => {

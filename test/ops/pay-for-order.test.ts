@@ -3,7 +3,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import hre from "hardhat";
-import { HDNodeWallet, Mnemonic, type SigningKey } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import {
   ChannelClient,
@@ -13,19 +12,8 @@ import {
 } from "../../ops/channels/index.js";
 import type { Address } from "../../ops/channels/proofs.js";
 import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
+import { keyOf } from "../helpers/locks.js";
 import { deployWorld, publishOffer, requestOrder } from "../helpers/market.js";
-
-/** Hardhat's simulated accounts come from its well-known test mnemonic: the clients need the keys. */
-const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
-
-function keyOf(signer: HardhatEthersSigner): SigningKey {
-  const mnemonic = Mnemonic.fromPhrase(HARDHAT_MNEMONIC);
-  for (let i = 0; i < 20; i++) {
-    const wallet = HDNodeWallet.fromMnemonic(mnemonic, `m/44'/60'/0'/0/${i}`);
-    if (wallet.address === signer.address) return wallet.signingKey;
-  }
-  throw new Error(`no test key for ${signer.address}`);
-}
 
 describe("paying a real market order over a payment channel", function () {
   this.timeout(60_000);
