@@ -488,6 +488,12 @@ contract EnergyMarket is EnergyMarketSettlement {
         return _getMarketStorage().lastReading[meterId].readingWh;
     }
 
+    /// @notice A meter's reading recorded for the window ending at `windowEnd`, if any.
+    function meterReadingAt(bytes32 meterId, uint40 windowEnd) external view returns (bool recorded, uint64 readingWh) {
+        MeterPoint storage point = _getMarketStorage().meterPoints[meterId][windowEnd];
+        return (point.recorded, point.readingWh);
+    }
+
     /// @notice The end of the latest window a meter was read for (0: none yet).
     function lastMeterWindowEnd(bytes32 meterId) external view returns (uint40) {
         return _getMarketStorage().lastReading[meterId].windowEnd;

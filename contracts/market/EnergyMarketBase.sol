@@ -124,6 +124,17 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint64 readingWh;
     }
 
+    /**
+     * @dev A meter's cumulative reading at one window end, linked to the closest earlier window end
+     * recorded for the same meter (`previous`, 0: none): a meter's readings form a list sorted by
+     * time, newest first, starting at its {MeterReading}.
+     */
+    struct MeterPoint {
+        uint64 readingWh;
+        uint40 previous;
+        bool recorded;
+    }
+
     /// @custom:storage-location erc7201:gridchain.storage.Market
     // Packed by hand: review + counters + paused fill one slot, credit + gridIncome the next.
     // solhint-disable-next-line gas-struct-packing
@@ -138,6 +149,7 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         mapping(uint256 orderId => OrderRecord) orders;
         mapping(address account => Bond) bonds;
         mapping(bytes32 meterId => MeterReading) lastReading;
+        mapping(bytes32 meterId => mapping(uint40 windowEnd => MeterPoint)) meterPoints;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Market")) - 1)) & ~bytes32(uint256(0xff))
@@ -162,8 +174,9 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketOrderNotExpired(uint256 orderId, uint40 deadline);
     error MarketBondInsufficient(address account, uint128 free, uint256 needed);
     error MarketDeliveryNotOver(uint256 orderId, uint40 deliveryEnd);
-    error MarketMeterReadingNotIncreasing(bytes32 meterId, uint64 lastReadingWh, uint64 newReadingWh);
+    error MarketMeterReadingBelowEarlier(bytes32 meterId, uint64 readingWh, uint40 earlierWindowEnd, uint64 earlierReadingWh);
     error MarketMeterReadingAboveLater(bytes32 meterId, uint64 readingWh, uint40 laterWindowEnd, uint64 laterReadingWh);
+    error MarketMeterReadingMismatch(bytes32 meterId, uint40 windowEnd, uint64 recordedWh, uint64 readingWh);
     error MarketReviewDeadlinePassed(uint256 orderId, uint40 deliveryStart);
     error MarketOrderInDelivery(uint256 orderId, uint40 deliveryStart);
     error MarketConfirmDeadlineInvalid(uint40 confirmBy, uint256 now_);
@@ -352,17 +365,49 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         offer.remainingWh += order.quantityWh;
     }
 
-    /// @dev Applies the ordering rule of {EnergyMarket-recordMeterReading} and keeps the latest reading.
-    function _recordReading(MeterReading storage last, bytes32 meterId, uint40 windowEnd, uint64 readingWh) internal {
-        uint40 lastEnd = last.windowEnd;
-        uint64 lastWh = last.readingWh;
-        if (windowEnd < lastEnd) {
-            if (readingWh > lastWh) revert MarketMeterReadingAboveLater(meterId, readingWh, lastEnd, lastWh);
+    /**
+     * @dev Applies the reading rule of {EnergyMarket-recordMeterReading}: one reading per meter and
+     * window end, never below a reading of an earlier window end nor above one of a later. The new
+     * reading is linked in after the closest earlier window end, found by walking back from the
+     * latest; windows are metered soon after they end, so the walk is short (one step per later
+     * window already recorded on this meter).
+     */
+    function _recordReading(bytes32 meterId, uint40 windowEnd, uint64 readingWh) internal {
+        MarketStorage storage $ = _getMarketStorage();
+        mapping(uint40 => MeterPoint) storage points = $.meterPoints[meterId];
+        MeterPoint storage point = points[windowEnd];
+        if (point.recorded) {
+            // Another order that ends at the same moment: the meter showed one value then.
+            if (point.readingWh != readingWh) revert MarketMeterReadingMismatch(meterId, windowEnd, point.readingWh, readingWh);
             return;
         }
-        if (readingWh <= lastWh) revert MarketMeterReadingNotIncreasing(meterId, lastWh, readingWh);
-        last.windowEnd = windowEnd;
-        last.readingWh = readingWh;
+        MeterReading storage last = $.lastReading[meterId];
+        uint40 lastEnd = last.windowEnd;
+        // A latest reading kept before readings were kept per window end becomes the list's first.
+        if (lastEnd != 0 && !points[lastEnd].recorded) points[lastEnd] = MeterPoint(last.readingWh, 0, true);
+        if (windowEnd > lastEnd) {
+            uint64 lastWh = last.readingWh;
+            if (readingWh < lastWh) revert MarketMeterReadingBelowEarlier(meterId, readingWh, lastEnd, lastWh);
+            points[windowEnd] = MeterPoint(readingWh, lastEnd, true);
+            last.windowEnd = windowEnd;
+            last.readingWh = readingWh;
+            return;
+        }
+        // windowEnd < lastEnd (equal would be recorded): find later > windowEnd > earlier.
+        uint40 later = lastEnd;
+        uint40 earlier = points[later].previous;
+        while (earlier > windowEnd) {
+            later = earlier;
+            earlier = points[later].previous;
+        }
+        uint64 laterWh = points[later].readingWh;
+        if (readingWh > laterWh) revert MarketMeterReadingAboveLater(meterId, readingWh, later, laterWh);
+        if (earlier != 0) {
+            uint64 earlierWh = points[earlier].readingWh;
+            if (readingWh < earlierWh) revert MarketMeterReadingBelowEarlier(meterId, readingWh, earlier, earlierWh);
+        }
+        points[windowEnd] = MeterPoint(readingWh, earlier, true);
+        points[later].previous = windowEnd;
     }
 
     /// @dev Moves `amount` of a bond from locked back to free.
