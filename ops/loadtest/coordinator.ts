@@ -7,6 +7,7 @@ import {
 } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
 import { BlockFollower } from "./chain/follower.js";
+import { gridIncomeRecord } from "./chain/grid-income.js";
 import { JsonRpc } from "./chain/rpc.js";
 import { AccountSender } from "./chain/sender.js";
 import { Journal } from "./journal.js";
@@ -242,6 +243,7 @@ class Coordinator {
       );
 
       await this.switchReview();
+      this.journal.write(await gridIncomeRecord(this.rpc, this.options.contracts.market, "before"));
       const runs = this.plannedRuns();
       const epochs = this.epochs(runs);
       for (let index = 0; index < runs.length && !this.interrupted; index += 1) {
@@ -259,6 +261,7 @@ class Coordinator {
         }
       }
       if (!this.interrupted) await this.meter();
+      this.journal.write(await gridIncomeRecord(this.rpc, this.options.contracts.market, "after"));
     } finally {
       clearInterval(metricsTimer);
       signal?.removeEventListener("abort", onAbort);
