@@ -301,20 +301,6 @@ contract EnergyMarket is EnergyMarketSettlement {
         }
     }
 
-    /// @dev Locks a buyer-reserved order's capacity fee from the buyer's free bond and marks the order.
-    function _lockBuyerFee(OrderRecord storage order, uint128 fee) private {
-        address buyer = order.buyer;
-        Bond storage bond = _getMarketStorage().bonds[buyer];
-        uint128 free = bond.free;
-        if (free < fee) revert MarketBondInsufficient(buyer, free, fee);
-        // fee <= free, checked above; locked + fee <= the bond's total, a uint128.
-        unchecked {
-            bond.free = free - fee;
-            bond.locked += fee;
-        }
-        order.buyerPaysCapacityFee = true;
-    }
-
     /// @notice The seller declines a request. Works while paused: it closes business.
     function reject(uint256 orderId) external {
         MarketStorage storage $ = _getMarketStorage();

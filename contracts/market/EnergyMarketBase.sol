@@ -365,49 +365,18 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         offer.remainingWh += order.quantityWh;
     }
 
-    /**
-     * @dev Applies the reading rule of {EnergyMarket-recordMeterReading}: one reading per meter and
-     * window end, never below a reading of an earlier window end nor above one of a later. The new
-     * reading is linked in after the closest earlier window end, found by walking back from the
-     * latest; windows are metered soon after they end, so the walk is short (one step per later
-     * window already recorded on this meter).
-     */
-    function _recordReading(bytes32 meterId, uint40 windowEnd, uint64 readingWh) internal {
-        MarketStorage storage $ = _getMarketStorage();
-        mapping(uint40 => MeterPoint) storage points = $.meterPoints[meterId];
-        MeterPoint storage point = points[windowEnd];
-        if (point.recorded) {
-            // Another order that ends at the same moment: the meter showed one value then.
-            if (point.readingWh != readingWh) revert MarketMeterReadingMismatch(meterId, windowEnd, point.readingWh, readingWh);
-            return;
+    /// @dev Locks a buyer-reserved order's capacity fee from the buyer's free bond and marks the order.
+    function _lockBuyerFee(OrderRecord storage order, uint128 fee) internal {
+        address buyer = order.buyer;
+        Bond storage bond = _getMarketStorage().bonds[buyer];
+        uint128 free = bond.free;
+        if (free < fee) revert MarketBondInsufficient(buyer, free, fee);
+        // fee <= free, checked above; locked + fee <= the bond's total, a uint128.
+        unchecked {
+            bond.free = free - fee;
+            bond.locked += fee;
         }
-        MeterReading storage last = $.lastReading[meterId];
-        uint40 lastEnd = last.windowEnd;
-        // A latest reading kept before readings were kept per window end becomes the list's first.
-        if (lastEnd != 0 && !points[lastEnd].recorded) points[lastEnd] = MeterPoint(last.readingWh, 0, true);
-        if (windowEnd > lastEnd) {
-            uint64 lastWh = last.readingWh;
-            if (readingWh < lastWh) revert MarketMeterReadingBelowEarlier(meterId, readingWh, lastEnd, lastWh);
-            points[windowEnd] = MeterPoint(readingWh, lastEnd, true);
-            last.windowEnd = windowEnd;
-            last.readingWh = readingWh;
-            return;
-        }
-        // windowEnd < lastEnd (equal would be recorded): find later > windowEnd > earlier.
-        uint40 later = lastEnd;
-        uint40 earlier = points[later].previous;
-        while (earlier > windowEnd) {
-            later = earlier;
-            earlier = points[later].previous;
-        }
-        uint64 laterWh = points[later].readingWh;
-        if (readingWh > laterWh) revert MarketMeterReadingAboveLater(meterId, readingWh, later, laterWh);
-        if (earlier != 0) {
-            uint64 earlierWh = points[earlier].readingWh;
-            if (readingWh < earlierWh) revert MarketMeterReadingBelowEarlier(meterId, readingWh, earlier, earlierWh);
-        }
-        points[windowEnd] = MeterPoint(readingWh, earlier, true);
-        points[later].previous = windowEnd;
+        order.buyerPaysCapacityFee = true;
     }
 
     /// @dev Moves `amount` of a bond from locked back to free.
