@@ -64,7 +64,9 @@ contract EnergyMarket is EnergyMarketPayments {
 
     /**
      * @notice Publishes an offer; the seller's zone is the one the grid assigned at this moment.
-     * @param defaultPerKwh What the seller owes per kWh not delivered, locked from its bond at confirm.
+     * @param defaultPerKwh What the seller owes per kWh not delivered, locked from its bond at confirm;
+     * at least the grid's minimum ({GridReview-minDefault}), so that booking energy and not delivering
+     * it always costs the seller something.
      * @param expiresAt Last moment (exclusive) an order on this offer may be requested or confirmed;
      * at most the delivery start.
      */
@@ -113,9 +115,10 @@ contract EnergyMarket is EnergyMarketPayments {
         if (expiresAt <= block.timestamp || expiresAt > deliveryStart)
             revert MarketExpiryInvalid(expiresAt, block.timestamp, deliveryStart);
         MarketStorage storage $ = _getMarketStorage();
+        (uint16 zone, uint32 minDefaultPerKwh) = $.review.publishTerms(msg.sender);
+        if (defaultPerKwh < minDefaultPerKwh) revert MarketDefaultBelowMinimum(defaultPerKwh, minDefaultPerKwh);
         if ($.offerCount == type(uint32).max) revert MarketIdsExhausted();
         offerId = ++$.offerCount;
-        uint16 zone = $.review.zoneOf(msg.sender);
         $.offers[offerId] = Offer({
             seller: msg.sender,
             remainingWh: quantityWh,
@@ -218,23 +221,40 @@ contract EnergyMarket is EnergyMarketPayments {
         address seller = offer.seller;
         if (msg.sender != seller) revert MarketNotSeller(orderId, msg.sender, seller);
         _checkOpen(offerId, offer);
-        _confirm(orderId, order, offer, seller);
+        _confirm(orderId, order, offer, seller, false);
     }
 
     /**
      * @notice Steps B and C in one transaction on a standing offer: requests `quantityWh` and confirms
      * it on the seller's standing acceptance, then the review decides as in {confirm}. Returns the
      * order id; the outcome (established, awaiting review or denied) is in the events and {getOrder}.
+     * The buyer's own bond holds the capacity fee of a cross-zone order ({GridReview-capacityFee}).
+     * @dev Whose transaction reserves a line pays for holding it. In {confirm} the seller chooses to
+     * accept a request and reserve, so the seller's bond holds the fee. Here the buyer reserves alone,
+     * on an acceptance the seller gave in advance to anyone: if the seller paid, a buyer could book a
+     * standing offer's whole line capacity (and block every other trade across those lines) at the
+     * seller's cost and at none of its own. The fee comes back to the buyer for the energy delivered
+     * and is kept by the grid for the rest, as for a seller; the seller's default still pays the buyer
+     * for a shortfall, so an honest buyer who was not served is compensated from the seller's bond.
      */
     function buy(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
         Offer storage offer = _offer(offerId);
         if (!offer.standing) revert MarketOfferNotStanding(offerId);
         orderId = _request(offerId, quantityWh, 0);
-        _confirm(orderId, _getMarketStorage().orders[orderId], offer, offer.seller);
+        _confirm(orderId, _getMarketStorage().orders[orderId], offer, offer.seller, true);
     }
 
-    /// @dev The seller's acceptance, from a confirm or a standing offer: review, lock, take quantity.
-    function _confirm(uint256 orderId, OrderRecord storage order, Offer storage offer, address seller) private {
+    /**
+     * @dev The acceptance, from a confirm or a standing offer: review, lock, take quantity. With
+     * `buyerReserves` the capacity fee is locked from the buyer's bond instead of the seller's.
+     */
+    function _confirm(
+        uint256 orderId,
+        OrderRecord storage order,
+        Offer storage offer,
+        address seller,
+        bool buyerReserves
+    ) private {
         MarketStorage storage $ = _getMarketStorage();
         uint256 offerId = order.offerId;
         uint64 quantityWh = order.quantityWh;
@@ -253,8 +273,13 @@ contract EnergyMarket is EnergyMarketPayments {
             emit OrderDenied(orderId, approval.reason, approval.version);
             return;
         }
-        uint128 locked =
-            defaultAmount + _perKwh(quantityWh, approval.tariffPerKwh) + _perKwh(quantityWh, approval.capacityFeePerKwh);
+        uint128 fee = _perKwh(quantityWh, approval.capacityFeePerKwh);
+        uint128 locked = defaultAmount + _perKwh(quantityWh, approval.tariffPerKwh);
+        if (buyerReserves && fee != 0) {
+            _lockBuyerFee(order, fee);
+        } else {
+            locked += fee;
+        }
         if (free < locked) revert MarketBondInsufficient(seller, free, locked);
         // free >= locked was checked above; locked + locked amounts <= total bond, a uint128; the
         // quantity was checked against remainingWh.
@@ -423,7 +448,8 @@ contract EnergyMarket is EnergyMarketPayments {
                 deliveredWh: order.deliveredWh,
                 confirmBy: order.confirmBy,
                 tariffPerKwh: order.tariffPerKwh,
-                capacityFeePerKwh: order.capacityFeePerKwh
+                capacityFeePerKwh: order.capacityFeePerKwh,
+                buyerPaysCapacityFee: order.buyerPaysCapacityFee
             });
     }
 
@@ -437,7 +463,8 @@ contract EnergyMarket is EnergyMarketPayments {
         return _getMarketStorage().orderCount;
     }
 
-    /// @notice A seller's bond: what it may withdraw and what backs its open orders.
+    /// @notice An account's bond: what it may withdraw and what backs its open orders (a seller's
+    /// defaults and grid charges, a buyer's capacity fees on {buy}).
     function bondOf(address account) external view returns (Bond memory) {
         return _getMarketStorage().bonds[account];
     }
@@ -445,6 +472,12 @@ contract EnergyMarket is EnergyMarketPayments {
     /// @notice The reading of a meter for the latest window recorded so far (0: none yet).
     function lastMeterReading(bytes32 meterId) external view returns (uint64) {
         return _getMarketStorage().lastReading[meterId].readingWh;
+    }
+
+    /// @notice A meter's reading recorded for the window ending at `windowEnd`, if any.
+    function meterReadingAt(bytes32 meterId, uint40 windowEnd) external view returns (bool recorded, uint64 readingWh) {
+        MeterPoint storage point = _getMarketStorage().meterPoints[meterId][windowEnd];
+        return (point.recorded, point.readingWh);
     }
 
     /// @notice The end of the latest window a meter was read for (0: none yet).

@@ -86,9 +86,10 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint40 confirmBy;
         uint32 tariffPerKwh;
         uint32 capacityFeePerKwh;
+        bool buyerPaysCapacityFee;
     }
 
-    /// @notice A seller's bond in GridCredit: `free` may be withdrawn, `locked` backs confirmed orders.
+    /// @notice An account's bond in GridCredit: `free` may be withdrawn, `locked` backs confirmed orders.
     struct Bond {
         uint128 free;
         uint128 locked;
@@ -99,7 +100,8 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
      * the offer, which never changes after publishing, so the default amount is recomputed from it
      * rather than stored. `buyerZone` is non-zero exactly when a review approved the order (zone 0 is
      * always denied). `confirmBy` is the buyer's deadline for the seller's confirm (0: the offer's
-     * expiry). The grid charges per kWh are the ones the approving review quoted.
+     * expiry). The grid charges per kWh are the ones the approving review quoted;
+     * `buyerPaysCapacityFee` says whose bond holds the capacity fee (see {EnergyMarket-buy}).
      */
     struct OrderRecord {
         address buyer;
@@ -113,12 +115,24 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint32 tariffPerKwh;
         uint32 capacityFeePerKwh;
         uint64 deliveredWh;
+        bool buyerPaysCapacityFee;
     }
 
     /// @dev The latest cumulative reading of a meter and the end of the window it was taken for.
     struct MeterReading {
         uint40 windowEnd;
         uint64 readingWh;
+    }
+
+    /**
+     * @dev A meter's cumulative reading at one window end, linked to the closest earlier window end
+     * recorded for the same meter (`previous`, 0: none): a meter's readings form a list sorted by
+     * time, newest first, starting at its {MeterReading}.
+     */
+    struct MeterPoint {
+        uint64 readingWh;
+        uint40 previous;
+        bool recorded;
     }
 
     /// @custom:storage-location erc7201:gridchain.storage.Market
@@ -135,6 +149,7 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         mapping(uint256 orderId => OrderRecord) orders;
         mapping(address account => Bond) bonds;
         mapping(bytes32 meterId => MeterReading) lastReading;
+        mapping(bytes32 meterId => mapping(uint40 windowEnd => MeterPoint)) meterPoints;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Market")) - 1)) & ~bytes32(uint256(0xff))
@@ -159,14 +174,16 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketOrderNotExpired(uint256 orderId, uint40 deadline);
     error MarketBondInsufficient(address account, uint128 free, uint256 needed);
     error MarketDeliveryNotOver(uint256 orderId, uint40 deliveryEnd);
-    error MarketMeterReadingNotIncreasing(bytes32 meterId, uint64 lastReadingWh, uint64 newReadingWh);
+    error MarketMeterReadingBelowEarlier(bytes32 meterId, uint64 readingWh, uint40 earlierWindowEnd, uint64 earlierReadingWh);
     error MarketMeterReadingAboveLater(bytes32 meterId, uint64 readingWh, uint40 laterWindowEnd, uint64 laterReadingWh);
+    error MarketMeterReadingMismatch(bytes32 meterId, uint40 windowEnd, uint64 recordedWh, uint64 readingWh);
     error MarketReviewDeadlinePassed(uint256 orderId, uint40 deliveryStart);
     error MarketOrderInDelivery(uint256 orderId, uint40 deliveryStart);
     error MarketConfirmDeadlineInvalid(uint40 confirmBy, uint256 now_);
     error MarketConfirmDeadlinePassed(uint256 orderId, uint40 confirmBy);
     error MarketGridIncomeInsufficient(uint96 income, uint256 requested);
     error MarketOfferNotStanding(uint256 offerId);
+    error MarketDefaultBelowMinimum(uint64 defaultPerKwh, uint32 minDefaultPerKwh);
     error MarketDefaultAlreadySettled(uint256 orderId);
     error MarketIdsExhausted();
     error MarketPaused();
@@ -257,6 +274,12 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint256 capacityFeeKept,
         uint256 returned
     );
+    /**
+     * @notice The buyer reserved the line of `orderId` ({EnergyMarket-buy}), so its bond held the
+     * capacity fee: `kept` went to the grid's income (energy not delivered), `returned` back to the
+     * buyer's free bond.
+     */
+    event BuyerCapacityFeeSettled(uint256 indexed orderId, address indexed buyer, uint256 kept, uint256 returned);
     /// @notice The grid operator `by` took `amount` of the grid's income to `to`.
     event GridIncomeWithdrawn(address indexed by, address indexed to, uint256 amount);
     /// @notice `amount` entered the account's free bond, now `free`.
@@ -336,32 +359,39 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         address seller = offer.seller;
         uint16 sellerZone = offer.zone;
         $.review.release(_terms(orderId, order, offer, seller), sellerZone, order.buyerZone);
-        uint128 locked = _lockedFor(order, offer);
-        Bond storage bond = $.bonds[seller];
-        bond.locked -= locked;
-        bond.free += locked;
+        _unlock($.bonds[seller], _lockedFor(order, offer));
+        if (order.buyerPaysCapacityFee) _unlock($.bonds[order.buyer], _perKwh(order.quantityWh, order.capacityFeePerKwh));
         // The quantity was taken from remainingWh at confirm, so adding it back stays <= quantityWh.
         offer.remainingWh += order.quantityWh;
     }
 
-    /// @dev Applies the ordering rule of {EnergyMarket-recordMeterReading} and keeps the latest reading.
-    function _recordReading(MeterReading storage last, bytes32 meterId, uint40 windowEnd, uint64 readingWh) internal {
-        uint40 lastEnd = last.windowEnd;
-        uint64 lastWh = last.readingWh;
-        if (windowEnd < lastEnd) {
-            if (readingWh > lastWh) revert MarketMeterReadingAboveLater(meterId, readingWh, lastEnd, lastWh);
-            return;
+    /// @dev Locks a buyer-reserved order's capacity fee from the buyer's free bond and marks the order.
+    function _lockBuyerFee(OrderRecord storage order, uint128 fee) internal {
+        address buyer = order.buyer;
+        Bond storage bond = _getMarketStorage().bonds[buyer];
+        uint128 free = bond.free;
+        if (free < fee) revert MarketBondInsufficient(buyer, free, fee);
+        // fee <= free, checked above; locked + fee <= the bond's total, a uint128.
+        unchecked {
+            bond.free = free - fee;
+            bond.locked += fee;
         }
-        if (readingWh <= lastWh) revert MarketMeterReadingNotIncreasing(meterId, lastWh, readingWh);
-        last.windowEnd = windowEnd;
-        last.readingWh = readingWh;
+        order.buyerPaysCapacityFee = true;
+    }
+
+    /// @dev Moves `amount` of a bond from locked back to free.
+    function _unlock(Bond storage bond, uint128 amount) internal {
+        bond.locked -= amount;
+        bond.free += amount;
     }
 
     /**
      * @dev Closes an order's grid charges at metering: the tariff on `carriedWh` and the capacity fee
-     * on `shortfallWh` go to the grid's income. Returns what the confirm locked for both charges minus
-     * that; the caller frees it. Each part is a ceiling of a smaller energy than the ceiling locked at
-     * confirm (carried and shortfall are both <= quantity), so neither exceeds what was locked.
+     * on `shortfallWh` go to the grid's income. Returns what the confirm locked from the seller for
+     * these charges minus that; the caller frees it. The capacity fee is taken from (and the rest of
+     * it returned to) the bond that held it: the buyer's when the buyer reserved. Each part is a
+     * ceiling of a smaller energy than the ceiling locked at confirm (carried and shortfall are both
+     * <= quantity), so neither exceeds what was locked.
      */
     function _settleGridCharges(
         uint256 orderId,
@@ -376,21 +406,30 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         uint64 quantityWh = order.quantityWh;
         uint128 tariffPaid = _perKwh(carriedWh, tariffPerKwh);
         uint128 feeKept = _perKwh(shortfallWh, feePerKwh);
-        uint128 locked = _perKwh(quantityWh, tariffPerKwh) + _perKwh(quantityWh, feePerKwh);
-        released = locked - tariffPaid - feeKept;
+        uint128 feeLocked = _perKwh(quantityWh, feePerKwh);
         MarketStorage storage $ = _getMarketStorage();
         $.gridIncome += SafeCast.toUint96(tariffPaid + feeKept);
-        $.bonds[seller].locked -= tariffPaid + feeKept;
+        if (order.buyerPaysCapacityFee) {
+            address buyer = order.buyer;
+            Bond storage buyerBond = $.bonds[buyer];
+            buyerBond.locked -= feeLocked;
+            buyerBond.free += feeLocked - feeKept;
+            released = _perKwh(quantityWh, tariffPerKwh) - tariffPaid;
+            $.bonds[seller].locked -= tariffPaid;
+            emit BuyerCapacityFeeSettled(orderId, buyer, feeKept, feeLocked - feeKept);
+        } else {
+            released = _perKwh(quantityWh, tariffPerKwh) + feeLocked - tariffPaid - feeKept;
+            $.bonds[seller].locked -= tariffPaid + feeKept;
+        }
         emit GridChargesSettled(orderId, seller, tariffPaid, feeKept, released);
     }
 
-    /// @dev What a confirm locks from the seller's bond: the default amount and both grid charges.
-    function _lockedFor(OrderRecord storage order, Offer storage offer) internal view returns (uint128) {
+    /// @dev What a confirm locks from the seller's bond: the default amount, the tariff and, unless
+    /// the buyer reserved, the capacity fee.
+    function _lockedFor(OrderRecord storage order, Offer storage offer) internal view returns (uint128 locked) {
         uint64 quantityWh = order.quantityWh;
-        return
-            uint128(_defaultAmount(quantityWh, offer.defaultPerKwh)) +
-            _perKwh(quantityWh, order.tariffPerKwh) +
-            _perKwh(quantityWh, order.capacityFeePerKwh);
+        locked = uint128(_defaultAmount(quantityWh, offer.defaultPerKwh)) + _perKwh(quantityWh, order.tariffPerKwh);
+        if (!order.buyerPaysCapacityFee) locked += _perKwh(quantityWh, order.capacityFeePerKwh);
     }
 
     /**

@@ -23,11 +23,14 @@ abstract contract EnergyMarketSettlement is EnergyMarketBase {
      * amount; a shortfall leaves it locked for {settleDefault}. The grid charges close here: the tariff
      * on the energy carried and the capacity fee on the energy not delivered go to the grid's income,
      * the rest of what the confirm locked for them goes back to the seller's free bond.
-     * @dev A cumulative meter never runs backwards, so readings are ordered by the window end they
-     * were taken at, not by when they reach the chain: a reading for the latest window recorded so far
-     * (or a later one) must exceed the latest reading, and one for an earlier window may not exceed it.
-     * Windows can thus be metered in any order and every order can take its true reading, while a
-     * replayed reading within a window still reverts.
+     * @dev A cumulative meter shows one value at each moment and never runs backwards, so readings
+     * are ordered by the window end they were taken at, not by when they reach the chain: a meter
+     * keeps one reading per window end, and a new one may be neither below the reading of any earlier
+     * window end nor above that of any later one (equal is allowed: no energy flowed). Orders that
+     * end at the same moment on the same meter must all state the reading recorded for it. So every
+     * order can be recorded with its true reading in any order of arrival, while a meter can never
+     * show two values for one moment or energy flowing backwards; each order is metered once (its
+     * status moves on), so neither a reading nor an order's energy is counted twice.
      */
     function recordMeterReading(uint256 orderId, bytes32 meterId, uint64 readingWh, uint64 deliveredWh) external restricted {
         MarketStorage storage $ = _getMarketStorage();
@@ -36,7 +39,7 @@ abstract contract EnergyMarketSettlement is EnergyMarketBase {
         Offer storage offer = $.offers[order.offerId];
         uint40 deliveryEnd = offer.deliveryEnd;
         if (block.timestamp < deliveryEnd) revert MarketDeliveryNotOver(orderId, deliveryEnd);
-        _recordReading($.lastReading[meterId], meterId, deliveryEnd, readingWh);
+        _recordReading(meterId, deliveryEnd, readingWh);
         uint64 quantityWh = order.quantityWh;
         uint64 shortfallWh = deliveredWh < quantityWh ? quantityWh - deliveredWh : 0;
         order.deliveredWh = deliveredWh;
@@ -82,6 +85,51 @@ abstract contract EnergyMarketSettlement is EnergyMarketBase {
         address buyer = order.buyer;
         emit DefaultSettled(orderId, buyer, seller, shortfallWh, payout, returned);
         if (payout != 0) $.credit.safeTransfer(buyer, payout);
+    }
+
+    /**
+     * @dev Applies the reading rule of {EnergyMarket-recordMeterReading}: one reading per meter and
+     * window end, never below a reading of an earlier window end nor above one of a later. The new
+     * reading is linked in after the closest earlier window end, found by walking back from the
+     * latest; windows are metered soon after they end, so the walk is short (one step per later
+     * window already recorded on this meter).
+     */
+    function _recordReading(bytes32 meterId, uint40 windowEnd, uint64 readingWh) private {
+        MarketStorage storage $ = _getMarketStorage();
+        mapping(uint40 => MeterPoint) storage points = $.meterPoints[meterId];
+        MeterPoint storage point = points[windowEnd];
+        if (point.recorded) {
+            // Another order that ends at the same moment: the meter showed one value then.
+            if (point.readingWh != readingWh) revert MarketMeterReadingMismatch(meterId, windowEnd, point.readingWh, readingWh);
+            return;
+        }
+        MeterReading storage last = $.lastReading[meterId];
+        uint40 lastEnd = last.windowEnd;
+        // A latest reading kept before readings were kept per window end becomes the list's first.
+        if (lastEnd != 0 && !points[lastEnd].recorded) points[lastEnd] = MeterPoint(last.readingWh, 0, true);
+        if (windowEnd > lastEnd) {
+            uint64 lastWh = last.readingWh;
+            if (readingWh < lastWh) revert MarketMeterReadingBelowEarlier(meterId, readingWh, lastEnd, lastWh);
+            points[windowEnd] = MeterPoint(readingWh, lastEnd, true);
+            last.windowEnd = windowEnd;
+            last.readingWh = readingWh;
+            return;
+        }
+        // windowEnd < lastEnd (equal would be recorded): find later > windowEnd > earlier.
+        uint40 later = lastEnd;
+        uint40 earlier = points[later].previous;
+        while (earlier > windowEnd) {
+            later = earlier;
+            earlier = points[later].previous;
+        }
+        uint64 laterWh = points[later].readingWh;
+        if (readingWh > laterWh) revert MarketMeterReadingAboveLater(meterId, readingWh, later, laterWh);
+        if (earlier != 0) {
+            uint64 earlierWh = points[earlier].readingWh;
+            if (readingWh < earlierWh) revert MarketMeterReadingBelowEarlier(meterId, readingWh, earlier, earlierWh);
+        }
+        points[windowEnd] = MeterPoint(readingWh, earlier, true);
+        points[later].previous = windowEnd;
     }
 
     // ---------------------------------------------------------------- grid income

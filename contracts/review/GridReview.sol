@@ -41,11 +41,14 @@ import {LineUsage} from "./LineUsage.sol";
  * - the tariff: a network usage charge per kWh by (seller zone, buyer zone), paid to the grid
  *   operator on the energy the order carried when the meter records it;
  * - the capacity fee per kWh of line capacity a cross-zone order reserves. It is the price of
- *   holding a line: locked from the seller's bond at confirm, returned for the energy delivered and
+ *   holding a line: locked at confirm from the bond of the party whose transaction reserved it (the
+ *   seller on a confirm, the buyer on a standing offer's buy), returned for the energy delivered and
  *   kept by the grid for the energy not delivered. A seller and a buyer working together could
  *   otherwise book a whole line at no cost (gas is free on this chain, and any default or bond they
  *   agree on flows from one of them to the other); the fee is the one cost of a booking that goes
  *   to neither of them. Same-zone orders hold no line, so they pay no capacity fee.
+ * A third parameter, the least default per kWh an offer may state ({setMinDefault}), makes a
+ * booking that is not delivered cost its seller something even when no buyer colludes.
  */
 contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable {
     /// @notice How orders are approved: inside the seller's confirm, by the grid operator, or by the
@@ -118,6 +121,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint64 maxParticipantSlotWh;
         uint64 manualThresholdWh;
         uint32 capacityFeePerKwh;
+        // Fills the free end of the limits' slot: no later member moves.
+        uint32 minDefaultPerKwh;
         mapping(address account => uint16) zoneOf;
         mapping(uint16 zone => ZoneCapacity) capacity;
         mapping(uint64 slot => mapping(uint256 word => uint256)) lineUsage;
@@ -156,6 +161,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     event TariffSet(uint16 indexed sellerZone, uint16 indexed buyerZone, uint32 perKwh, uint32 version);
     /// @notice The capacity fee per kWh of reserved line capacity changed.
     event CapacityFeeSet(uint32 perKwh, uint32 version);
+    /// @notice The least default per kWh an offer may state changed.
+    event MinDefaultSet(uint32 perKwh, uint32 version);
     /// @notice The review mode changed.
     event ReviewModeSet(ReviewMode mode, uint64 manualThresholdWh, uint32 version);
     /// @notice An order was approved and its capacity reserved, `perSlotWh` in each of `slotCount` slots.
@@ -268,6 +275,19 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     }
 
     /**
+     * @notice Sets the least default per kWh an offer may state, in GridCredit base units: what a
+     * seller owes the buyer for each kWh it books and does not deliver. 0 lets a seller book at no
+     * risk to itself; the grid operator sets it before opening the market.
+     * @dev It binds offers published from the next block on; an offer keeps the terms it was
+     * published with, as an order keeps the grid charges its review quoted.
+     */
+    function setMinDefault(uint32 perKwh) external restricted {
+        ReviewStorage storage $ = _getReviewStorage();
+        $.minDefaultPerKwh = perKwh;
+        emit MinDefaultSet(perKwh, _bumpVersion($));
+    }
+
+    /**
      * @notice Checks an order against the current parameters and, when it passes, reserves its
      * capacity in every slot of its window. Returns the outcome instead of reverting so the market
      * can record a denial.
@@ -357,6 +377,17 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     /// @notice The capacity fee per kWh of reserved line capacity (cross-zone orders only).
     function capacityFee() external view returns (uint32) {
         return _getReviewStorage().capacityFeePerKwh;
+    }
+
+    /// @notice The least default per kWh an offer may state (GridCredit base units).
+    function minDefault() external view returns (uint32) {
+        return _getReviewStorage().minDefaultPerKwh;
+    }
+
+    /// @notice What the market needs to publish an offer: the seller's zone and the least default per kWh.
+    function publishTerms(address seller) external view returns (uint16 zone, uint32 minDefaultPerKwh) {
+        ReviewStorage storage $ = _getReviewStorage();
+        return ($.zoneOf[seller], $.minDefaultPerKwh);
     }
 
     /// @notice The zone of `account` (0: none).

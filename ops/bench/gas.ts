@@ -1,10 +1,10 @@
 /**
  * Gas per step of one trade on the in-process network, printed as a table:
  *   ops/bin/node22 node_modules/hardhat/dist/src/cli.js run ops/bench/gas.ts   (npm run bench:gas)
- * A trade's cost depends on how many reservation counters it creates (a fresh storage slot costs
- * 22.1k gas): the first cross-zone trade in a slot creates four (seller and buyer usage, seller-zone
- * export, buyer-zone import), a first same-zone trade two, a new buyer in a busy slot one, a repeat
- * buyer none.
+ * A trade's cost depends on how many storage slots it creates (22.1k gas each): the order's two,
+ * the seller's and the buyer's usage in each slot of the window, and for a cross-zone trade the
+ * word holding the seller zone's export and the buyer zone's import (two words when the zones sit
+ * in different words of four).
  */
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
@@ -25,7 +25,12 @@ const at = (index: number): HardhatEthersSigner => {
   if (signer === undefined) throw new Error(`the network has no account #${index}`);
   return signer;
 };
-const [admin, grid, meter, solar, alice, bob, carol] = [0, 1, 2, 3, 4, 5, 6].map(at) as [
+const [admin, grid, meter, solar, alice, bob, carol, dave, erin, frank] = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+].map(at) as [
+  HardhatEthersSigner,
+  HardhatEthersSigner,
+  HardhatEthersSigner,
   HardhatEthersSigner,
   HardhatEthersSigner,
   HardhatEthersSigner,
@@ -47,7 +52,7 @@ const manifest = await deployMarket({
     gridOperators: [a(grid)],
     meters: [a(meter)],
     producers: [a(solar)],
-    consumers: [a(alice), a(bob), a(carol)],
+    consumers: [a(alice), a(bob), a(carol), a(dave), a(erin), a(frank)],
   },
   review: {
     slotSeconds: Number(SLOT_SECONDS),
@@ -62,9 +67,20 @@ const market = await ethers.getContractAt("EnergyMarket", manifest.contracts.Ene
 const credit = await ethers.getContractAt("GridCredit", manifest.contracts.GridCredit.proxy);
 await review
   .connect(grid)
-  .setZones([solar.address, alice.address, bob.address, carol.address], [1, 2, 2, 1]);
-await review.connect(grid).setZoneCapacity(1, LINE_W, LINE_W);
-await review.connect(grid).setZoneCapacity(2, LINE_W, LINE_W);
+  .setZones(
+    [
+      solar.address,
+      alice.address,
+      bob.address,
+      carol.address,
+      dave.address,
+      erin.address,
+      frank.address,
+    ],
+    [1, 2, 2, 1, 5, 2, 6],
+  );
+// Zone 5's counters sit in another storage word than zone 1's (four zones to a word).
+for (const zone of [1, 2, 5, 6]) await review.connect(grid).setZoneCapacity(zone, LINE_W, LINE_W);
 await credit.connect(grid).mint(solar.address, CREDITS, ethers.ZeroHash);
 await credit.connect(solar).approve(await market.getAddress(), CREDITS);
 await market.connect(solar).depositBond(CREDITS);
@@ -104,6 +120,26 @@ const newBuyer = await trade(1n, bob, 10_000n);
 report("new buyer, busy slot", newBuyer);
 report("repeat buyer, busy slot", await trade(1n, alice, 10_000n));
 report("first same-zone trade in a slot", await trade(2n, carol, 10_000n));
+const untouched = async (slots: bigint) => {
+  const from = end + slots * SLOT_SECONDS;
+  await market
+    .connect(solar)
+    .publish(0, 250_000n, 100_000n, 1_000_000n, from, from + SLOT_SECONDS, start);
+  return market.offerCount();
+};
+report(
+  "first cross-zone trade in a slot, zones in two counter words",
+  await trade(await untouched(10n), dave, 10_000n),
+);
+const deadlineOffer = await untouched(11n);
+const withDeadline = await gasOf(
+  market.connect(erin).requestBefore(deadlineOffer, 10_000n, start - 60n),
+);
+const deadlineConfirm = await gasOf(market.connect(solar).confirm(await market.orderCount()));
+report("first cross-zone trade in a slot, request with a confirm deadline", {
+  request: withDeadline,
+  confirm: deadlineConfirm,
+});
 // One transaction per trade: a consumer buys from a standing offer (no seller transaction).
 const standingStart = end + SLOT_SECONDS;
 const standing = async (first: bigint) => {
@@ -123,12 +159,39 @@ rows.push([
 rows.push(["one-transaction trade, new buyer in a busy slot", await buy(crossOffer, bob)]);
 rows.push(["one-transaction trade, repeat buyer in a busy slot", await buy(crossOffer, alice)]);
 rows.push(["one-transaction trade, first same-zone trade in a slot", await buy(localOffer, carol)]);
+rows.push([
+  "one-transaction trade, first cross-zone in a slot, zones in two counter words",
+  await buy(await standing(standingStart + 3n * SLOT_SECONDS), dave),
+]);
 const manual = await trade(1n, alice, 60_000n);
 rows.push(["confirm above threshold (reserves, awaits operator)", manual.confirm]);
 rows.push([
   "manual review: grid operator approves",
   await gasOf(market.connect(grid).approveOrder(manual.orderId)),
 ]);
+
+// With the grid's charges set (the pilot's 0.01 capacity fee, a tariff): a buyer's buy locks the
+// capacity fee from its own bond.
+await review.connect(grid).setCapacityFee(10_000);
+await review.connect(grid).setTariff(1, 2, 20_000);
+for (const buyer of [bob, frank]) {
+  await credit.connect(grid).mint(buyer.address, CREDITS, ethers.ZeroHash);
+  await credit.connect(buyer).approve(await market.getAddress(), CREDITS);
+  await market.connect(buyer).depositBond(CREDITS);
+}
+const chargedOffer = await standing(standingStart + 2n * SLOT_SECONDS);
+rows.push([
+  "one-transaction trade, first cross-zone in a slot, capacity fee and tariff set",
+  await buy(chargedOffer, bob),
+]);
+rows.push([
+  "one-transaction trade, zones in two counter words, capacity fee and tariff set",
+  await buy(await standing(standingStart + 4n * SLOT_SECONDS), frank),
+]);
+report(
+  "first cross-zone trade in a slot, capacity fee and tariff set",
+  await trade(await untouched(12n), alice, 10_000n),
+);
 
 await networkHelpers.time.increaseTo(end);
 const meterId = ethers.id("meter:alice");

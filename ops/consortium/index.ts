@@ -9,4 +9,8 @@ export {
 } from "./plan.js";
 export { renderNetwork, type RenderedFile } from "./render.js";
 export { resolveKeys, type KeyOrigins } from "./keystore.js";
-export type { ConsortiumSpec } from "./spec.js";
+export {
+  MAX_SETTLE_TIMEOUT_SECONDS,
+  MIN_SETTLE_TIMEOUT_SECONDS,
+  type ConsortiumSpec,
+} from "./spec.js";

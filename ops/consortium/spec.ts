@@ -32,6 +32,18 @@ export const creditsSchema = z
     return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, "0"));
   });
 
+/** PaymentChannels.MIN_SETTLE_TIMEOUT: a shorter window would not give a watcher time to react. */
+export const MIN_SETTLE_TIMEOUT_SECONDS = 60;
+/** PaymentChannels.MAX_SETTLE_TIMEOUT (30 days): settleAt must stay far from the uint64 limit. */
+export const MAX_SETTLE_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/** GridReview keeps per-kWh grid charges as uint32 base units: at most 4294.967295 credits. */
+const MAX_PER_KWH_UNITS = 2n ** 32n - 1n;
+/** A grid charge per kWh in GridCredit, written like other amounts, bounded by its on-chain type. */
+const perKwhCredits = creditsSchema.refine(
+  (units) => units <= MAX_PER_KWH_UNITS,
+  "at most 4294.967295 GridCredit per kWh (GridReview stores base units as a uint32)",
+);
+
 /** A node key given by the operator instead of generated: a key file, or a node run elsewhere. */
 const importedKey = z.union([
   z.strictObject({
@@ -92,8 +104,21 @@ const market = z
         gridOperator: creditsSchema.default(0n),
       })
       .prefault({}),
+    /**
+     * Locked per kWh of line capacity a cross-zone order reserves, refunded on delivery, kept by
+     * the grid for energy not delivered (GridReview.setCapacityFee).
+     */
+    capacityFeePerKwh: perKwhCredits.default(10_000n),
+    /** The least default per kWh an offer may state (GridReview.setMinDefault). */
+    minDefaultPerKwh: perKwhCredits.default(50_000n),
     upgradeDelaySeconds: z.number().int().min(0).default(0),
-    channelSettleTimeoutSeconds: positiveInt.default(3600),
+    /** PaymentChannels accepts 60 s to 30 days: a longer timeout would overflow settleAt. */
+    channelSettleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(MIN_SETTLE_TIMEOUT_SECONDS)
+      .max(MAX_SETTLE_TIMEOUT_SECONDS)
+      .default(3600),
     /**
      * The grid company's fee for mediating a payment through its hub, in credits per kWh ordered
      * (the hub forwards the buyer's lock less this): at most 1 credit per kWh.

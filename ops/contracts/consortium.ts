@@ -3,6 +3,7 @@ import { getAddress, ZeroHash, type TransactionResponse } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { ConsortiumSpec } from "../consortium/index.js";
+import type { GridAccessManager } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
 import {
   deployMarket,
@@ -42,6 +43,8 @@ export type MarketSetup = {
   participantZones: { account: Address; zone: number }[];
   /** Numeric zone -> line capacities in W. */
   capacities: { zone: number; exportW: bigint; importW: bigint }[];
+  /** What booking costs (GridCredit base units per kWh): line capacity fee and least default. */
+  charges: { capacityFeePerKwh: bigint; minDefaultPerKwh: bigint };
   /** Starting GridCredit (base units) per account, minted when the account first gets its role. */
   credits: { account: Address; amount: bigint }[];
 };
@@ -92,6 +95,10 @@ export function marketSetup(spec: ConsortiumSpec, accounts: ConsortiumAccount[])
       exportW: BigInt(zone.exportKw) * 1000n,
       importW: BigInt(zone.importKw) * 1000n,
     })),
+    charges: {
+      capacityFeePerKwh: market.capacityFeePerKwh,
+      minDefaultPerKwh: market.minDefaultPerKwh,
+    },
     credits,
   };
 }
@@ -118,8 +125,8 @@ export type EnsureDeployedResult = {
 /**
  * Brings the chain to what the consortium file asks: deploys the market when there is no
  * manifest; otherwise upgrades each contract whose compiled code differs from its implementation
- * on chain. Then grants missing roles, sets participant zones, line capacities, limits and review
- * mode where they differ, and mints the starting credits of accounts that got their role in this
+ * on chain. Then grants missing roles, sets participant zones, line capacities, limits, review
+ * mode, capacity fee and least default where they differ, and mints the starting credits of accounts that got their role in this
  * run. Reads before it writes, so a second run sends nothing.
  */
 export async function ensureDeployed(params: EnsureDeployedParams): Promise<EnsureDeployedResult> {
@@ -200,11 +207,11 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
   }
 
   const contracts = manifest.contracts;
-  const manager = await ethers.getContractAt(
+  const manager = (await ethers.getContractAt(
     "GridAccessManager",
     contracts.GridAccessManager.proxy,
     deployer,
-  );
+  )) as unknown as GridAccessManager;
   const review = await ethers.getContractAt("GridReview", contracts.GridReview.proxy, gridOperator);
   const credit = await ethers.getContractAt("GridCredit", contracts.GridCredit.proxy, gridOperator);
 
@@ -235,8 +242,35 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
       });
     }
     if (grants.length > 0) {
-      await batch(deployer, [(o) => manager.multicall(grants, o)]);
-      log(`granted ${grants.length} missing roles`);
+      const managerAddress = await manager.getAddress();
+      const [, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
+      if (adminDelay === 0n) {
+        await batch(deployer, [(o) => manager.multicall(grants, o)]);
+        log(`granted ${grants.length} missing roles`);
+      } else {
+        const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+        const pending = await delayedGrants(manager, deployer.address, managerAddress, grants, now);
+        for (const account of pending.granting) newlyGranted.add(account);
+        for (const account of pending.waiting) newlyGranted.delete(account);
+        const calls = [
+          ...pending.due.map((data) =>
+            manager.interface.encodeFunctionData("execute", [managerAddress, data]),
+          ),
+          ...pending.unscheduled.map((data) =>
+            manager.interface.encodeFunctionData("schedule", [managerAddress, data, 0]),
+          ),
+        ];
+        if (calls.length > 0) await batch(deployer, [(o) => manager.multicall(calls, o)]);
+        if (pending.due.length > 0)
+          log(`granted ${pending.due.length} missing roles (scheduled earlier, now due)`);
+        const notDue = pending.unscheduled.length + pending.scheduled.length;
+        if (notDue > 0) {
+          const first = pending.earliest ?? now + adminDelay;
+          log(
+            `${notDue} missing role grants wait for the admin's ${adminDelay} s delay (${pending.unscheduled.length} scheduled now); executable from ${new Date(Number(first) * 1000).toISOString()}: run 'gridchain deploy' again then`,
+          );
+        }
+      }
     }
   }
 
@@ -288,6 +322,19 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     reviewTxs.push((o) => review.setReviewMode(modeId, setup.review.manualThresholdWh, o));
     log(`review mode: ${setup.review.mode}`);
   }
+  const { capacityFeePerKwh, minDefaultPerKwh } = setup.charges;
+  if ((await review.capacityFee()) !== capacityFeePerKwh) {
+    reviewTxs.push((o) => review.setCapacityFee(capacityFeePerKwh, o));
+    log(`capacity fee: ${formatCredits(capacityFeePerKwh)} credits per kWh of line held`);
+  }
+  // A GridReview whose upgrade is still scheduled runs code from before the least default.
+  const minDefault = await review.minDefault().catch(() => undefined);
+  if (minDefault === undefined) {
+    log("least default: set by the run after GridReview's scheduled upgrade executes");
+  } else if (minDefault !== minDefaultPerKwh) {
+    reviewTxs.push((o) => review.setMinDefault(minDefaultPerKwh, o));
+    log(`least default: ${formatCredits(minDefaultPerKwh)} credits per kWh not delivered`);
+  }
   await batch(gridOperator, reviewTxs);
 
   const mints = setup.credits.filter(({ account }) => newlyGranted.has(getAddress(account)));
@@ -304,6 +351,66 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     log(`minted ${formatCredits(total)} GridCredit to ${mints.length} accounts`);
   }
   return { manifest, transactions: sent };
+}
+
+/** Role grants the admin sent under its execution delay, sorted by where they stand. */
+type DelayedGrants = {
+  /** Scheduled and due: executed in this run. */
+  due: string[];
+  /** Scheduled, not yet due. */
+  scheduled: string[];
+  /** Never scheduled (or expired): scheduled in this run. */
+  unscheduled: string[];
+  /** Accounts whose grant executes in this run, and those whose grant still waits. */
+  granting: string[];
+  waiting: string[];
+  /** The earliest time a waiting grant becomes executable (unix seconds), if one is scheduled. */
+  earliest: bigint | undefined;
+};
+
+/**
+ * An admin with an execution delay cannot grant at once: the manager refuses a call that was not
+ * scheduled. Each grant is scheduled, then executed by a later run once due (the manager forgets a
+ * schedule a week after it is due, after which it is scheduled again).
+ */
+async function delayedGrants(
+  manager: GridAccessManager,
+  caller: string,
+  managerAddress: string,
+  grants: string[],
+  now: bigint,
+): Promise<DelayedGrants> {
+  const result: DelayedGrants = {
+    due: [],
+    scheduled: [],
+    unscheduled: [],
+    granting: [],
+    waiting: [],
+    earliest: undefined,
+  };
+  for (const data of grants) {
+    const [, account] = manager.interface.decodeFunctionData("grantRole", data) as unknown as [
+      bigint,
+      string,
+    ];
+    const id = await manager.hashOperation(caller, managerAddress, data);
+    const when = await manager.getSchedule(id);
+    if (when !== 0n && when <= now) {
+      result.due.push(data);
+      result.granting.push(getAddress(account));
+      continue;
+    }
+    result.waiting.push(getAddress(account));
+    if (when === 0n) {
+      result.unscheduled.push(data);
+    } else {
+      result.scheduled.push(data);
+      if (result.earliest === undefined || when < result.earliest) result.earliest = when;
+    }
+  }
+  // An account with one grant due and another waiting gets its credits when the last one is due.
+  result.granting = result.granting.filter((account) => !result.waiting.includes(account));
+  return result;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { isAddress, type Interface, type TransactionResponse } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
+import { MAX_SETTLE_TIMEOUT_SECONDS, MIN_SETTLE_TIMEOUT_SECONDS } from "../consortium/index.js";
 import { OperatorError } from "../errors.js";
 import type { DeployedContract, DeploymentManifest } from "./manifest.js";
 import { writeManifest } from "./manifest.js";
@@ -18,10 +19,6 @@ import {
 /** A 0x-prefixed 20-byte hex address. */
 export type Address = `0x${string}`;
 
-/** PaymentChannels.MIN_SETTLE_TIMEOUT: a shorter window would not give a watcher time to react. */
-const MIN_SETTLE_TIMEOUT_SECONDS = 60;
-/** PaymentChannels.MAX_SETTLE_TIMEOUT (30 days): settleAt must stay far from the uint64 limit. */
-const MAX_SETTLE_TIMEOUT_SECONDS = 30 * 24 * 3600;
 /** Energy in watt-hours. */
 export type Wh = bigint;
 

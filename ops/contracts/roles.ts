@@ -49,6 +49,7 @@ export const ROLE_TABLE: readonly RoleRule[] = [
       "setReviewMode",
       "setTariff",
       "setCapacityFee",
+      "setMinDefault",
     ],
     role: "GRID_OPERATOR",
   },

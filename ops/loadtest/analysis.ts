@@ -64,6 +64,7 @@ export function computeReport(
     failed: 0,
     skipped: null,
   };
+  const income: { before?: string; after?: string } = {};
 
   const facts = (run: number): RunFacts => {
     let entry = runs.get(run);
@@ -131,6 +132,9 @@ export function computeReport(
         break;
       case "metering-skipped":
         metering.skipped = record.detail;
+        break;
+      case "grid-income":
+        income[record.phase] = record.credits;
         break;
       case "done":
         break;
@@ -230,6 +234,14 @@ export function computeReport(
     kneeBound,
     workersLost,
     metering,
+    gridIncome:
+      income.before === undefined || income.after === undefined
+        ? null
+        : {
+            before: income.before,
+            after: income.after,
+            earned: (BigInt(income.after) - BigInt(income.before)).toString(),
+          },
     interrupted,
     warnings,
   };

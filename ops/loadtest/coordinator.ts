@@ -3,7 +3,7 @@ import { OperatorError } from "../errors.js";
 import { TradeTracker } from "./confirmations.js";
 import { LoadTestContext } from "./context.js";
 import { epochs, runOne, stepHeld } from "./schedule.js";
-import { meter } from "./settlement.js";
+import { meter, recordGridIncome } from "./settlement.js";
 import { fund, pickAgents, publishOffers, ReviewSwitch } from "./setup.js";
 import { Supervisor } from "./supervision.js";
 import { plannedRuns } from "./terms.js";
@@ -104,6 +104,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
     );
 
     await review.apply();
+    await recordGridIncome(ctx, "before");
     const offerEpochs = epochs(ctx, runs);
     for (let index = 0; index < runs.length && !ctx.interrupted; index += 1) {
       const epoch = offerEpochs.find((candidate) => candidate.runs[0] === index + 1);
@@ -120,6 +121,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       }
     }
     if (!ctx.interrupted) await meter(ctx, tracker);
+    await recordGridIncome(ctx, "after");
   } finally {
     clearInterval(metricsTimer);
     signal?.removeEventListener("abort", onAbort);

@@ -122,6 +122,12 @@ const RECORD_SCHEMAS = {
     windowEnd: time,
     detail: z.string(),
   }),
+  "grid-income": z.object({
+    t: z.literal("grid-income"),
+    phase: z.enum(["before", "after"]),
+    at: time,
+    credits: decimal,
+  }),
   "worker-lost": z.object({
     t: z.literal("worker-lost"),
     worker: count,

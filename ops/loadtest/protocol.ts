@@ -197,6 +197,11 @@ export type JournalRecord =
     }
   /** Metering was skipped: the sampled windows end later than the test may wait. */
   | { t: "metering-skipped"; at: number; windowEnd: number; detail: string }
+  /**
+   * The grid's income held by the market (GridCredit base units) before the first run and after
+   * metering: tariffs and capacity fees are paid to the grid when orders are metered.
+   */
+  | { t: "grid-income"; phase: "before" | "after"; at: number; credits: string }
   | { t: "worker-lost"; worker: number; at: number; detail: string }
   | { t: "interrupted"; at: number; signal: string }
   | { t: "done"; at: number };

@@ -141,6 +141,12 @@ export type LoadReport = {
     /** Why metering did not run (the windows end later than the test may wait). */
     skipped: string | null;
   };
+  /**
+   * What the grid earned from the market during the test (tariffs and kept capacity fees, GridCredit
+   * base units as decimal strings), read from the chain before the first run and after metering;
+   * null when the journal lacks either reading.
+   */
+  gridIncome: { before: string; after: string; earned: string } | null;
   interrupted: { at: number; signal: string } | null;
   /** Inconsistencies of the journal that the counts had to work around. */
   warnings: string[];

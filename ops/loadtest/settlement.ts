@@ -133,3 +133,20 @@ export async function meter(ctx: LoadTestContext, tracker: TradeTracker): Promis
     `metering: ${count} orders metered, ${Math.round(count * shortfallShare)} shortfalls settled from bonds`,
   );
 }
+
+/**
+ * Records the grid's income the market holds (tariffs and kept capacity fees, GridCredit base
+ * units), read from the chain before the first run and after metering: the report takes the test's
+ * income as after minus before, since the grid is paid when orders are metered.
+ */
+export async function recordGridIncome(
+  ctx: LoadTestContext,
+  phase: "before" | "after",
+): Promise<void> {
+  const data = await ctx.rpc.call<string>("eth_call", [
+    { to: ctx.options.contracts.market, data: MARKET.encodeFunctionData("gridIncome") },
+    "latest",
+  ]);
+  const [income] = MARKET.decodeFunctionResult("gridIncome", data) as unknown as [bigint];
+  ctx.journal.write({ t: "grid-income", phase, at: Date.now(), credits: income.toString() });
+}

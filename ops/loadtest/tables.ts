@@ -2,6 +2,7 @@
  * The report's text as a list of sections (heading, paragraphs, one table), shared by the Markdown
  * and the HTML renderings so both always show the same figures.
  */
+import { formatUnits } from "ethers";
 import { FAILURE_REASONS } from "../metrics/catalogue.js";
 import type { LoadReport, Offered, RunReport, Stats, Summary } from "./report-model.js";
 
@@ -88,6 +89,13 @@ function describeTest(report: LoadReport): string[] {
     );
   } else if (m.skipped !== null) {
     lines.push(`Metering skipped: ${m.skipped}.`);
+  }
+  const income = report.gridIncome;
+  if (income !== null) {
+    const credits = (units: string) => formatUnits(BigInt(units), 6);
+    lines.push(
+      `Grid income (tariffs and capacity fees kept, read from the chain): ${credits(income.earned)} GridCredit earned during the test (${credits(income.before)} held before the first run, ${credits(income.after)} after metering).`,
+    );
   }
   if (report.setup !== null) {
     lines.push(

@@ -126,21 +126,23 @@ export class MarketClient {
   }
 
   /**
-   * D. After the delivery window the grid's meter records what was delivered. Readings of a
-   * meter only grow: the new reading is the last one plus the delivered energy.
+   * D. After the delivery window the grid's meter records what was delivered, with the meter's
+   * true cumulative reading at the window's end. The market keeps one reading per meter and window
+   * end: orders that end together on one meter state the same reading, and windows may be recorded
+   * in any order as long as readings never fall with time.
    */
   async recordDelivery(
     meter: Signer,
     orderId: bigint,
     meterName: string,
     deliveredWh: Wh,
+    readingWh: Wh,
   ): Promise<Confirmation> {
     const meterId = keccak256(toUtf8Bytes(meterName));
-    const last = await this.contracts.market.lastMeterReading(meterId);
     await wait(
       this.contracts.market
         .connect(meter)
-        .recordMeterReading(orderId, meterId, last + deliveredWh + 1n, deliveredWh),
+        .recordMeterReading(orderId, meterId, readingWh, deliveredWh),
     );
     return this.outcome(orderId);
   }

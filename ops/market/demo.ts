@@ -261,17 +261,29 @@ export async function runDemoSession(params: DemoParams): Promise<DemoRow[]> {
   const shortOrder = established[established.length - 2]!;
   const deliveredOf = (orderId: bigint, quantity: Wh) =>
     orderId === shortOrder.orderId ? (quantity * 7n) / 10n : quantity;
-  const readings = await Promise.all(
+  const metered = await Promise.all(
     established.map(async ({ orderId, buyer }) => {
       const order = await contracts.market.getOrder(orderId);
       const delivered = deliveredOf(orderId, order.quantityWh);
+      return { orderId, buyer, end: order.deliveryEnd, delivered, quantity: order.quantityWh };
+    }),
+  );
+  // Each household's meter counts what it received: its reading at a window's end is everything
+  // delivered to it in windows that ended by then (the same value for orders ending together).
+  const readingAt = (meterOf: string, end: bigint) =>
+    metered
+      .filter((entry) => entry.buyer.account.id === meterOf && entry.end <= end)
+      .reduce((sum, entry) => sum + entry.delivered, 0n);
+  const readings = await Promise.all(
+    metered.map(async ({ orderId, buyer, end, delivered, quantity }) => {
       const outcome = await client.recordDelivery(
         meter.signer,
         orderId,
         `meter:${buyer.account.id}`,
         delivered,
+        readingAt(buyer.account.id, end),
       );
-      return { orderId, delivered, quantity: order.quantityWh, outcome };
+      return { orderId, delivered, quantity, outcome };
     }),
   );
   for (const { orderId, delivered, quantity, outcome } of readings) {

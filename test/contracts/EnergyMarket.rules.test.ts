@@ -156,15 +156,52 @@ describe("EnergyMarket rules", () => {
       expect(await w.market.lastMeterWindowEnd(meterId)).to.equal(w.deliveryEnd + SLOT);
     });
 
-    it("refuses an earlier window's reading above the later one, and a replay in the latest window", async () => {
+    it("refuses an earlier window's reading above the later one", async () => {
       const w = await loadFixture(twoWindows);
       await w.market.connect(w.meter).recordMeterReading(w.second, meterId, 9_000n, 1_000n);
       await expect(w.market.connect(w.meter).recordMeterReading(w.first, meterId, 9_001n, 1_000n))
         .to.be.revertedWithCustomError(w.market, "MarketMeterReadingAboveLater")
         .withArgs(meterId, 9_001n, w.deliveryEnd + SLOT, 9_000n);
+    });
+
+    it("lets two orders ending at the same moment both take the meter's one true reading", async () => {
+      const w = await loadFixture(twoWindows);
+      await w.market.connect(w.meter).recordMeterReading(w.second, meterId, 9_000n, 1_000n);
+      await expect(w.market.connect(w.meter).recordMeterReading(w.third, meterId, 9_001n, 1_000n))
+        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingMismatch")
+        .withArgs(meterId, w.deliveryEnd + SLOT, 9_000n, 9_001n);
       await expect(w.market.connect(w.meter).recordMeterReading(w.third, meterId, 9_000n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingNotIncreasing")
-        .withArgs(meterId, 9_000n, 9_000n);
+        .to.emit(w.market, "MeterReadingRecorded")
+        .withArgs(w.third, meterId, w.meter.address, 9_000n, 1_000n, 0n);
+      expect(await w.market.meterReadingAt(meterId, w.deliveryEnd + SLOT)).to.deep.equal([
+        true,
+        9_000n,
+      ]);
+    });
+
+    it("checks a window recorded late against both recorded neighbours, not only the latest", async () => {
+      const w = await autoMarket();
+      const ends = [1n, 2n, 3n].map((k) => w.deliveryStart + k * SLOT);
+      const orders: bigint[] = [];
+      for (const end of ends) {
+        const offerId = await publishOffer(w, w.solar, 1_000n, { start: end - SLOT, end });
+        orders.push(await requestOrder(w, w.alice, offerId, 1_000n));
+        await w.market.connect(w.solar).confirm(orders.at(-1)!);
+      }
+      await time.increaseTo(ends[2]!);
+      const record = (index: number, readingWh: bigint) =>
+        w.market.connect(w.meter).recordMeterReading(orders[index]!, meterId, readingWh, 1_000n);
+      await record(2, 30_000n);
+      await record(0, 10_000n);
+      // Below the first window's reading: the meter would have run backwards.
+      await expect(record(1, 9_999n))
+        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingBelowEarlier")
+        .withArgs(meterId, 9_999n, ends[0]!, 10_000n);
+      await expect(record(1, 30_001n))
+        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingAboveLater")
+        .withArgs(meterId, 30_001n, ends[2]!, 30_000n);
+      await expect(record(1, 20_000n)).to.emit(w.market, "MeterReadingRecorded");
+      expect(await w.market.lastMeterReading(meterId)).to.equal(30_000n);
     });
   });
 

@@ -629,21 +629,27 @@ describe("EnergyMarket", () => {
         .withArgs(w.orderId, OrderStatus.Delivered, OrderStatus.Established);
     });
 
-    it("requires a meter's cumulative reading to strictly increase", async () => {
+    it("keeps one reading per meter and window end, never lower for a later window", async () => {
       const w = await loadFixture(autoMarket);
       const offerId = await publishOffer(w, w.solar, 10_000n);
       const first = await requestOrder(w, w.alice, offerId, 1_000n);
       const second = await requestOrder(w, w.alice, offerId, 1_000n);
       await w.market.connect(w.solar).confirm(first);
       await w.market.connect(w.solar).confirm(second);
-      await time.increaseTo(w.deliveryEnd);
+      const later = await publishOffer(w, w.solar, 1_000n, {
+        start: w.deliveryEnd,
+        end: w.deliveryEnd + 900n,
+      });
+      const third = await requestOrder(w, w.alice, later, 1_000n);
+      await w.market.connect(w.solar).confirm(third);
+      await time.increaseTo(w.deliveryEnd + 900n);
       await w.market.connect(w.meter).recordMeterReading(first, meterId, 5_000n, 1_000n);
-      await expect(w.market.connect(w.meter).recordMeterReading(second, meterId, 5_000n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingNotIncreasing")
-        .withArgs(meterId, 5_000n, 5_000n);
       await expect(w.market.connect(w.meter).recordMeterReading(second, meterId, 4_999n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingNotIncreasing")
-        .withArgs(meterId, 5_000n, 4_999n);
+        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingMismatch")
+        .withArgs(meterId, w.deliveryEnd, 5_000n, 4_999n);
+      await expect(w.market.connect(w.meter).recordMeterReading(third, meterId, 4_999n, 1_000n))
+        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingBelowEarlier")
+        .withArgs(meterId, 4_999n, w.deliveryEnd, 5_000n);
     });
 
     it("pays a shortfall pro rata from the locked bond, rounding down, once", async () => {

@@ -270,6 +270,32 @@ describe("consortium YAML: warnings and defaults", () => {
     ).to.throw("v.yaml: market.hubMediationFeePerKwh: at most 1 credit per kWh");
   });
 
+  it("charges for booking by default, and bounds the charges and the settle timeout", () => {
+    const spec = parseConsortium(VALID, "v.yaml");
+    expect(spec.market.capacityFeePerKwh).to.equal(10_000n);
+    expect(spec.market.minDefaultPerKwh).to.equal(50_000n);
+    const custom = parseConsortium(
+      `${VALID}market:\n  capacityFeePerKwh: "0.5"\n  minDefaultPerKwh: "4294.967295"\n`,
+      "v.yaml",
+    );
+    expect(custom.market.capacityFeePerKwh).to.equal(500_000n);
+    expect(custom.market.minDefaultPerKwh).to.equal(4_294_967_295n);
+    expect(() =>
+      parseConsortium(`${VALID}market:\n  minDefaultPerKwh: "4294.967296"\n`, "v.yaml"),
+    ).to.throw(
+      "v.yaml: market.minDefaultPerKwh: at most 4294.967295 GridCredit per kWh (GridReview stores base units as a uint32)",
+    );
+    expect(() => parseConsortium(`${VALID}market:\n  capacityFeePerKwh: -1\n`, "v.yaml")).to.throw(
+      "v.yaml: market.capacityFeePerKwh:",
+    );
+    expect(() =>
+      parseConsortium(`${VALID}market:\n  channelSettleTimeoutSeconds: 2592001\n`, "v.yaml"),
+    ).to.throw("v.yaml: market.channelSettleTimeoutSeconds: must be at most 2592000, got 2592001");
+    expect(() =>
+      parseConsortium(`${VALID}market:\n  channelSettleTimeoutSeconds: 59\n`, "v.yaml"),
+    ).to.throw("v.yaml: market.channelSettleTimeoutSeconds: must be at least 60, got 59");
+  });
+
   it("refuses an organisation zone that market.zones does not define", () => {
     expect(() =>
       parseConsortium(

@@ -13,9 +13,11 @@ import {
   expectOperatorError,
   mixedRun,
   sampleJournal,
+  T0,
   testRecord,
   tx,
 } from "../helpers/loadtest.js";
+import type { JournalRecord } from "../../ops/loadtest/protocol.js";
 import { tempDir } from "./helpers.js";
 
 describe("load-test report: journal file and outputs", () => {
@@ -30,6 +32,23 @@ describe("load-test report: journal file and outputs", () => {
     const lines = records.map((record) => JSON.stringify(record));
     const path = writeJournal([...lines, '{"t":"tx","kind":"requ'], "");
     expect(await readJournal(path)).to.deep.equal(records);
+  });
+
+  it("reads the grid's income records and refuses one without its reading", async () => {
+    const records: JournalRecord[] = [
+      ...mixedRun(),
+      { t: "grid-income", phase: "before", at: T0, credits: "0" },
+      { t: "grid-income", phase: "after", at: T0 + 1000, credits: "20000" },
+    ];
+    const path = writeJournal(records.map((record) => JSON.stringify(record)));
+    const read = await readJournal(path);
+    expect(read).to.deep.equal(records);
+    expect(computeReport(read).gridIncome?.earned).to.equal("20000");
+    const bad = writeJournal(['{"t":"grid-income","phase":"after","at":1}']);
+    await expectOperatorError(
+      () => readJournal(bad),
+      `${bad}: line 1: grid-income record: credits: missing: required, text`,
+    );
   });
 
   it("rejects a bad line in the middle, naming the file and the line", async () => {
@@ -47,7 +66,7 @@ describe("load-test report: journal file and outputs", () => {
     const unknown = writeJournal([good, '{"t":"trades","at":1}', good]);
     await expectOperatorError(
       () => readJournal(unknown),
-      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, metered, metering-skipped, worker-lost, interrupted, done`,
+      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, metered, metering-skipped, grid-income, worker-lost, interrupted, done`,
     );
     const badKind = writeJournal([
       good,

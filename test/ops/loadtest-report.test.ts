@@ -359,6 +359,24 @@ describe("load-test report: timing", () => {
 });
 
 describe("load-test report: paper and stress", () => {
+  it("shows the grid's income of the test: read from the chain before the first run and after metering", () => {
+    const journal: JournalRecord[] = [
+      ...sampleJournal(),
+      { t: "grid-income", phase: "before", at: T0, credits: "100" },
+      { t: "grid-income", phase: "after", at: T0 + 60_000, credits: "350100" },
+    ];
+    const report = computeReport(journal);
+    expect(report.gridIncome).to.deep.equal({ before: "100", after: "350100", earned: "350000" });
+    const line =
+      "Grid income (tariffs and capacity fees kept, read from the chain): 0.35 GridCredit earned during the test (0.0001 held before the first run, 0.3501 after metering).";
+    expect(renderMarkdown(report)).to.include(line);
+    expect(renderHtml(report)).to.include(line);
+    expect(JSON.parse(JSON.stringify(report)).gridIncome.earned).to.equal("350000");
+    const without = computeReport(sampleJournal());
+    expect(without.gridIncome).to.equal(null);
+    expect(renderMarkdown(without)).not.to.include("Grid income");
+  });
+
   it("includes the paper's Table 1 when the paper preset ran, and not otherwise", () => {
     expect(computeReport(sampleJournal()).paper).to.equal(null);
     const report = computeReport(sampleJournal("paper"));
