@@ -10,6 +10,7 @@ import {
   reveal,
   updateWith,
   type LockWorld,
+  meter,
 } from "../helpers/locks.js";
 import { publishOffer, requestOrder } from "../helpers/market.js";
 
@@ -234,13 +235,9 @@ async function runScenario(w: LockWorld, orderIds: bigint[], ops: Op[]): Promise
   }
 
   async function meterOrder(id: bigint, deliveredWh: bigint) {
-    const now = BigInt(await w.connection.networkHelpers.time.latest());
-    if (now < w.deliveryEnd) await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd);
     metered = true;
     reading += 10n;
-    await w.market
-      .connect(w.meter)
-      .recordMeterReading(id, `0x${"ab".repeat(32)}`, reading, deliveredWh);
+    await meter(w, id, deliveredWh, reading);
     outcomes.set(id, { decided: true, deliveredWh, quantityWh: QUANTITY_WH });
   }
 

@@ -169,11 +169,14 @@ export async function establishedOrder(w: LockWorld, quantityWh = 10_000n): Prom
   return orderId;
 }
 
-/** Moves to the end of the delivery window and records `deliveredWh` for `orderId`. */
+/**
+ * Moves to the end of the delivery window and records `deliveredWh` for `orderId`. Each order has
+ * its own meter: the market keeps one reading per meter and window end, and these orders share
+ * their window.
+ */
 export async function meter(w: LockWorld, orderId: bigint, deliveredWh: bigint, reading: bigint) {
   const now = BigInt(await w.connection.networkHelpers.time.latest());
   if (now < w.deliveryEnd) await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd);
-  await w.market
-    .connect(w.meter)
-    .recordMeterReading(orderId, `0x${"ab".repeat(32)}`, reading, deliveredWh);
+  const meterId = `0x${orderId.toString(16).padStart(64, "0")}`;
+  await w.market.connect(w.meter).recordMeterReading(orderId, meterId, reading, deliveredWh);
 }
