@@ -11,6 +11,8 @@ export type LoadTestCommandOptions = ChainOptions & {
   scenario?: string;
   runner?: "process" | "docker";
   workers?: string;
+  /** standing (one `buy` per trade) or request-confirm (two transactions); overrides the scenario. */
+  tradePath?: string;
   out?: string;
   /** Serve /metrics (load test on --metrics-port, chain and market exporter on 9464). */
   metrics: boolean;
@@ -34,6 +36,10 @@ export function register(program: Command): void {
     .option("--scenario <file>", "scenario YAML file (instead of a preset)")
     .option("--runner <kind>", "process (worker child processes) or docker (worker containers)")
     .option("--workers <n>", "number of workers (overrides the scenario)")
+    .option(
+      "--trade-path <path>",
+      "standing (offers carry acceptance terms: one buy per trade) or request-confirm (two transactions); overrides the scenario",
+    )
     .option("--out <dir>", "output folder (default: network/<name>/loadtest/<time>-<scenario>)")
     .option("--no-metrics", "serve no /metrics while the test runs")
     .option("--metrics-port <port>", "port of the load test's /metrics on 127.0.0.1", "9465")
@@ -50,6 +56,7 @@ export function register(program: Command): void {
         "",
         "Examples:",
         "  gridchain loadtest --preset smoke",
+        "  gridchain loadtest --preset stress --trade-path request-confirm",
         "  gridchain loadtest -c network/examples/loadtest-3000.yaml --preset paper",
         "  gridchain loadtest --scenario my-scenario.yaml --runner docker",
         "  gridchain loadtest report network/pilot/loadtest/<run>/journal.jsonl",
@@ -125,6 +132,20 @@ export async function loadtest(
       throw new OperatorError(`--workers ${options.workers} is not allowed`, { hint: "use 1..64" });
     }
     scenario.workers = workers;
+  }
+  if (options.tradePath !== undefined) {
+    if (options.tradePath !== "standing" && options.tradePath !== "request-confirm") {
+      throw new OperatorError(`--trade-path ${options.tradePath} is not a trade path`, {
+        hint: "use standing or request-confirm",
+      });
+    }
+    if (options.tradePath === "standing" && scenario.trade.rejectShare > 0) {
+      throw new OperatorError(
+        `--trade-path standing: scenario ${scenario.name} has trade.rejectShare ${scenario.trade.rejectShare}`,
+        { hint: "a standing offer accepts every request within its terms; use request-confirm" },
+      );
+    }
+    scenario.trade.path = options.tradePath;
   }
   const metricsPort = port("--metrics-port", options.metricsPort);
   const exporterPort = port("--exporter-port", options.exporterPort);

@@ -35,6 +35,8 @@ const GAS: Partial<Record<TxKind, bigint>> = {
   publish: 250_000n,
   request: 200_000n,
   confirm: 400_000n,
+  // request and confirm in one call (~224k measured)
+  buy: 450_000n,
   reject: 100_000n,
   review: 300_000n,
   channel_open: 200_000n,
@@ -218,7 +220,10 @@ export class Agents {
     this.emit({ type: "setup-done", transactions, seconds: (Date.now() - started) / 1000 });
   }
 
-  /** Each producer publishes one offer for the epoch's delivery window. */
+  /**
+   * Each producer publishes one offer for the epoch's delivery window: a standing one (its
+   * acceptance given ahead) on the standing path.
+   */
   async publishOffers(command: OffersCommand): Promise<void> {
     const { contracts, terms } = this.init;
     const ids: Record<string, string> = {};
@@ -229,7 +234,7 @@ export class Agents {
           agent,
           "publish",
           contracts.market,
-          MARKET.encodeFunctionData("publish", [
+          MARKET.encodeFunctionData(terms.path === "standing" ? "publishStanding" : "publish", [
             0,
             BigInt(terms.pricePerKwh),
             BigInt(terms.defaultPerKwh),
@@ -285,7 +290,7 @@ export class Agents {
     this.reader.destroy();
   }
 
-  // ---- one trade: B (request, seller's answer), C (review), D (channel payments)
+  // ---- one trade: B (buy; or request and the seller's answer), C (review), D (channel payments)
 
   private async walk(
     active: ActiveTrade,
@@ -298,6 +303,20 @@ export class Agents {
     if (offer === undefined) throw new TradeFailure("other", `${seller.spec.id} has no offer`);
     const wh = BigInt(terms.wh);
     const context = { trade: command.trade, run: command.run };
+
+    if (terms.path === "standing") {
+      const bought = await this.send(
+        buyer,
+        "buy",
+        contracts.market,
+        MARKET.encodeFunctionData("buy", [offer, wh]),
+        context,
+      );
+      if (bought.status !== "success")
+        throw new TradeFailure("revert", `buy ${bought.hash} reverted`);
+      const orderId = eventArg(bought, MARKET, "OrderRequested", "orderId") as bigint;
+      return this.decided(active, buyer, seller, orderId, bought, "buy");
+    }
 
     const requested = await this.send(
       buyer,
@@ -335,7 +354,21 @@ export class Agents {
     if (confirmed.status !== "success") {
       throw new TradeFailure("revert", `confirm ${confirmed.hash} reverted`);
     }
-    const decided = marketEvents(confirmed);
+    return this.decided(active, buyer, seller, orderId, confirmed, "confirm");
+  }
+
+  /** The seller's acceptance was mined (confirm, or buy on a standing offer): the review's answer. */
+  private async decided(
+    active: ActiveTrade,
+    buyer: Agent,
+    seller: Agent,
+    orderId: bigint,
+    accepted: MinedReceipt,
+    kind: "confirm" | "buy",
+  ): Promise<Omit<TradeEnd, "type" | "trade" | "run" | "at">> {
+    const { command } = active;
+    const base = { orderId: orderId.toString(), payments: 0, paymentSeconds: [] as number[] };
+    const decided = marketEvents(accepted);
     const denied = decided.find((event) => event.name === "OrderDenied");
     if (denied !== undefined) {
       return { ...base, outcome: "denied", detail: DENIAL_REASONS[Number(denied.args.reason)] };
@@ -354,7 +387,7 @@ export class Agents {
     } else if (!decided.some((event) => event.name === "OrderEstablished")) {
       throw new TradeFailure(
         "other",
-        `confirm ${confirmed.hash} neither established nor denied order ${orderId}`,
+        `${kind} ${accepted.hash} neither established nor denied order ${orderId}`,
       );
     }
 

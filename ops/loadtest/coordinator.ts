@@ -53,6 +53,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       chainId: options.chainId,
       blockPeriodSeconds: options.blockPeriodSeconds,
       paymentsPerTrade: scenario.trade.paymentsPerTrade,
+      tradePath: scenario.trade.path,
       ...(scenario.stress === undefined
         ? {}
         : {

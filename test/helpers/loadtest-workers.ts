@@ -32,6 +32,7 @@ export function echoInit(worker: number, agents: number, rpcUrl = "none"): Worke
       bond: "0",
       confirmationTimeoutSeconds: 1,
       tradeTimeoutSeconds: 1,
+      path: "request-confirm",
       rejectShare: 0,
     },
     storeDir: "/tmp",
