@@ -234,6 +234,7 @@ export async function loadtest(
   process.once("SIGTERM", onSignal);
   const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
   const { runLoadTest } = await import("../loadtest/coordinator.js");
+  const { samePortWebSocket } = await import("../loadtest/chain/follower.js");
   const { gridchainVersion } = await import("../version.js");
   const { chainTargets, readResources, sampleResources } = await import("../loadtest/resources.js");
   const chain = await chainTargets(await context.engine.status());
@@ -252,6 +253,8 @@ export async function loadtest(
       preset: options.scenario === undefined ? (options.preset ?? "smoke") : undefined,
       about: { network: context.spec.name, gridchain: gridchainVersion() },
       rpcUrl,
+      // anvil serves WebSocket JSON-RPC on its HTTP port; Besu's WebSocket port is not published.
+      ...(context.kind === "embedded" ? { wsUrl: samePortWebSocket(rpcUrl) } : {}),
       chainId: manifest.chainId,
       engine: context.kind,
       blockPeriodSeconds: context.spec.consensus.blockPeriodSeconds,

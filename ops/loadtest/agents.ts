@@ -7,7 +7,7 @@ import {
   PaymentChannels__factory,
 } from "../../types/ethers-contracts/index.js";
 import { DENIAL_REASONS } from "../market/client.js";
-import { BlockFollower, type MinedReceipt } from "./chain/follower.js";
+import { BlockFollower, pollIntervalMs, type MinedReceipt } from "./chain/follower.js";
 import { JsonRpc, RpcError, RpcTransportError } from "./chain/rpc.js";
 import { AccountSender, TxError, type SendResult } from "./chain/sender.js";
 import { sendReported } from "./reported.js";
@@ -89,7 +89,10 @@ export class Agents {
     private readonly emit: (message: FromWorker) => void,
   ) {
     this.rpc = new JsonRpc(init.rpcUrl, { batchWindowMs: 2, maxBatch: 200, timeoutMs: 30_000 });
-    this.follower = new BlockFollower(this.rpc, { pollMs: 100 });
+    this.follower = new BlockFollower(this.rpc, {
+      pollMs: pollIntervalMs(init.blockPeriodSeconds),
+      ...(init.wsUrl === undefined ? {} : { subscribeUrl: init.wsUrl }),
+    });
     this.reader = new JsonRpcProvider(init.rpcUrl, init.chainId, {
       staticNetwork: true,
       batchMaxCount: 100,

@@ -59,6 +59,10 @@ export type WorkerInit = {
   type: "init";
   worker: number;
   rpcUrl: string;
+  /** The node's WebSocket JSON-RPC, when it has one: new blocks are seen by subscription. */
+  wsUrl?: string;
+  /** Polling for new blocks (without a subscription) is tuned to it. */
+  blockPeriodSeconds: number;
   chainId: number;
   contracts: ContractAddresses;
   agents: AgentSpec[];
