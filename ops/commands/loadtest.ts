@@ -243,6 +243,7 @@ export async function loadtest(
     file: join(outDir, "resources.jsonl"),
     targets: () => [
       ...chain,
+      { name: "coordinator", pid: process.pid },
       ...[...workerPids].map(([id, pid]) => ({ name: `worker ${id}`, pid })),
     ],
   });

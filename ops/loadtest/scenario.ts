@@ -148,7 +148,7 @@ export const PRESETS = {
     stress: {
       startTradesPerSecond: 50,
       stepTradesPerSecond: 50,
-      maxTradesPerSecond: 400,
+      maxTradesPerSecond: 800,
       stepSeconds: 20,
     },
     workers: 2,

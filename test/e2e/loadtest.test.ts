@@ -217,9 +217,10 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
     const report = computeReport(records, readResources(join(outcome.outDir, "resources.jsonl")));
     const saved = JSON.parse(readFileSync(join(outcome.outDir, "report.json"), "utf8"));
     expect(saved).to.deep.equal(JSON.parse(JSON.stringify(report)));
-    // The chain and both process workers were sampled over the run.
+    // The chain, the coordinator and both process workers were sampled over the run.
     expect(report.resources.map((use) => use.name).sort()).to.deep.equal([
       "chain (anvil)",
+      "coordinator",
       "worker 0",
       "worker 1",
     ]);
@@ -427,7 +428,12 @@ runner: ${runner}
     const sampled = new Set(
       readResources(join(outcome.outDir, "resources.jsonl")).map((sample) => sample.name),
     );
-    expect([...sampled].sort()).to.deep.equal(["chain (anvil)", "worker 0", "worker 1"]);
+    expect([...sampled].sort()).to.deep.equal([
+      "chain (anvil)",
+      "coordinator",
+      "worker 0",
+      "worker 1",
+    ]);
     const testId = outcome.outDir.split("/").at(-1)!;
     const left = await new Docker().listContainers({
       all: true,
