@@ -108,6 +108,7 @@ export class Agents {
       this.init.agents.map(async (spec) => {
         const sender = new AccountSender({
           key: spec.key,
+          address: spec.address,
           chainId: this.init.chainId,
           rpc: this.rpc,
           follower: this.follower,
