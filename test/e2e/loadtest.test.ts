@@ -205,6 +205,12 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
       JSON.stringify([...ends.values()].filter((end) => end.outcome === "failed")),
     ).to.equal(0);
     expect(count("executed") + count("denied")).to.equal(60);
+    // Offers are published before the runs: their transactions count in no run's figures.
+    const publishes = records.filter((record) => record.t === "tx" && record.kind === "publish");
+    expect(publishes.length).to.be.greaterThan(0);
+    expect(
+      publishes.filter((record) => record.t === "tx" && record.run !== undefined),
+    ).to.deep.equal([]);
     // Standing offers: each trade is one buy, and nothing else of the trade goes on chain.
     const tradeTxs = records.filter(
       (record) => record.t === "tx" && record.trade !== undefined && record.kind !== "meter",
