@@ -13,6 +13,8 @@ export type LoadTestCommandOptions = ChainOptions & {
   /** Docker engines the docker runner spreads workers over (default: the local one). */
   dockerHost?: string[];
   workers?: string;
+  /** standing (one `buy` per trade) or request-confirm (two transactions); overrides the scenario. */
+  tradePath?: string;
   out?: string;
   /** Serve /metrics (load test on --metrics-port, chain and market exporter on 9464). */
   metrics: boolean;
@@ -41,6 +43,10 @@ export function register(program: Command): void {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--workers <n>", "number of workers (overrides the scenario)")
+    .option(
+      "--trade-path <path>",
+      "standing (offers carry acceptance terms: one buy per trade) or request-confirm (two transactions); overrides the scenario",
+    )
     .option("--out <dir>", "output folder (default: network/<name>/loadtest/<time>-<scenario>)")
     .option("--no-metrics", "serve no /metrics while the test runs")
     .option("--metrics-port <port>", "port of the load test's /metrics on 127.0.0.1", "9465")
@@ -57,6 +63,7 @@ export function register(program: Command): void {
         "",
         "Examples:",
         "  gridchain loadtest --preset smoke",
+        "  gridchain loadtest --preset stress --trade-path request-confirm",
         "  gridchain loadtest -c network/examples/loadtest-3000.yaml --preset paper",
         "  gridchain loadtest --scenario my-scenario.yaml --runner docker",
         "  gridchain loadtest --preset smoke --docker-host unix:///var/run/docker.sock --docker-host unix:///run/docker-b.sock",
@@ -141,6 +148,20 @@ export async function loadtest(
       throw new OperatorError(`--workers ${options.workers} is not allowed`, { hint: "use 1..64" });
     }
     scenario.workers = workers;
+  }
+  if (options.tradePath !== undefined) {
+    if (options.tradePath !== "standing" && options.tradePath !== "request-confirm") {
+      throw new OperatorError(`--trade-path ${options.tradePath} is not a trade path`, {
+        hint: "use standing or request-confirm",
+      });
+    }
+    if (options.tradePath === "standing" && scenario.trade.rejectShare > 0) {
+      throw new OperatorError(
+        `--trade-path standing: scenario ${scenario.name} has trade.rejectShare ${scenario.trade.rejectShare}`,
+        { hint: "a standing offer accepts every request within its terms; use request-confirm" },
+      );
+    }
+    scenario.trade.path = options.tradePath;
   }
   const metricsPort = port("--metrics-port", options.metricsPort);
   const exporterPort = port("--exporter-port", options.exporterPort);
@@ -229,6 +250,7 @@ export async function loadtest(
   process.once("SIGTERM", onSignal);
   const bar = options.progress && process.stderr.isTTY ? await progressBar() : undefined;
   const { runLoadTest } = await import("../loadtest/coordinator.js");
+  const { samePortWebSocket } = await import("../loadtest/chain/follower.js");
   const { gridchainVersion } = await import("../version.js");
   const { chainTargets, readResources, sampleResources } = await import("../loadtest/resources.js");
   const chain = await chainTargets(await context.engine.status());
@@ -237,6 +259,7 @@ export async function loadtest(
     file: join(outDir, "resources.jsonl"),
     targets: () => [
       ...chain,
+      { name: "coordinator", pid: process.pid },
       ...[...workerPids].map(([id, pid]) => ({ name: `worker ${id}`, pid })),
     ],
   });
@@ -247,6 +270,8 @@ export async function loadtest(
       preset: options.scenario === undefined ? (options.preset ?? "smoke") : undefined,
       about: { network: context.spec.name, gridchain: gridchainVersion() },
       rpcUrl,
+      // anvil serves WebSocket JSON-RPC on its HTTP port; Besu's WebSocket port is not published.
+      ...(context.kind === "embedded" ? { wsUrl: samePortWebSocket(rpcUrl) } : {}),
       chainId: manifest.chainId,
       engine: context.kind,
       blockPeriodSeconds: context.spec.consensus.blockPeriodSeconds,

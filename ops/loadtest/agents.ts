@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { Interface, JsonRpcProvider, SigningKey, type LogDescription } from "ethers";
+import { Interface, JsonRpcProvider, SigningKey } from "ethers";
 import { ChannelClient } from "../channels/client.js";
 import {
   EnergyMarket__factory,
@@ -7,13 +7,13 @@ import {
   PaymentChannels__factory,
 } from "../../types/ethers-contracts/index.js";
 import { DENIAL_REASONS } from "../market/client.js";
-import { BlockFollower, type MinedReceipt } from "./chain/follower.js";
-import { JsonRpc, RpcError, RpcTransportError } from "./chain/rpc.js";
-import { AccountSender, TxError, type SendResult } from "./chain/sender.js";
+import { BlockFollower, pollIntervalMs, type MinedReceipt } from "./chain/follower.js";
+import { JsonRpc } from "./chain/rpc.js";
+import { AccountSender, type SendResult } from "./chain/sender.js";
+import { GAS, TradeFailure, eventArg, failure, marketEvents, rejects } from "./agent-support.js";
 import { sendReported } from "./reported.js";
 import type {
   AgentSpec,
-  FailureReason,
   FromWorker,
   OffersCommand,
   TradeCommand,
@@ -25,23 +25,6 @@ import type {
 const MARKET = new Interface(EnergyMarket__factory.abi);
 const CREDIT = new Interface(GridCredit__factory.abi);
 const CHANNELS = new Interface(PaymentChannels__factory.abi);
-
-/**
- * Gas limits per transaction kind: measured gas (npm run bench:gas) with headroom. Fixed limits
- * spare an estimate round trip per transaction; gas is free (price 0) but the limit counts against
- * the block's, so it stays close to what the call needs.
- */
-const GAS: Partial<Record<TxKind, bigint>> = {
-  publish: 250_000n,
-  request: 200_000n,
-  confirm: 400_000n,
-  reject: 100_000n,
-  review: 300_000n,
-  channel_open: 200_000n,
-  channel_deposit: 150_000n,
-  approve: 80_000n,
-  bond_deposit: 120_000n,
-};
 
 type Agent = {
   spec: AgentSpec;
@@ -55,15 +38,6 @@ type ActiveTrade = {
   review?: (decision: { approved: boolean; detail?: string }) => void;
   ended: boolean;
 };
-
-class TradeFailure extends Error {
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * The agents of one worker: each a consortium account with its own key, nonce manager and (for
@@ -87,7 +61,10 @@ export class Agents {
     private readonly emit: (message: FromWorker) => void,
   ) {
     this.rpc = new JsonRpc(init.rpcUrl, { batchWindowMs: 2, maxBatch: 200, timeoutMs: 30_000 });
-    this.follower = new BlockFollower(this.rpc, { pollMs: 100 });
+    this.follower = new BlockFollower(this.rpc, {
+      pollMs: pollIntervalMs(init.blockPeriodSeconds),
+      ...(init.wsUrl === undefined ? {} : { subscribeUrl: init.wsUrl }),
+    });
     this.reader = new JsonRpcProvider(init.rpcUrl, init.chainId, {
       staticNetwork: true,
       batchMaxCount: 100,
@@ -103,6 +80,7 @@ export class Agents {
       this.init.agents.map(async (spec) => {
         const sender = new AccountSender({
           key: spec.key,
+          address: spec.address,
           chainId: this.init.chainId,
           rpc: this.rpc,
           follower: this.follower,
@@ -218,7 +196,12 @@ export class Agents {
     this.emit({ type: "setup-done", transactions, seconds: (Date.now() - started) / 1000 });
   }
 
-  /** Each producer publishes one offer for the epoch's delivery window. */
+  /**
+   * Each producer publishes one offer for the epoch's delivery window: a standing one (its
+   * acceptance given ahead) on the standing path. The offers are the epoch's setup, published
+   * before its first run starts: their transactions belong to no run (a run's confirmation times,
+   * and a stress step's bound, are its trades').
+   */
   async publishOffers(command: OffersCommand): Promise<void> {
     const { contracts, terms } = this.init;
     const ids: Record<string, string> = {};
@@ -229,7 +212,7 @@ export class Agents {
           agent,
           "publish",
           contracts.market,
-          MARKET.encodeFunctionData("publish", [
+          MARKET.encodeFunctionData(terms.path === "standing" ? "publishStanding" : "publish", [
             0,
             BigInt(terms.pricePerKwh),
             BigInt(terms.defaultPerKwh),
@@ -238,7 +221,6 @@ export class Agents {
             command.deliveryEnd,
             command.deliveryStart,
           ]),
-          { run: command.run },
         );
         if (result.status !== "success") throw new Error(`${id}: publish ${result.hash} reverted`);
         const offerId = eventArg(result, MARKET, "OfferPublished", "offerId") as bigint;
@@ -285,7 +267,7 @@ export class Agents {
     this.reader.destroy();
   }
 
-  // ---- one trade: B (request, seller's answer), C (review), D (channel payments)
+  // ---- one trade: B (buy; or request and the seller's answer), C (review), D (channel payments)
 
   private async walk(
     active: ActiveTrade,
@@ -298,6 +280,20 @@ export class Agents {
     if (offer === undefined) throw new TradeFailure("other", `${seller.spec.id} has no offer`);
     const wh = BigInt(terms.wh);
     const context = { trade: command.trade, run: command.run };
+
+    if (terms.path === "standing") {
+      const bought = await this.send(
+        buyer,
+        "buy",
+        contracts.market,
+        MARKET.encodeFunctionData("buy", [offer, wh]),
+        context,
+      );
+      if (bought.status !== "success")
+        throw new TradeFailure("revert", `buy ${bought.hash} reverted`);
+      const orderId = eventArg(bought, MARKET, "OrderRequested", "orderId") as bigint;
+      return this.decided(active, buyer, seller, orderId, bought, "buy");
+    }
 
     const requested = await this.send(
       buyer,
@@ -335,7 +331,21 @@ export class Agents {
     if (confirmed.status !== "success") {
       throw new TradeFailure("revert", `confirm ${confirmed.hash} reverted`);
     }
-    const decided = marketEvents(confirmed);
+    return this.decided(active, buyer, seller, orderId, confirmed, "confirm");
+  }
+
+  /** The seller's acceptance was mined (confirm, or buy on a standing offer): the review's answer. */
+  private async decided(
+    active: ActiveTrade,
+    buyer: Agent,
+    seller: Agent,
+    orderId: bigint,
+    accepted: MinedReceipt,
+    kind: "confirm" | "buy",
+  ): Promise<Omit<TradeEnd, "type" | "trade" | "run" | "at">> {
+    const { command } = active;
+    const base = { orderId: orderId.toString(), payments: 0, paymentSeconds: [] as number[] };
+    const decided = marketEvents(accepted);
     const denied = decided.find((event) => event.name === "OrderDenied");
     if (denied !== undefined) {
       return { ...base, outcome: "denied", detail: DENIAL_REASONS[Number(denied.args.reason)] };
@@ -354,7 +364,7 @@ export class Agents {
     } else if (!decided.some((event) => event.name === "OrderEstablished")) {
       throw new TradeFailure(
         "other",
-        `confirm ${confirmed.hash} neither established nor denied order ${orderId}`,
+        `${kind} ${accepted.hash} neither established nor denied order ${orderId}`,
       );
     }
 
@@ -430,45 +440,4 @@ export class Agents {
   private call(to: string, data: string): Promise<string> {
     return this.rpc.call<string>("eth_call", [{ to, data }, "latest"]);
   }
-}
-
-/** Deterministic: the same trade numbers are rejected in every run of a scenario. */
-function rejects(trade: number, share: number): boolean {
-  if (share <= 0) return false;
-  return ((trade * 2654435761) % 1_000_000) / 1_000_000 < share;
-}
-
-function marketEvents(receipt: MinedReceipt): LogDescription[] {
-  const events: LogDescription[] = [];
-  for (const log of receipt.logs) {
-    try {
-      const parsed = MARKET.parseLog(log);
-      if (parsed !== null) events.push(parsed);
-    } catch {
-      // Another contract's log (the token's transfers).
-    }
-  }
-  return events;
-}
-
-function eventArg(receipt: MinedReceipt, iface: Interface, event: string, arg: string): unknown {
-  for (const log of receipt.logs) {
-    try {
-      const parsed = iface.parseLog(log);
-      if (parsed?.name === event) return parsed.args.getValue(arg);
-    } catch {
-      // Not this contract's event.
-    }
-  }
-  throw new Error(`no ${event} event in transaction ${receipt.hash}`);
-}
-
-function failure(error: unknown): Omit<TradeEnd, "type" | "trade" | "run" | "at"> {
-  const detail = error instanceof Error ? error.message : String(error);
-  const base = { outcome: "failed" as const, detail, payments: 0, paymentSeconds: [] };
-  if (error instanceof TradeFailure) return { ...base, reason: error.reason };
-  if (error instanceof TxError) return { ...base, reason: error.reason };
-  if (error instanceof RpcError || error instanceof RpcTransportError)
-    return { ...base, reason: "rpc" };
-  return { ...base, reason: "other" };
 }

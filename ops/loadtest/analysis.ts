@@ -306,6 +306,9 @@ function blocksWithin(
   return blocks.filter((block) => block.seenAt >= from && block.seenAt <= to);
 }
 
+/** The record step's transactions: metering, not the trade itself. */
+const RECORD_KINDS: ReadonlySet<TxKind> = new Set(["meter", "settle_default"]);
+
 function summarise(input: {
   durationSeconds: number | null;
   trades: TradeOutcome[];
@@ -346,6 +349,11 @@ function summarise(input: {
       reverted: txs.filter((tx) => tx.status === "reverted").length,
       lost: txs.filter((tx) => tx.status === "lost").length,
       resent: txs.reduce((sum, tx) => sum + (tx.resent ?? 0), 0),
+      perExecutedTrade:
+        trades.executed === 0
+          ? null
+          : txs.filter((tx) => tx.trade !== undefined && !RECORD_KINDS.has(tx.kind)).length /
+            trades.executed,
     },
     confirmation: stats(confirmed.map(confirmationSeconds)),
     confirmationByKind: byKind,

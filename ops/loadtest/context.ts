@@ -1,4 +1,4 @@
-import { BlockFollower } from "./chain/follower.js";
+import { BlockFollower, pollIntervalMs } from "./chain/follower.js";
 import { JsonRpc } from "./chain/rpc.js";
 import { AccountSender } from "./chain/sender.js";
 import { Journal } from "./journal.js";
@@ -32,7 +32,11 @@ export class LoadTestContext {
     this.journal = new Journal(`${options.outDir}/journal.jsonl`);
     this.rpc = new JsonRpc(options.rpcUrl, { batchWindowMs: 2, maxBatch: 200, timeoutMs: 30_000 });
     // The coordinator mostly counts blocks; its own transactions (funding, reviews, metering) are few.
-    this.follower = new BlockFollower(this.rpc, { pollMs: 100, receipts: "watched" });
+    this.follower = new BlockFollower(this.rpc, {
+      pollMs: pollIntervalMs(options.blockPeriodSeconds),
+      receipts: "watched",
+      ...(options.wsUrl === undefined ? {} : { subscribeUrl: options.wsUrl }),
+    });
     this.metrics = options.metrics ?? new LoadTestMetrics();
     this.log = options.log ?? (() => {});
     const { scenario } = options;

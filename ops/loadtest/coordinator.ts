@@ -14,7 +14,7 @@ export type { LoadTestOptions, LoadTestResult, Progress, TestAccount } from "./t
 
 /**
  * Runs a load test: picks the agents from the consortium's accounts, tops up what they need in
- * one batch from the grid operator, starts the workers through the runner, has them set up
+ * one batch from the grid operator while it starts the workers through the runner, has them set up
  * (bonds, channels) and runs the scenario's runs one after the other, then meters a sample.
  * Every fact goes to the journal first; every trade started ends in it exactly once, whether it
  * finished, timed out, lost its worker or was interrupted.
@@ -53,6 +53,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       chainId: options.chainId,
       blockPeriodSeconds: options.blockPeriodSeconds,
       paymentsPerTrade: scenario.trade.paymentsPerTrade,
+      tradePath: scenario.trade.path,
       ...(scenario.stress === undefined
         ? {}
         : {
@@ -83,12 +84,22 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       }),
     );
     const setupStarted = Date.now();
-    const minted = await fund(ctx, tracker, agents);
-    const workersStarted = Date.now();
-    await supervisor.start(agents);
-    ctx.log(
-      `workers: ${supervisor.workers.length} ${options.runner.kind} workers ready in ${((Date.now() - workersStarted) / 1000).toFixed(1)} s (funding took ${((workersStarted - setupStarted) / 1000).toFixed(1)} s)`,
-    );
+    // The workers start (processes, nonces, channel stores) while the grid operator mints: the
+    // agents need their credits only once the workers set them up.
+    const since = (at: number) => ((Date.now() - at) / 1000).toFixed(1);
+    const [minted] = await Promise.all([
+      fund(ctx, tracker, agents).then((count) => {
+        ctx.log(`funding: done in ${since(setupStarted)} s`);
+        return count;
+      }),
+      supervisor
+        .start(agents)
+        .then(() =>
+          ctx.log(
+            `workers: ${supervisor.workers.length} ${options.runner.kind} workers ready in ${since(setupStarted)} s`,
+          ),
+        ),
+    ]);
     const setupTxs = await supervisor.broadcast({ type: "setup" }, "setup-done");
     const transactions =
       minted +

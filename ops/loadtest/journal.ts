@@ -26,6 +26,7 @@ const RECORD_SCHEMAS = {
     chainId: count,
     blockPeriodSeconds: z.number().finite().positive(),
     paymentsPerTrade: count,
+    tradePath: z.enum(["standing", "request-confirm"]).optional(),
     stress: z
       .object({
         successFloor: z.number().min(0).max(1),

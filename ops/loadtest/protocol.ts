@@ -34,7 +34,9 @@ export type TradeTerms = {
   defaultPerKwh: string;
   /** Channel payments per trade; 0 pays nothing off chain. */
   paymentsPerTrade: number;
-  /** Share of requests the seller turns down. */
+  /** `standing`: offers carry acceptance terms and a trade is one `buy`; else request + confirm. */
+  path: "standing" | "request-confirm";
+  /** Share of requests the seller turns down (request-confirm only). */
   rejectShare: number;
   /** A consumer's channel deposit (credits, base units). */
   channelDeposit: string;
@@ -57,6 +59,10 @@ export type WorkerInit = {
   type: "init";
   worker: number;
   rpcUrl: string;
+  /** The node's WebSocket JSON-RPC, when it has one: new blocks are seen by subscription. */
+  wsUrl?: string;
+  /** Polling for new blocks (without a subscription) is tuned to it. */
+  blockPeriodSeconds: number;
   chainId: number;
   contracts: ContractAddresses;
   agents: AgentSpec[];
@@ -65,7 +71,7 @@ export type WorkerInit = {
   storeDir: string;
 };
 
-/** Producers publish one offer each for a run's delivery window. */
+/** Producers publish one offer each (standing, when the trade path is) for a run's delivery window. */
 export type OffersCommand = {
   type: "offers";
   run: number;
@@ -75,7 +81,7 @@ export type OffersCommand = {
   wh: Record<string, string>;
 };
 
-/** Start one trade: the buyer requests from its seller's current offer. */
+/** Start one trade: the buyer buys from (or requests on) its seller's current offer. */
 export type TradeCommand = { type: "trade"; trade: number; run: number; buyer: string };
 
 export type ToWorker =
@@ -150,6 +156,8 @@ export type JournalRecord =
       chainId: number;
       blockPeriodSeconds: number;
       paymentsPerTrade: number;
+      /** How trades reached the chain (older journals lack it: request-confirm). */
+      tradePath?: "standing" | "request-confirm";
       /** A stress test's bounds: the knee is the last rate that kept them. */
       stress?: { successFloor: number; p99BlockPeriods: number };
       host: { cpus: number; cpuModel: string; memoryGiB: number; node: string };

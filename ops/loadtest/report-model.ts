@@ -44,6 +44,11 @@ export type Summary = {
     lost: number;
     /** Times a nonce was sent again. */
     resent: number;
+    /**
+     * On-chain transactions sent for trades (buy, request, confirm, reject, review; not metering)
+     * per executed trade; null when none executed.
+     */
+    perExecutedTrade: number | null;
   };
   /** Seconds from sending a transaction to the block holding it. */
   confirmation: Stats;

@@ -135,6 +135,39 @@ export function summariseResources(samples: readonly ResourceSample[]): Resource
   });
 }
 
+/** Whether a sampled process is the load generator's own: the coordinator or a worker. */
+export function isClient(name: string): boolean {
+  return name === "coordinator" || /^worker \d+$/.test(name);
+}
+
+/**
+ * CPU seconds the load generator (coordinator and workers) spent between `from` and `to` (epoch
+ * ms), from each process's samples: its CPU count at the last sample at or before each bound
+ * (its first sample when it started later, its last when it ended earlier).
+ */
+export function clientCpuSeconds(
+  samples: readonly ResourceSample[],
+  from: number,
+  to: number,
+): number {
+  const byProcess = new Map<string, ResourceSample[]>();
+  for (const sample of samples) {
+    if (!isClient(sample.name)) continue;
+    const key = `${sample.name}/${sample.pid}`;
+    const list = byProcess.get(key) ?? [];
+    list.push(sample);
+    byProcess.set(key, list);
+  }
+  let total = 0;
+  for (const list of byProcess.values()) {
+    const sorted = [...list].sort((a, b) => a.at - b.at);
+    const at = (time: number) =>
+      (sorted.findLast((sample) => sample.at <= time) ?? sorted[0]!).cpuSeconds;
+    total += Math.max(0, at(to) - at(from));
+  }
+  return total;
+}
+
 /**
  * The chain's processes to sample: the embedded engine's anvil, or each Besu container's main
  * process as this host sees it (Docker's inspect gives its host PID).

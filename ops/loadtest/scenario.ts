@@ -48,7 +48,13 @@ export const scenarioSchema = z
         defaultPerKwh: creditsSchema.default(50_000n),
         /** Off-chain channel payments per trade (installments); 0 pays nothing. */
         paymentsPerTrade: z.number().int().min(0).max(1000).default(20),
-        /** Share of requests the seller turns down (exercises the `rejected` outcome). */
+        /**
+         * How a trade reaches the chain: `standing` offers carry the seller's acceptance terms, so
+         * the consumer's `buy` establishes the order in one transaction; `request-confirm` is the
+         * two-transaction path (the consumer requests, the seller confirms or rejects).
+         */
+        path: z.enum(["standing", "request-confirm"]).default("standing"),
+        /** Share of requests the seller turns down (`request-confirm` only: exercises `rejected`). */
         rejectShare: share.default(0),
       })
       .strict()
@@ -118,7 +124,7 @@ export const PRESETS = {
     producerShare: 1 / 3,
     runs: [{ trades: 40 }, { trades: 20 }],
     load: { model: "open", tradesPerSecond: 10, rampSeconds: 1 },
-    trade: { paymentsPerTrade: 20, rejectShare: 0.05 },
+    trade: { paymentsPerTrade: 20 },
     metering: { sample: 0.1, maxWaitSeconds: 120 },
     timeouts: { confirmationSeconds: 10, tradeSeconds: 20 },
     workers: 2,
@@ -142,7 +148,7 @@ export const PRESETS = {
     stress: {
       startTradesPerSecond: 50,
       stepTradesPerSecond: 50,
-      maxTradesPerSecond: 400,
+      maxTradesPerSecond: 800,
       stepSeconds: 20,
     },
     workers: 2,
@@ -186,6 +192,13 @@ export function parseScenario(text: string, file: string): Scenario {
     }
     if (data.load.model !== "open") fail("load.model", "a stress test runs an open loop");
   }
+  if (data.trade.path === "standing" && data.trade.rejectShare > 0) {
+    fail(
+      "trade.rejectShare",
+      "a standing offer accepts every request within its terms: no seller can reject",
+      "set trade.path: request-confirm, or rejectShare: 0",
+    );
+  }
   if (data.trade.paymentsPerTrade > 0) {
     const amount = (BigInt(data.trade.wh) * data.trade.pricePerKwh) / 1000n;
     if (amount < BigInt(data.trade.paymentsPerTrade)) {
@@ -197,6 +210,11 @@ export function parseScenario(text: string, file: string): Scenario {
     }
   }
   return data;
+}
+
+/** On-chain transactions of a trade that runs every step: `buy`, or `request` and `confirm`. */
+export function transactionsPerTrade(scenario: Pick<Scenario, "trade">): number {
+  return scenario.trade.path === "standing" ? 1 : 2;
 }
 
 /** The stress preset's runs: one per rate step, each `stepSeconds` long. */

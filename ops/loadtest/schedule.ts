@@ -2,12 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TradeTracker } from "./confirmations.js";
 import type { LoadTestContext } from "./context.js";
 import { percentile } from "./report.js";
-import type { RunPlan } from "./scenario.js";
+import { transactionsPerTrade, type RunPlan } from "./scenario.js";
 import type { Supervisor } from "./supervision.js";
 import type { Epoch } from "./types.js";
-
-/** On-chain transactions of a trade that runs every step (request, confirm). */
-const TXS_PER_TRADE = 2;
 
 /** What a run ended with: the stress ramp decides from it whether the step held. */
 export type RunResult = { run: number; executed: number; failed: number; p99: number | null };
@@ -54,7 +51,7 @@ export async function runOne(
   tracker.report({});
   const stats = { executed: 0, failed: 0, confirmations: [] as number[] };
   tracker.runStats = stats;
-  ctx.metrics.offer(scenario.load.model === "open" ? rate * TXS_PER_TRADE : 0);
+  ctx.metrics.offer(scenario.load.model === "open" ? rate * transactionsPerTrade(scenario) : 0);
 
   let cursor = 0;
   const startTrade = (): boolean => {

@@ -57,6 +57,8 @@ export class Supervisor {
           type: "init",
           worker: id,
           rpcUrl: this.ctx.options.rpcUrl,
+          ...(this.ctx.options.wsUrl === undefined ? {} : { wsUrl: this.ctx.options.wsUrl }),
+          blockPeriodSeconds: this.ctx.options.blockPeriodSeconds,
           chainId: this.ctx.options.chainId,
           contracts: this.ctx.options.contracts,
           agents: group,

@@ -78,7 +78,10 @@ function describeTest(report: LoadReport): string[] {
     `Scenario ${test.scenario}${test.preset === undefined ? "" : ` (preset ${test.preset})`}: ` +
       `${test.nodes} nodes (${test.producers} producers, ${test.consumers} consumers) on ` +
       `${test.workers} ${test.runner} workers; engine ${test.engine}, chain id ${test.chainId}, ` +
-      `block period ${test.blockPeriodSeconds} s, ${test.paymentsPerTrade} channel payments per trade.`,
+      `block period ${test.blockPeriodSeconds} s, ${test.paymentsPerTrade} channel payments per trade; ` +
+      (test.tradePath === "standing"
+        ? "standing offers (a trade is one buy transaction)."
+        : "request and confirm (two transactions per trade)."),
     `Host: ${test.host.cpus} CPUs (${test.host.cpuModel}), ${test.host.memoryGiB} GiB memory, ` +
       `Node ${test.host.node}.`,
   ];
@@ -160,12 +163,26 @@ export function reportSections(report: LoadReport): Section[] {
       level: 2,
       title: "Transaction confirmation (seconds, send to block)",
       table: {
-        headers: ["run", "sent", "confirmed", "lost", "p50", "p95", "p99", "max", "mean"],
-        numeric: [false, true, true, true, true, true, true, true, true],
+        headers: [
+          "run",
+          "sent",
+          "confirmed",
+          "lost",
+          "per executed trade",
+          "p50",
+          "p95",
+          "p99",
+          "max",
+          "mean",
+        ],
+        numeric: [false, true, true, true, true, true, true, true, true, true],
         rows: perRun(report, (s) => [
           String(s.transactions.sent),
           String(s.transactions.confirmed),
           String(s.transactions.lost),
+          s.transactions.perExecutedTrade === null
+            ? "—"
+            : s.transactions.perExecutedTrade.toFixed(2),
           ...statCells(s.confirmation),
         ]),
       },

@@ -27,6 +27,7 @@ export function tradeTerms(scenario: Scenario, runs: RunPlan[], producers: numbe
     pricePerKwh: price.toString(),
     defaultPerKwh: penalty.toString(),
     paymentsPerTrade: trade.paymentsPerTrade,
+    path: trade.path,
     rejectShare: trade.rejectShare,
     channelDeposit: ((perConsumer * wh * price) / 1000n).toString(),
     bond: ((perProducer * wh * penalty) / 1000n).toString(),

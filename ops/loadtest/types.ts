@@ -18,6 +18,8 @@ export type LoadTestOptions = {
   /** What makes a report shareable: the network's name and the gridchain that ran the test. */
   about?: { network: string; gridchain: { version: string; commit?: string } };
   rpcUrl: string;
+  /** The node's WebSocket JSON-RPC, when it serves one: blocks are followed by subscription. */
+  wsUrl?: string;
   chainId: number;
   engine: string;
   blockPeriodSeconds: number;

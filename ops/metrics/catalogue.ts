@@ -60,6 +60,7 @@ export const TRANSACTION_KINDS = [
   "publish",
   "request",
   "confirm",
+  "buy",
   "reject",
   "cancel",
   "review",

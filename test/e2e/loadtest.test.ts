@@ -217,16 +217,29 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
       count("failed"),
       JSON.stringify([...ends.values()].filter((end) => end.outcome === "failed")),
     ).to.equal(0);
-    expect(count("rejected")).to.be.greaterThan(0);
-    expect(count("executed") + count("rejected") + count("denied")).to.equal(60);
+    expect(count("executed") + count("denied")).to.equal(60);
+    // Offers are published before the runs: their transactions count in no run's figures.
+    const publishes = records.filter((record) => record.t === "tx" && record.kind === "publish");
+    expect(publishes.length).to.be.greaterThan(0);
+    expect(
+      publishes.filter((record) => record.t === "tx" && record.run !== undefined),
+    ).to.deep.equal([]);
+    // Standing offers: each trade is one buy, and nothing else of the trade goes on chain.
+    const tradeTxs = records.filter(
+      (record) => record.t === "tx" && record.trade !== undefined && record.kind !== "meter",
+    ) as Extract<JournalRecord, { t: "tx" }>[];
+    expect(
+      tradeTxs.filter((tx) => tx.kind !== "settle_default").map((tx) => tx.kind),
+    ).to.deep.equal(Array(60).fill("buy"));
 
     // The report, recomputed here from the journal's raw records and the resource samples.
     const report = computeReport(records, readResources(join(outcome.outDir, "resources.jsonl")));
     const saved = JSON.parse(readFileSync(join(outcome.outDir, "report.json"), "utf8"));
     expect(saved).to.deep.equal(JSON.parse(JSON.stringify(report)));
-    // The chain and both process workers were sampled over the run.
+    // The chain, the coordinator and both process workers were sampled over the run.
     expect(report.resources.map((use) => use.name).sort()).to.deep.equal([
       "chain (anvil)",
+      "coordinator",
       "worker 0",
       "worker 1",
     ]);
@@ -241,7 +254,7 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
     const seconds = txs.map((tx) => (tx.minedAt! - tx.sentAt) / 1000);
     expect(report.totals.trades.signed).to.equal(60);
     expect(report.totals.trades.executed).to.equal(count("executed"));
-    expect(report.totals.trades.rejected).to.equal(count("rejected"));
+    expect(report.totals.transactions.perExecutedTrade).to.equal(60 / count("executed"));
     expect(report.totals.trades.successRate).to.equal(1);
     expect(report.totals.confirmation.p50).to.equal(nearestRank(seconds, 0.5));
     expect(report.totals.confirmation.p99).to.equal(nearestRank(seconds, 0.99));
@@ -294,6 +307,32 @@ timeouts: { confirmationSeconds: 10, tradeSeconds: 20 }
 workers: 2
 runner: ${runner}
 `;
+
+  it("keeps the two-transaction path selectable: request and confirm (or reject) per trade", async function () {
+    const scenario = await scenarioFile(
+      "two-tx.yaml",
+      small("process", 20).replace(
+        "trade: { paymentsPerTrade: 5 }",
+        "trade: { paymentsPerTrade: 5, path: request-confirm, rejectShare: 0.2 }",
+      ),
+    );
+    const outcome = await loadtest(await options({ scenario }), () => {});
+    const records = await readJournal(outcome.journalPath);
+    const ends = [...endsByTrade(records).values()];
+    expect(ends.filter((end) => end.outcome === "failed")).to.deep.equal([]);
+    const rejected = ends.filter((end) => end.outcome === "rejected").length;
+    expect(rejected).to.be.greaterThan(0);
+    const kinds = records.flatMap((record) =>
+      record.t === "tx" && record.trade !== undefined ? [record.kind] : [],
+    );
+    expect(kinds.filter((kind) => kind === "request").length).to.equal(20);
+    expect(kinds.filter((kind) => kind === "confirm").length).to.equal(20 - rejected);
+    expect(kinds.filter((kind) => kind === "reject").length).to.equal(rejected);
+    expect(kinds).to.not.include("buy");
+    expect(computeReport(records).totals.transactions.perExecutedTrade).to.equal(
+      40 / ends.filter((end) => end.outcome === "executed").length,
+    );
+  });
 
   it("refuses to serve metrics beyond this host and the compose gateway", async function () {
     let message = "";
@@ -402,7 +441,12 @@ runner: ${runner}
     const sampled = new Set(
       readResources(join(outcome.outDir, "resources.jsonl")).map((sample) => sample.name),
     );
-    expect([...sampled].sort()).to.deep.equal(["chain (anvil)", "worker 0", "worker 1"]);
+    expect([...sampled].sort()).to.deep.equal([
+      "chain (anvil)",
+      "coordinator",
+      "worker 0",
+      "worker 1",
+    ]);
     const testId = outcome.outDir.split("/").at(-1)!;
     const left = await new Docker().listContainers({
       all: true,

@@ -14,6 +14,7 @@ export function echoInit(worker: number, agents: number, rpcUrl = "none"): Worke
     type: "init",
     worker,
     rpcUrl,
+    blockPeriodSeconds: 1,
     chainId: 1337,
     contracts: { market: zero, review: zero, credit: zero, channels: zero },
     agents: Array.from({ length: agents }, (_, i) => ({
@@ -32,6 +33,7 @@ export function echoInit(worker: number, agents: number, rpcUrl = "none"): Worke
       bond: "0",
       confirmationTimeoutSeconds: 1,
       tradeTimeoutSeconds: 1,
+      path: "request-confirm",
       rejectShare: 0,
     },
     storeDir: "/tmp",

@@ -75,7 +75,7 @@ describe("load-test report: journal file and outputs", () => {
     ]);
     await expectOperatorError(
       () => readJournal(badKind),
-      `${badKind}: line 2: tx record: kind: must be one of "publish", "request", "confirm", "reject", "cancel", "review", "meter", "settle_default", "mint", "approve", "bond_deposit", "channel_open", "channel_deposit", "channel_close", "channel_settle", got "teleport"`,
+      `${badKind}: line 2: tx record: kind: must be one of "publish", "request", "confirm", "buy", "reject", "cancel", "review", "meter", "settle_default", "mint", "approve", "bond_deposit", "channel_open", "channel_deposit", "channel_close", "channel_settle", got "teleport"`,
     );
     const badGas = writeJournal([
       good,

@@ -134,6 +134,34 @@ describe("load-test report: trades", () => {
   });
 });
 
+describe("load-test report: transactions per trade", () => {
+  it("counts the trades' own transactions per executed trade, not metering nor setup", () => {
+    const trade = (n: number) => ({ trade: n });
+    const report = computeReport([
+      testRecord({ tradePath: "standing" }),
+      runRecord(1, 0, CLOSED),
+      tradeStart(1, 1, 0),
+      tradeStart(2, 1, 0),
+      tradeStart(3, 1, 0),
+      tx(1, 1, 0, 500, "buy", trade(1)),
+      tx(2, 1, 0, 500, "buy", trade(2)),
+      // a buy lost and sent again under a fresh nonce: both count
+      tx(3, 1, 0, null, "buy", trade(3)),
+      tx(4, 1, 600, 500, "buy", trade(3)),
+      tx(5, 1, 2000, 500, "meter", trade(1)),
+      tx(6, 1, 2000, 500, "settle_default", trade(1)),
+      tx(7, undefined, 0, 500, "mint"),
+      tradeEnd(1, 1, 600, "executed"),
+      tradeEnd(2, 1, 600, "executed"),
+      tradeEnd(3, 1, 1200, "executed"),
+      runEnd(1, 3_000),
+    ]);
+    expect(report.runs[0]!.transactions.perExecutedTrade).to.equal(4 / 3);
+    expect(report.totals.transactions.perExecutedTrade).to.equal(4 / 3);
+    expect(renderMarkdown(report)).to.contain("standing offers (a trade is one buy transaction)");
+  });
+});
+
 describe("load-test report: timing", () => {
   it("percentile is nearest-rank on sorted values", () => {
     const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -164,6 +192,7 @@ describe("load-test report: timing", () => {
       reverted: 0,
       lost: 1,
       resent: 3,
+      perExecutedTrade: null,
     });
     const { mean, ...ranks } = run.confirmation;
     expect(ranks).to.deep.equal({ count: 20, p50: 1.0, p95: 1.9, p99: 2.0, max: 2.0 });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { join } from "node:path";
 import {
+  clientCpuSeconds,
   readProcess,
   readResources,
   sampleResources,
@@ -49,6 +50,31 @@ describe("load-test resources: CPU and memory of the chain and workers", () => {
       { name: "chain", samples: 3, cpuPercentMean: 37.5, cpuPercentPeak: 50, rssPeakMiB: 120 },
       { name: "worker 0", samples: 2, cpuPercentMean: null, cpuPercentPeak: null, rssPeakMiB: 60 },
     ]);
+  });
+
+  it("counts the load generator's CPU seconds (coordinator and workers, not the chain) over a window", () => {
+    const sample = (name: string, pid: number, at: number, cpuSeconds: number) => ({
+      at,
+      name,
+      pid,
+      cpuSeconds,
+      rssBytes: 1,
+    });
+    const samples = [
+      sample("chain (anvil)", 1, 1000, 5),
+      sample("chain (anvil)", 1, 3000, 50),
+      sample("coordinator", 2, 1000, 1),
+      sample("coordinator", 2, 2000, 1.5),
+      sample("coordinator", 2, 3000, 2),
+      sample("worker 0", 3, 1000, 10),
+      sample("worker 0", 3, 3000, 12),
+      // started within the window: counted from its first sample
+      sample("worker 1", 4, 2000, 0.5),
+      sample("worker 1", 4, 3000, 0.75),
+    ];
+    expect(clientCpuSeconds(samples, 1000, 3000)).to.equal(1 + 2 + 0.25);
+    // 2500 falls between samples: the count at the last sample before it
+    expect(clientCpuSeconds(samples, 1000, 2500)).to.equal(0.5 + 0 + 0);
   });
 
   it("puts date, network, gridchain version, contracts, the embedded warning and resources in the report", () => {

@@ -1,7 +1,13 @@
 import { expect } from "chai";
 import { OperatorError } from "../../ops/errors.js";
 import { tradeTerms } from "../../ops/loadtest/coordinator.js";
-import { PRESETS, parseScenario, presetScenario, stressRuns } from "../../ops/loadtest/scenario.js";
+import {
+  PRESETS,
+  parseScenario,
+  presetScenario,
+  stressRuns,
+  transactionsPerTrade,
+} from "../../ops/loadtest/scenario.js";
 
 function problem(text: string): string {
   try {
@@ -73,6 +79,25 @@ describe("load-test scenarios", function () {
         'name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  wh: 1\n  pricePerKwh: "0.001"\n  paymentsPerTrade: 5\n',
       ),
     ).to.contain("trade.paymentsPerTrade: a trade costs 1 base units of credit");
+  });
+
+  it("every preset trades from standing offers: one transaction per trade", function () {
+    for (const name of Object.keys(PRESETS)) {
+      const scenario = presetScenario(name);
+      expect(scenario.trade.path, name).to.equal("standing");
+      expect(transactionsPerTrade(scenario), name).to.equal(1);
+    }
+    const twoTx = parseScenario(
+      "name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  path: request-confirm\n  rejectShare: 0.1\n",
+      "s.yaml",
+    );
+    expect(transactionsPerTrade(twoTx)).to.equal(2);
+  });
+
+  it("refuses a reject share on standing offers, which no seller can reject", function () {
+    expect(
+      problem("name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  rejectShare: 0.1\n"),
+    ).to.contain("trade.rejectShare: a standing offer accepts every request within its terms");
   });
 
   it("ramps a stress test in steps up to the maximum rate", function () {

@@ -306,6 +306,15 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
     expect(methods.filter((method) => method === "eth_getTransactionReceipt")).to.have.length(1);
   });
 
+  it("takes the address it is given (the accounts list) instead of deriving it from the key", () => {
+    const rpc = new JsonRpc("http://127.0.0.1:9");
+    const follower = new BlockFollower(rpc, { pollMs: 1000 });
+    const options = { key: KEY, chainId: CHAIN_ID, rpc, follower, timeoutMs: 1000 };
+    expect(new AccountSender(options).address).to.equal(ACCOUNT);
+    const given = ACCOUNT.toLowerCase();
+    expect(new AccountSender({ ...options, address: given }).address).to.equal(given);
+  });
+
   it("sends one account's transactions one after another with consecutive nonces", async () => {
     const c = await chain([], cleanup);
     const sender = await c.sender();

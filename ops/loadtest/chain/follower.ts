@@ -40,11 +40,33 @@ const CATCH_UP_BLOCKS = 16;
 /** Receipts of the latest blocks stay known, so a watch that starts late still resolves. */
 const REMEMBERED_BLOCKS = 64;
 
+/** A follower polls this many times per block period when it has no subscription. */
+const POLLS_PER_PERIOD = 20;
+
 /**
- * The one reader of new blocks in a worker: polls the head, and for every new block reads its
- * header and all its receipts in one batched request, never one poll per transaction. Every
- * transaction an agent waits for resolves from there. Blocks are handled strictly in order, each
- * once; a follower that fell behind catches up block by block.
+ * How often to poll for the head: often enough that a block waits on average a fortieth of the
+ * period before it is seen, at most every 20 ms (a faster head poll costs CPU and finds nothing).
+ */
+export function pollIntervalMs(blockPeriodSeconds: number): number {
+  return Math.max(20, Math.min(250, Math.round((blockPeriodSeconds * 1000) / POLLS_PER_PERIOD)));
+}
+
+/**
+ * The JSON-RPC WebSocket endpoint of a node that serves it on its HTTP port (anvil does; Besu has
+ * a port of its own): the same address with ws:// for http://.
+ */
+export function samePortWebSocket(httpUrl: string): string {
+  return httpUrl.replace(/^http(s?):\/\//, "ws$1://");
+}
+
+/**
+ * The one reader of new blocks in a worker: learns of a new head from an `eth_subscribe newHeads`
+ * subscription when the node offers one (a block is read the moment it exists), else by polling
+ * the head; for every new block it reads its header and all its receipts in one batched request,
+ * never one poll per transaction. Every transaction an agent waits for resolves from there. Blocks
+ * are handled strictly in order, each once; a follower that fell behind catches up block by block.
+ * With a subscription the head is still polled, once a `subscribedPollMs`, in case a notification
+ * is lost; a subscription that fails or closes leaves the follower polling every `pollMs`.
  */
 export class BlockFollower {
   private readonly rpc: JsonRpc;
@@ -60,6 +82,14 @@ export class BlockFollower {
   private current = -1;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private readonly subscribeUrl: string | undefined;
+  private readonly subscribedPollMs: number;
+  private socket: WebSocket | undefined;
+  /** Whether the node confirmed the newHeads subscription (and it has not closed since). */
+  subscribed = false;
+  /** The poll under way; a head announced meanwhile is read right after it. */
+  private polling: Promise<void> | undefined;
+  private announced = -1;
   /** The last polling failure, kept for diagnostics; polling goes on. */
   lastError: Error | undefined;
 
@@ -68,10 +98,22 @@ export class BlockFollower {
    * (a follower that mostly counts blocks spares the node the largest answer it gives); a
    * transaction watched after its block was read without them is fetched on its own.
    */
-  constructor(rpc: JsonRpc, options: { pollMs: number; receipts?: "always" | "watched" }) {
+  constructor(
+    rpc: JsonRpc,
+    options: {
+      pollMs: number;
+      receipts?: "always" | "watched";
+      /** A WebSocket JSON-RPC endpoint to subscribe to new heads on. */
+      subscribeUrl?: string;
+      /** Head polling while subscribed (default 1000 ms). */
+      subscribedPollMs?: number;
+    },
+  ) {
     this.rpc = rpc;
     this.pollMs = options.pollMs;
     this.receipts = options.receipts ?? "always";
+    this.subscribeUrl = options.subscribeUrl;
+    this.subscribedPollMs = options.subscribedPollMs ?? 1000;
   }
 
   /** Starts following at the current head: blocks after it are reported. */
@@ -80,6 +122,7 @@ export class BlockFollower {
     this.current = Number(BigInt(await this.rpc.call<string>("eth_blockNumber", [])));
     this.next = this.current + 1;
     this.running = true;
+    if (this.subscribeUrl !== undefined) await this.subscribe(this.subscribeUrl);
     this.schedule();
   }
 
@@ -87,6 +130,9 @@ export class BlockFollower {
     this.running = false;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.subscribed = false;
+    this.socket?.close();
+    this.socket = undefined;
   }
 
   /** The number of the last block handled. */
@@ -121,14 +167,108 @@ export class BlockFollower {
     this.listeners.push(listener);
   }
 
-  private schedule(): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => void this.poll().finally(() => this.schedule()), this.pollMs);
+  /**
+   * Subscribes to new heads; resolves once the node answered (or refused, or the socket failed:
+   * then the follower polls). Never throws: a node without WebSocket is followed by polling.
+   */
+  private subscribe(url: string): Promise<void> {
+    return new Promise((resolve) => {
+      let socket: WebSocket;
+      try {
+        socket = new WebSocket(url);
+      } catch (error) {
+        this.lastError = error instanceof Error ? error : new Error(String(error));
+        resolve();
+        return;
+      }
+      this.socket = socket;
+      const settle = setTimeout(() => {
+        socket.close();
+        resolve();
+      }, 5000);
+      const done = () => {
+        clearTimeout(settle);
+        resolve();
+      };
+      socket.addEventListener("open", () =>
+        socket.send(
+          JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }),
+        ),
+      );
+      socket.addEventListener("message", (event) => {
+        let message: {
+          id?: number;
+          result?: unknown;
+          error?: { message: string };
+          method?: string;
+          params?: { result?: { number?: string } };
+        };
+        try {
+          message = JSON.parse(String(event.data));
+        } catch {
+          return;
+        }
+        if (message.id === 1) {
+          if (message.error !== undefined || typeof message.result !== "string") {
+            this.lastError = new Error(
+              `eth_subscribe newHeads: ${message.error?.message ?? "no id"}`,
+            );
+            socket.close();
+          } else {
+            this.subscribed = true;
+          }
+          done();
+          return;
+        }
+        const number = message.params?.result?.number;
+        if (message.method === "eth_subscription" && typeof number === "string")
+          this.announce(Number(BigInt(number)));
+      });
+      const lost = () => {
+        this.subscribed = false;
+        if (this.socket === socket) this.socket = undefined;
+        done();
+        // Polling picks up at its own pace: no longer the subscribed interval.
+        if (this.running && this.polling === undefined) this.schedule();
+      };
+      // A refused connection fires "error" alone (no "close"), a dropped one "close".
+      socket.addEventListener("error", () => {
+        this.lastError = new Error(`newHeads subscription on ${url} failed`);
+        lost();
+      });
+      socket.addEventListener("close", lost);
+    });
   }
 
-  private async poll(): Promise<void> {
+  /** The node announced head `number`: read up to it now (or right after the poll under way). */
+  private announce(number: number): void {
+    this.announced = Math.max(this.announced, number);
+    if (this.polling === undefined) this.pollNow(number);
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => this.pollNow(),
+      this.subscribed ? this.subscribedPollMs : this.pollMs,
+    );
+  }
+
+  private pollNow(latest?: number): void {
+    if (!this.running || this.polling !== undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.polling = this.poll(latest).finally(() => {
+      this.polling = undefined;
+      if (this.running && this.announced >= this.next) this.pollNow(this.announced);
+      else this.schedule();
+    });
+  }
+
+  private async poll(known?: number): Promise<void> {
     try {
-      const latest = Number(BigInt(await this.rpc.call<string>("eth_blockNumber", [])));
+      const latest = known ?? Number(BigInt(await this.rpc.call<string>("eth_blockNumber", [])));
       while (this.running && this.next <= latest) {
         const numbers: number[] = [];
         for (let n = this.next; n <= latest && numbers.length < CATCH_UP_BLOCKS; n++)

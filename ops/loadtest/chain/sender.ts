@@ -140,13 +140,19 @@ export class AccountSender {
     /** Signing implementation (default: libsecp256k1 when installed). */
     ecdsa?: Ecdsa;
     /**
+     * The key's address when the caller knows it already (the consortium's accounts list it):
+     * deriving it is a public-key computation in JavaScript, milliseconds per account, which for
+     * thousands of agents is most of a worker's start.
+     */
+    address?: string;
+    /**
      * Called each time the node accepts a transaction (first send and every resend), and for a
      * mined transaction whose acceptance was never seen (its answer was lost).
      */
     onSent?: (hash: string, nonce: number) => void;
   }) {
     this.key = new SigningKey(options.key);
-    this.address = computeAddress(this.key);
+    this.address = options.address ?? computeAddress(this.key);
     this.chainId = BigInt(options.chainId);
     this.rpc = options.rpc;
     this.follower = options.follower;
