@@ -12,6 +12,7 @@ import * as upgrade from "./upgrade.js";
 import * as exporter from "./exporter.js";
 import * as monitor from "./monitor.js";
 import * as loadtest from "./loadtest.js";
+import * as members from "./members.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -34,4 +35,5 @@ export const commands: CommandModule[] = [
   monitor,
   demo,
   loadtest,
+  members,
 ];

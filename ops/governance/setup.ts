@@ -47,6 +47,15 @@ export async function deployGovernanceFor(params: {
 }): Promise<number> {
   const validatorSet = validatorContractOf(params.spec);
   if (validatorSet === undefined) return 0;
+  let members;
+  try {
+    members = membersFromNetwork(params.spec, params.accounts, readNodes(params.networkDir));
+  } catch (error) {
+    if (!(error instanceof OperatorError)) throw error;
+    // The market works without it; say why the members cannot vote yet.
+    params.log(`governance: not deployed: ${error.message} (${error.hint ?? ""})`);
+    return 0;
+  }
   return ensureGovernance({
     hre: params.hre,
     connection: params.connection,
@@ -54,7 +63,7 @@ export async function deployGovernanceFor(params: {
     manifest: params.manifest,
     validatorSet,
     parameters: params.spec.governance,
-    members: membersFromNetwork(params.spec, params.accounts, readNodes(params.networkDir)),
+    members,
     recordPath: governanceRecordPath(params.manifestPath),
     log: params.log,
   });

@@ -77,6 +77,17 @@ export const TRANSACTION_KINDS = [
 /** Trade outcomes as DESIGN.md defines them; success ratio = executed / (executed + failed). */
 export const TRADE_OUTCOMES = ["executed", "denied", "rejected", "failed"] as const;
 
+/** ConsortiumGovernance.ProposalState, in order. */
+export const PROPOSAL_STATES = [
+  "active",
+  "defeated",
+  "queued",
+  "executable",
+  "expired",
+  "executed",
+  "canceled",
+] as const;
+
 /** Why a trade that should have worked did not. */
 export const FAILURE_REASONS = [
   "revert",
@@ -233,6 +244,35 @@ export const METRICS = [
     help: "Blocks since each validator last proposed (the window length when it never did)",
     source: "besu",
     labels: { validator: "validator" },
+  },
+  // --- members' governance (ops/metrics/governance.ts): read from the contracts each poll
+  {
+    name: "gridchain_governance_members",
+    type: "gauge",
+    help: "Member organisations with a vote (ConsortiumGovernance.memberCount)",
+    source: "market",
+    labels: {},
+  },
+  {
+    name: "gridchain_governance_contract_validators",
+    type: "gauge",
+    help: "Validators the QBFT validator contract lists (getValidators(), what Besu reads)",
+    source: "market",
+    labels: {},
+  },
+  {
+    name: "gridchain_governance_proposals",
+    type: "gauge",
+    help: "Proposals by state; active, queued and executable are pending",
+    source: "market",
+    labels: { state: PROPOSAL_STATES },
+  },
+  {
+    name: "gridchain_governance_pending_votes",
+    type: "gauge",
+    help: "Votes cast on pending proposals (active, queued, executable), by choice",
+    source: "market",
+    labels: { support: ["for", "against"] },
   },
   // --- load test (issue 6): the coordinator exports these
   {
