@@ -40,6 +40,24 @@ contract ValidatorSet {
         _;
     }
 
+    /**
+     * @notice For a chain that moves from block-header validators to this contract (a QBFT
+     * transition): deployed by a transaction with the current validators. In a genesis `alloc` no
+     * constructor runs; the generator writes the same storage directly.
+     */
+    constructor(address[] memory initialValidators, address initialController) {
+        if (initialController == address(0)) revert ValidatorSetZeroAddress();
+        for (uint256 i = 0; i < initialValidators.length; ++i) {
+            address validator = initialValidators[i];
+            if (validator == address(0)) revert ValidatorSetZeroAddress();
+            if (_indexOf(validator) != type(uint256).max) revert ValidatorSetAlreadyValidator(validator);
+            _validators.push(validator);
+            emit ValidatorAdded(validator);
+        }
+        _controller = initialController;
+        emit ControllerChanged(address(0), initialController);
+    }
+
     /// @notice The validators of the next block, in the order they were added.
     function getValidators() external view returns (address[] memory) {
         return _validators;

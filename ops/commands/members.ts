@@ -88,6 +88,16 @@ export function register(program: Command): void {
   ).action(async (options: ChainOptions) => console.log((await membersStatus(options)).join("\n")));
   chainOptions(
     members
+      .command("migrate")
+      .description(
+        "block-header network: deploy the validator contract with today's validators, for a QBFT transition",
+      )
+      .argument("<block>", "the block from which Besu reads the validators from the contract"),
+  ).action(async (block: string, options: ChainOptions) =>
+    console.log((await membersMigrate(block, options)).join("\n")),
+  );
+  chainOptions(
+    members
       .command("sync")
       .description("apply the members on chain to this node's allowlists (besu engine, perm_*)")
       .option("--rpc <url...>", "each of your nodes' RPC (default: the engine's RPC node)"),
@@ -284,6 +294,71 @@ export async function membersStatus(options: ChainOptions): Promise<string[]> {
       );
     }
     return lines;
+  } finally {
+    await session.connection.close();
+  }
+}
+
+/**
+ * Deploys a ValidatorSet holding the chain's current validators (Besu: qbft_getValidatorsByBlockNumber,
+ * which answers them sorted; embedded engine: the plan's, since anvil has no consensus) and says
+ * what to add to the YAML. The transition itself is a genesis config change every node must load
+ * before `block`: `generate` accepts an appended transition on a started chain.
+ */
+export async function membersMigrate(block: string, options: ChainOptions): Promise<string[]> {
+  const at = Number(block);
+  if (!Number.isInteger(at) || at < 1)
+    throw new OperatorError(`migrate: block must be a positive integer, got "${block}"`);
+  const context = await chainContext(options);
+  if (context.spec.consensus.protocol !== "qbft") {
+    throw new OperatorError("migrate: only a QBFT network reads validators from a contract");
+  }
+  const { accountId, openSession, readAccounts, requireRunning } = await import("./hardhat.js");
+  const { deployValidatorSet } = await import("../governance/deploy.js");
+  const { readNodes } = await import("../governance/setup.js");
+  const { rpcCall } = await import("../engines/rpc.js");
+  await requireRunning(context);
+  const head = Number(
+    BigInt(
+      await rpcCall<string>(context.engine.rpcUrl(), "eth_blockNumber", [], 10_000, {
+        token: context.engine.rpcHeaders().authorization?.replace(/^Bearer /, ""),
+      }),
+    ),
+  );
+  if (at <= head) {
+    throw new OperatorError(`migrate: block ${at} is not ahead of the chain (head ${head})`, {
+      hint: "pick a block far enough ahead to regenerate and restart every node before it",
+    });
+  }
+  const validators =
+    context.kind === "besu"
+      ? await rpcCall<string[]>(
+          context.engine.rpcUrl(),
+          "qbft_getValidatorsByBlockNumber",
+          ["latest"],
+          10_000,
+          {
+            token: context.engine.rpcHeaders().authorization?.replace(/^Bearer /, ""),
+          },
+        )
+      : readNodes(context.networkDir)
+          .filter((node) => node.kind === "validator")
+          .map((node) => node.address);
+  const deployerId = accountId(readAccounts(context.networkDir), "deployer");
+  const session = await openSession(context, [deployerId]);
+  try {
+    const { address } = await deployValidatorSet({
+      connection: session.connection,
+      deployer: session.signers.get(deployerId)!,
+      validators,
+    });
+    return [
+      `validator contract deployed at ${address} with ${validators.length} validators`,
+      `add to ${options.config} under consensus:`,
+      "  validatorSelection: blockheader",
+      `  validatorContractTransition: { block: ${at}, address: "${address}" }`,
+      `then 'gridchain generate', restart every node before block ${at}, and 'gridchain deploy' (the governance takes the contract over)`,
+    ];
   } finally {
     await session.connection.close();
   }

@@ -163,3 +163,25 @@ export async function ensureGovernance(params: EnsureGovernanceParams): Promise<
   }
   return sent;
 }
+
+/**
+ * Deploys a ValidatorSet by transaction, holding `validators` and controlled by `deployer` until
+ * `gridchain deploy` hands it to the governance: the contract a block-header chain moves to through
+ * a QBFT transition (its genesis cannot hold one any more).
+ */
+export async function deployValidatorSet(params: {
+  connection: NetworkConnection;
+  deployer: HardhatEthersSigner;
+  validators: string[];
+}): Promise<{ address: string; tx: string }> {
+  const factory = await params.connection.ethers.getContractFactory(
+    "ValidatorSet",
+    params.deployer,
+  );
+  const set = await factory.deploy(params.validators, await params.deployer.getAddress());
+  await set.waitForDeployment();
+  return {
+    address: getAddress(await set.getAddress()),
+    tx: set.deploymentTransaction()?.hash ?? "",
+  };
+}

@@ -13,12 +13,13 @@ import {
   proposalCalls,
   readMembers,
 } from "../../ops/governance/client.js";
-import { ensureGovernance } from "../../ops/governance/deploy.js";
+import { deployValidatorSet, ensureGovernance } from "../../ops/governance/deploy.js";
 import { memberId, type MemberInput } from "../../ops/governance/members.js";
 import type { ConsortiumGovernance, ValidatorSet } from "../../types/ethers-contracts/index.js";
 import { tempDir } from "../ops/helpers.js";
 import { deployWorld } from "../helpers/market.js";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
 const SET_ADDRESS = "0x0000000000000000000000000000000000007a11";
 const PARAMETERS = {
@@ -120,7 +121,7 @@ async function governed() {
 }
 
 describe("ConsortiumGovernance", () => {
-  it("a member joins by a vote of more than 2/3: validator set, roles and zones change in one execution", async () => {
+  it("a member joins by a vote of more than 2/3: validator set, roles and zones change in one execution; it votes only on later proposals", async () => {
     const g = await governed();
     const { world, governance, set, hydro } = g;
     const calls = proposalCalls.addMember(await governance.getAddress(), hydro);
@@ -133,6 +134,14 @@ describe("ConsortiumGovernance", () => {
     expect(await governance.state(id)).to.equal(State.Queued);
     await advance(g.connection, 50);
     expect(await governance.state(id)).to.equal(State.Executable);
+    // Made before hydro joins: hydro is not in its member count and may not vote on it.
+    const earlier = await propose(
+      governance,
+      world.grid,
+      proposalCalls.setLimits(await world.review.getAddress(), 1000n, 2000n),
+      0,
+      "limits",
+    );
     await expect(governance.execute(id, calls.targets, calls.values, calls.calldatas))
       .to.emit(governance, "MemberAdded")
       .and.to.emit(set, "ValidatorAdded")
@@ -147,6 +156,9 @@ describe("ConsortiumGovernance", () => {
     expect(await world.review.zoneOf(g.hydroVoter.address)).to.equal(1n);
     expect(await governance.memberCount()).to.equal(5n);
     expect(await governance.state(id)).to.equal(State.Executed);
+    await expect(governance.connect(g.hydroVoter).castVote(earlier, true))
+      .to.be.revertedWithCustomError(governance, "GovernanceJoinedAfterProposal")
+      .withArgs(earlier, memberId("hydro"));
     // The new member votes from now on; it can publish an offer (holds PRODUCER).
     await (
       await world.market
@@ -189,7 +201,7 @@ describe("ConsortiumGovernance", () => {
     expect(await governance.memberCount()).to.equal(4n);
   });
 
-  it("one vote per member organisation: a second vote, a non-member and a member that joined later are refused", async () => {
+  it("one vote per member organisation: a second vote and a non-member are refused", async () => {
     const g = await governed();
     const { world, governance } = g;
     const calls = proposalCalls.setLimits(await world.review.getAddress(), 1000n, 2000n);
@@ -291,6 +303,50 @@ describe("ConsortiumGovernance", () => {
     await expect(set.connect(world.admin).addValidator(validator()))
       .to.be.revertedWithCustomError(set, "ValidatorSetUnauthorized")
       .withArgs(world.admin.address, await governance.getAddress());
+  });
+
+  it("a ValidatorSet deployed by transaction (a block-header chain's transition) holds the given validators and is handed to the governance", async () => {
+    const connection = await hre.network.create();
+    const world = await deployWorld(hre, connection);
+    const validators = [validator(), validator(), validator(), validator()];
+    const { address } = await deployValidatorSet({
+      connection,
+      deployer: world.admin,
+      validators,
+    });
+    const set = (await connection.ethers.getContractAt(
+      "ValidatorSet",
+      address,
+    )) as unknown as ValidatorSet;
+    expect(await set.getValidators()).to.deep.equal(validators);
+    expect(await set.controller()).to.equal(world.admin.address);
+    const signers = await connection.ethers.getSigners();
+    const members = [world.grid, world.solar, world.wind, signers[9]!].map(
+      (voter, index): MemberInput => ({
+        id: memberId(["grid", "solar", "wind", "storage"][index]!),
+        voter: voter.address,
+        gridOperator: index === 0,
+        enodes: [],
+        validators: [validators[index]!],
+        accounts: [],
+        roles: [],
+        zones: [],
+      }),
+    );
+    const recordPath = join(tempDir(), "transition.governance.json");
+    await ensureGovernance({
+      hre,
+      connection,
+      deployer: world.admin,
+      manifest: world.manifest,
+      validatorSet: address,
+      parameters: PARAMETERS,
+      members,
+      recordPath,
+      log: () => undefined,
+    });
+    const record = JSON.parse(readFileSync(recordPath, "utf8")) as { governance: string };
+    expect(await set.controller()).to.equal(record.governance);
   });
 
   it("a second ensureGovernance sends nothing", async () => {
