@@ -313,6 +313,15 @@ export async function membersMigrate(block: string, options: ChainOptions): Prom
   if (context.spec.consensus.protocol !== "qbft") {
     throw new OperatorError("migrate: only a QBFT network reads validators from a contract");
   }
+  const { previousLayout } = await import("./chain-identity.js");
+  if (previousLayout(context.networkDir).previousValidatorSelection === "contract") {
+    throw new OperatorError(
+      `migrate: ${context.networkDir} already reads its validators from the contract`,
+      {
+        hint: "change validators with 'gridchain members propose'",
+      },
+    );
+  }
   const { accountId, openSession, readAccounts, requireRunning } = await import("./hardhat.js");
   const { deployValidatorSet } = await import("../governance/deploy.js");
   const { readNodes } = await import("../governance/setup.js");
