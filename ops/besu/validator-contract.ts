@@ -53,3 +53,20 @@ export function validatorContractAlloc(
     storage: validatorContractStorage(validators, controller),
   };
 }
+
+/**
+ * The validators a ValidatorSet's genesis storage holds, read back by the same layout rules
+ * (`gridchain inspect` of a contract-mode genesis, whose extraData lists none).
+ */
+export function validatorsFromStorage(storage: Record<string, string>): Address[] {
+  const at = (slot: bigint) => {
+    const key = word(slot);
+    return storage[key] ?? storage[`0x${key}`];
+  };
+  const length = Number(BigInt(`0x${(at(0n) ?? "0").replace(/^0x/, "")}`));
+  const base = BigInt(keccak256(`0x${word(0n)}`));
+  return Array.from({ length }, (_, index) => {
+    const value = (at(base + BigInt(index)) ?? "").replace(/^0x/, "");
+    return `0x${value.slice(-40).padStart(40, "0")}` as Address;
+  });
+}
