@@ -1,4 +1,3 @@
-import { keccak256 } from "ethers";
 import type { Address, Hex } from "./keys.js";
 import { VALIDATOR_SET_RUNTIME_CODE } from "./validator-set-code.js";
 
@@ -23,6 +22,12 @@ export type ValidatorSelection =
 const word = (value: bigint): string => value.toString(16).padStart(64, "0");
 
 /**
+ * keccak256(uint256(0)): where the elements of the `address[]` at slot 0 start. A constant (the
+ * array never moves), so `gridchain inspect` needs no hash library; the test recomputes it.
+ */
+const ARRAY_BASE = 0x290decd9548b62a8d60345a988386fc84ba6bc95484008f6362f93160ef3e563n;
+
+/**
  * The genesis `storage` of a ValidatorSet holding `validators` and controlled by `controller`, by
  * Solidity's layout rules: `address[]` at slot 0 keeps its length at slot 0 and element i at
  * keccak256(uint256(0)) + i, each address right-aligned in its word; `address _controller` is slot 1.
@@ -34,7 +39,7 @@ export function validatorContractStorage(
 ): Record<string, string> {
   const storage: Record<string, string> = {};
   storage[word(0n)] = word(BigInt(validators.length));
-  const base = BigInt(keccak256(`0x${word(0n)}`));
+  const base = ARRAY_BASE;
   validators.forEach((validator, index) => {
     storage[word(base + BigInt(index))] = word(BigInt(validator));
   });
@@ -64,7 +69,7 @@ export function validatorsFromStorage(storage: Record<string, string>): Address[
     return storage[key] ?? storage[`0x${key}`];
   };
   const length = Number(BigInt(`0x${(at(0n) ?? "0").replace(/^0x/, "")}`));
-  const base = BigInt(keccak256(`0x${word(0n)}`));
+  const base = ARRAY_BASE;
   return Array.from({ length }, (_, index) => {
     const value = (at(base + BigInt(index)) ?? "").replace(/^0x/, "");
     return `0x${value.slice(-40).padStart(40, "0")}` as Address;
