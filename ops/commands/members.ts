@@ -10,17 +10,6 @@ type ProposeOptions = SignerOptions & {
 };
 type SyncOptions = ChainOptions & { rpc?: string[] };
 
-/** ConsortiumGovernance.ProposalState by index (ops/governance/client.ts keeps the same list). */
-const PROPOSAL_STATE_NAMES = [
-  "active",
-  "defeated",
-  "queued",
-  "executable",
-  "expired",
-  "executed",
-  "canceled",
-];
-
 const RAILS = { "few-validators": 1, concentration: 2, "no-grid-operator": 4 } as const;
 
 /** `gridchain members list | propose | vote | execute | status | sync`: the members' governance. */
@@ -404,11 +393,12 @@ export async function membersSync(options: SyncOptions): Promise<string[]> {
 /** A contract's refusal as one operator line: the custom error's name and arguments. */
 async function refusal(iface: import("ethers").Interface, error: unknown): Promise<Error> {
   const { organisationOf } = await import("../governance/members.js");
+  const { PROPOSAL_STATES } = await import("../governance/states.js");
   const data = (error as { data?: string }).data;
   const parsed = typeof data === "string" ? iface.parseError(data) : null;
   if (parsed === null) return error as Error;
   if (parsed.name === "GovernanceWrongState") {
-    const state = PROPOSAL_STATE_NAMES[Number(parsed.args[1])] ?? String(parsed.args[1]);
+    const state = PROPOSAL_STATES[Number(parsed.args[1])] ?? String(parsed.args[1]);
     return new OperatorError(`proposal ${parsed.args[0]} is ${state}`, {
       hint: "see 'gridchain members status' for its votes and deadlines",
     });

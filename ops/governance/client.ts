@@ -6,17 +6,8 @@ import { organisationOf, type MemberInput } from "./members.js";
 /** A proposal's calls, as ConsortiumGovernance.propose and execute take them. */
 export type ProposalCalls = { targets: string[]; values: bigint[]; calldatas: string[] };
 
-/** ConsortiumGovernance.ProposalState, by index. */
-export const PROPOSAL_STATES = [
-  "active",
-  "defeated",
-  "queued",
-  "executable",
-  "expired",
-  "executed",
-  "canceled",
-] as const;
-export type ProposalStateName = (typeof PROPOSAL_STATES)[number];
+export { PROPOSAL_STATES, type ProposalStateName } from "./states.js";
+import { PROPOSAL_STATES, type ProposalStateName } from "./states.js";
 
 /** The `allow` bits: a proposal overrides a safety rail only by naming it. */
 export const ALLOW = { fewValidators: 1, concentration: 2, noGridOperator: 4 } as const;

@@ -1,3 +1,4 @@
+import { PROPOSAL_STATES } from "../governance/states.js";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** Who exports a metric: the chain follower, the exporter's market and Besu readers, or the load test. */
@@ -77,16 +78,7 @@ export const TRANSACTION_KINDS = [
 /** Trade outcomes as DESIGN.md defines them; success ratio = executed / (executed + failed). */
 export const TRADE_OUTCOMES = ["executed", "denied", "rejected", "failed"] as const;
 
-/** ConsortiumGovernance.ProposalState, in order. */
-export const PROPOSAL_STATES = [
-  "active",
-  "defeated",
-  "queued",
-  "executable",
-  "expired",
-  "executed",
-  "canceled",
-] as const;
+export { PROPOSAL_STATES };
 
 /** Why a trade that should have worked did not. */
 export const FAILURE_REASONS = [
