@@ -237,6 +237,41 @@ export function marketDashboard(): Dashboard {
       ],
     ],
     [
+      "Governance",
+      [
+        {
+          title: "Members and validators",
+          description:
+            "Member organisations with a vote, and the validators the QBFT validator contract lists (what Besu reads every block).",
+          unit: "short",
+          queries: [
+            { expr: "max(gridchain_governance_members)", legend: "members" },
+            { expr: "max(gridchain_governance_contract_validators)", legend: "validators" },
+          ],
+        },
+        {
+          title: "Proposals by state",
+          description:
+            "Active, queued and executable proposals are pending a vote or an execution.",
+          unit: "short",
+          queries: [
+            { expr: "sum by (state) (gridchain_governance_proposals)", legend: "{{state}}" },
+          ],
+        },
+        {
+          title: "Votes on pending proposals",
+          description: "Votes cast on proposals not yet decided or executed, for and against.",
+          unit: "short",
+          queries: [
+            {
+              expr: "sum by (support) (gridchain_governance_pending_votes)",
+              legend: "{{support}}",
+            },
+          ],
+        },
+      ],
+    ],
+    [
       "Chain",
       [
         {

@@ -1,6 +1,8 @@
 import type { NetworkPlan } from "../consortium/plan.js";
+import { OperatorError } from "../errors.js";
 import { encodeCliqueExtraData, encodeQbftExtraData } from "./extradata.js";
 import { BESU_FACTS } from "./versions.js";
+import { VALIDATOR_CONTRACT_ADDRESS, validatorContractAlloc } from "./validator-contract.js";
 
 /**
  * The EVM fork a QBFT genesis enables; it must equal hardhat.config.ts's EVM_VERSION so contracts
@@ -57,7 +59,7 @@ export function renderGenesis(plan: NetworkPlan): string {
   let consensusSection: Record<string, unknown>;
   let extraData: string;
   if (consensus.protocol === "qbft") {
-    const qbft: Record<string, number> = {
+    const qbft: Record<string, number | string> = {
       blockperiodseconds: consensus.blockPeriodSeconds,
       epochlength: consensus.epochLength,
       requesttimeoutseconds: consensus.requestTimeoutSeconds ?? 2 * consensus.blockPeriodSeconds,
@@ -65,8 +67,15 @@ export function renderGenesis(plan: NetworkPlan): string {
     if (consensus.emptyBlockPeriodSeconds !== undefined) {
       qbft[BESU_FACTS[spec.besu.version].emptyBlockPeriodKey] = consensus.emptyBlockPeriodSeconds;
     }
-    consensusSection = { qbft };
-    extraData = encodeQbftExtraData({ validators });
+    if (plan.validatorSelection.mode === "contract") {
+      qbft.validatorcontractaddress = VALIDATOR_CONTRACT_ADDRESS;
+    }
+    consensusSection = { qbft, ...qbftTransitions(plan) };
+    // Contract mode: Besu takes the validators from getValidators(), the genesis header lists none
+    // (Besu's qbft-emptyextradata.json acceptance genesis).
+    extraData = encodeQbftExtraData({
+      validators: plan.validatorSelection.mode === "contract" ? [] : validators,
+    });
   } else {
     consensusSection = {
       clique: {
@@ -92,12 +101,66 @@ export function renderGenesis(plan: NetworkPlan): string {
     mixHash: consensus.protocol === "qbft" ? BFT_MIX_HASH : `0x${"00".repeat(32)}`,
     coinbase: `0x${"00".repeat(20)}`,
     extraData,
-    alloc: Object.fromEntries(
-      plan.accounts
+    alloc: Object.fromEntries([
+      ...plan.accounts
         .map((account) => account.address.toLowerCase())
         .sort()
         .map((address) => [address, { balance: `0x${ACCOUNT_GENESIS_BALANCE_WEI.toString(16)}` }]),
-    ),
+      ...validatorContractEntry(plan),
+    ]),
   };
   return `${JSON.stringify(genesis, null, 2)}\n`;
+}
+
+/**
+ * The transitions of the validator selection. Besu reads `validatorcontractaddress`
+ * from the qbft section (config/.../JsonQbftConfigOptions.java) and a switch at a block from
+ * `transitions.qbft[]` with `validatorselectionmode` and `validatorcontractaddress`
+ * (config/.../QbftFork.java, Besu 26.8.0). A transition leaves the genesis block itself unchanged:
+ * Besu hashes the header and the alloc, not the config, so a started chain can take one.
+ */
+function qbftTransitions(plan: NetworkPlan): {
+  transitions?: { qbft: Record<string, unknown>[] };
+} {
+  const selection = plan.validatorSelection;
+  if (selection.mode === "blockheader" && selection.transition !== undefined) {
+    return {
+      transitions: {
+        qbft: [
+          {
+            block: selection.transition.block,
+            validatorselectionmode: "contract",
+            validatorcontractaddress: selection.transition.address,
+          },
+        ],
+      },
+    };
+  }
+  return {};
+}
+
+/** The ValidatorSet in the alloc (contract mode), controlled by the deployer until the deploy. */
+function validatorContractEntry(plan: NetworkPlan): [string, unknown][] {
+  if (plan.spec.consensus.protocol !== "qbft" || plan.validatorSelection.mode !== "contract") {
+    return [];
+  }
+  // The single-folder plan names it "deployer"; a member network takes the grid's deployer account.
+  const deployer =
+    plan.accounts.find((account) => account.id === "deployer") ??
+    plan.accounts.find((account) => account.role === "deployer");
+  if (deployer === undefined) {
+    throw new OperatorError(
+      "the validator contract needs a deployer account to control it until deploy",
+      { hint: "give the grid company an account with the deployer role" },
+    );
+  }
+  return [
+    [
+      VALIDATOR_CONTRACT_ADDRESS,
+      validatorContractAlloc(
+        plan.validators.map((node) => node.key.address),
+        deployer.address,
+      ),
+    ],
+  ];
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { OperatorError } from "../errors.js";
 import { decodeCliqueExtraData, decodeQbftExtraData } from "./extradata.js";
+import { validatorsFromStorage } from "./validator-contract.js";
 
 type NodeEntry = { name: string; organisation: string; address: string };
 
@@ -10,7 +11,11 @@ type NodeEntry = { name: string; organisation: string; address: string };
  * organisation when the generated nodes.json lies beside the genesis.
  */
 export function inspectGenesis(file: string): string[] {
-  let genesis: { config?: Record<string, unknown>; extraData?: string };
+  let genesis: {
+    config?: Record<string, unknown>;
+    extraData?: string;
+    alloc?: Record<string, { storage?: Record<string, string> }>;
+  };
   try {
     genesis = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
@@ -28,6 +33,15 @@ export function inspectGenesis(file: string): string[] {
     if (keys.includes("qbft")) {
       consensus = "QBFT";
       validators = decodeQbftExtraData(extraData).validators;
+      // Contract mode: the header lists none; the genesis validator contract's storage holds them.
+      const contract = (config.qbft as Record<string, unknown> | undefined)
+        ?.validatorcontractaddress;
+      if (typeof contract === "string") {
+        const entry = Object.entries(genesis.alloc ?? {}).find(
+          ([address]) => address.toLowerCase() === contract.toLowerCase(),
+        )?.[1];
+        validators = validatorsFromStorage(entry?.storage ?? {});
+      }
     } else if (keys.includes("clique")) {
       consensus = "Clique";
       validators = decodeCliqueExtraData(extraData).signers;

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { VALIDATOR_CONTRACT_ADDRESS } from "../besu/validator-contract.js";
 
 type Genesis = {
   config?: Record<string, unknown>;
@@ -16,6 +17,7 @@ type NodeEntry = { name: string; publicKey: string; ip: string; enode: string };
 export function previousLayout(outDir: string): {
   genesisTimestamp: number | undefined;
   previousIps: Map<string, string>;
+  previousValidatorSelection: "contract" | "blockheader" | undefined;
 } {
   const genesis = readJson<Genesis>(join(outDir, "genesis.json"));
   const nodes = readJson<NodeEntry[]>(join(outDir, "nodes.json")) ?? [];
@@ -26,7 +28,17 @@ export function previousLayout(outDir: string): {
         ? Number(BigInt(timestamp))
         : undefined,
     previousIps: new Map(nodes.map((node) => [node.name, node.ip])),
+    previousValidatorSelection: validatorSelectionOf(genesis),
   };
+}
+
+/** The QBFT validator selection a genesis starts with; undefined for none or a Clique genesis. */
+function validatorSelectionOf(
+  genesis: Genesis | undefined,
+): "contract" | "blockheader" | undefined {
+  const qbft = genesis?.config?.qbft as Record<string, unknown> | undefined;
+  if (qbft === undefined) return undefined;
+  return typeof qbft.validatorcontractaddress === "string" ? "contract" : "blockheader";
 }
 
 /**
@@ -66,6 +78,7 @@ export function chainChanges(
 }
 
 function genesisChanges(before: Genesis, after: Genesis): string[] {
+  // Reassigned below without the validator contract, compared on its own.
   const changes: string[] = [];
   const config = (genesis: Genesis) => genesis.config ?? {};
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -74,6 +87,11 @@ function genesisChanges(before: Genesis, after: Genesis): string[] {
   }
   const keys = new Set([...Object.keys(config(before)), ...Object.keys(config(after))]);
   keys.delete("chainId");
+  // Appending QBFT transitions is how a started chain changes course (Besu reads them at start
+  // and hashes no config into the genesis block); changing or dropping one is not.
+  if (transitionsAppended(config(before).transitions, config(after).transitions)) {
+    keys.delete("transitions");
+  }
   for (const key of [...keys].sort()) {
     if (!same(config(before)[key], config(after)[key])) {
       changes.push(
@@ -85,6 +103,21 @@ function genesisChanges(before: Genesis, after: Genesis): string[] {
     changes.push(
       "the validator set in the genesis extraData (validators added, removed or re-keyed)",
     );
+  }
+  const contract = VALIDATOR_CONTRACT_ADDRESS;
+  const oldContract = before.alloc?.[contract];
+  const newContract = after.alloc?.[contract];
+  if (oldContract !== undefined && newContract !== undefined && !same(oldContract, newContract)) {
+    changes.push(
+      "the validator set in the genesis validator contract (validators added, removed or re-keyed): on a started chain that is a members' vote (gridchain members propose)",
+    );
+  }
+  const withoutContract = (alloc: Record<string, unknown> | undefined) =>
+    Object.fromEntries(Object.entries(alloc ?? {}).filter(([address]) => address !== contract));
+  before = { ...before, alloc: withoutContract(before.alloc) };
+  after = { ...after, alloc: withoutContract(after.alloc) };
+  if ((oldContract === undefined) !== (newContract === undefined)) {
+    changes.push("the validator contract in the genesis alloc (added or removed)");
   }
   const oldAlloc = Object.keys(before.alloc ?? {});
   const newAlloc = Object.keys(after.alloc ?? {});
@@ -105,6 +138,17 @@ function genesisChanges(before: Genesis, after: Genesis): string[] {
     }
   }
   return changes;
+}
+
+function transitionsAppended(before: unknown, after: unknown): boolean {
+  const list = (value: unknown): unknown[] =>
+    ((value as { qbft?: unknown[] } | undefined)?.qbft ?? []) as unknown[];
+  const old = list(before);
+  const now = list(after);
+  return (
+    now.length >= old.length &&
+    old.every((entry, index) => JSON.stringify(entry) === JSON.stringify(now[index]))
+  );
 }
 
 function readJson<T>(path: string): T | undefined {

@@ -58,6 +58,19 @@ export async function deploy(
     manifestPath,
     log,
   });
+  const { deployGovernanceFor } = await import("../governance/setup.js");
+  const governed = await deployGovernanceFor({
+    hre: session.hre,
+    connection: session.connection,
+    deployer: session.signers.get(deployerId)!,
+    spec: context.spec,
+    networkDir: context.networkDir,
+    accounts,
+    manifest: result.manifest,
+    manifestPath,
+    log,
+  });
+  result.transactions += governed;
   await session.connection.close();
   if (result.transactions === 0) {
     return [

@@ -64,9 +64,13 @@ export function register(program: Command): void {
       } else {
         console.log(`no deployment at ${manifestPath}: exporting chain metrics only`);
       }
+      const { governanceRecordPath, readGovernanceRecord } =
+        await import("../governance/deploy.js");
+      const governance = readGovernanceRecord(governanceRecordPath(manifestPath));
       const exporter = await startExporter({
         rpcUrl,
         market,
+        governance,
         besu: options.besu || kind === "besu" ? spec.consensus.protocol : undefined,
         host: options.host,
         port,

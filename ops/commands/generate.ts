@@ -77,6 +77,7 @@ export async function generate(options: GenerateOptions): Promise<string[]> {
   const plan = planNetwork(spec, keys, {
     genesisTimestamp: spec.genesis.timestamp ?? keptTimestamp ?? Math.floor(Date.now() / 1000),
     previousIps: previous.previousIps,
+    previousValidatorSelection: previous.previousValidatorSelection,
   });
   const files = renderNetwork(plan);
   if (started && !newChain) {

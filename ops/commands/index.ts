@@ -13,6 +13,7 @@ import * as exporter from "./exporter.js";
 import * as monitor from "./monitor.js";
 import * as loadtest from "./loadtest.js";
 import * as member from "./member.js";
+import * as members from "./members.js";
 
 /** A CLI command: adds itself (name, options, example, action) to the program. */
 export type CommandModule = { register(program: Command): void };
@@ -36,4 +37,5 @@ export const commands: CommandModule[] = [
   monitor,
   demo,
   loadtest,
+  members,
 ];

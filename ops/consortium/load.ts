@@ -85,6 +85,23 @@ export function parseConsortium(text: string, file: string): ConsortiumSpec {
     );
   }
 
+  if (consensus.protocol === "clique" && consensus.validatorSelection === "contract") {
+    fail(
+      "consensus.validatorSelection",
+      "Clique has no contract validator selection",
+      "use blockheader",
+    );
+  }
+  if (consensus.validatorContractTransition !== undefined) {
+    if (consensus.protocol !== "qbft" || consensus.validatorSelection !== "blockheader") {
+      fail(
+        "consensus.validatorContractTransition",
+        "a transition moves a QBFT network from block-header to contract validators",
+        "set consensus.validatorSelection: blockheader (the mode the chain started in)",
+      );
+    }
+  }
+
   // contractSizeLimit raises the code-size limit only: the initcode limit stays EIP-3860's 49,152
   // bytes (ethereum/core/.../mainnet/ProtocolScheduleBuilder.java passes no initcode override).
   if (spec.genesis.contractSizeLimit > MAX_INITCODE_BYTES) {

@@ -3,6 +3,7 @@ import { enodeUrl, toAddress, type Address, type KeyPair } from "../besu/keys.js
 import { OperatorError } from "../errors.js";
 import { FIRST_NODE_HOST, inSubnet, nodeNames, subnetAddress, subnetCapacity } from "./layout.js";
 import type { AccountRole, ConsortiumSpec } from "./spec.js";
+import type { ValidatorSelection } from "../besu/validator-contract.js";
 
 /** P2P port inside every container: each node has its own IP, so all can use Besu's default. */
 export const P2P_PORT = 30303;
@@ -48,6 +49,8 @@ export type NetworkPlan = {
   rpcTls?: { keystore: Buffer; password: Buffer };
   /** Unix seconds of the genesis block. */
   genesisTimestamp: number;
+  /** Where QBFT reads the validators from (Clique: always the block headers). */
+  validatorSelection: ValidatorSelection;
 };
 
 /**
@@ -59,6 +62,8 @@ export type PlanLayout = {
   genesisTimestamp?: number;
   /** Node name -> IP the node had. */
   previousIps?: ReadonlyMap<string, string>;
+  /** The validator selection of the genesis already written, kept unless the YAML says otherwise. */
+  previousValidatorSelection?: "contract" | "blockheader";
 };
 
 /** An RSA key pair in PEM: gridchain signs RPC tokens with it, RPC nodes check them. */
@@ -218,6 +223,7 @@ export function planNetwork(
     bootnodes,
     accounts,
     genesisTimestamp: layout.genesisTimestamp ?? spec.genesis.timestamp ?? 0,
+    validatorSelection: validatorSelection(spec, layout),
     rpcJwt: keys.rpcJwt,
     rpcTls,
   };
@@ -233,6 +239,25 @@ export function chooseBootnodes(
   return spec.organisations.flatMap((org) =>
     nodes.filter((node) => node.kind === "validator" && node.organisation === org.id).slice(0, 1),
   );
+}
+
+/**
+ * QBFT networks read their validators from the ValidatorSet contract unless the YAML, or the genesis
+ * an earlier run wrote, says block headers: a started chain keeps the mode it started in (its genesis
+ * cannot change) and moves to contract mode only through a transition.
+ */
+export function validatorSelection(
+  spec: ConsortiumSpec,
+  layout: PlanLayout = {},
+): ValidatorSelection {
+  const { consensus } = spec;
+  if (consensus.protocol !== "qbft") return { mode: "blockheader" };
+  const mode = consensus.validatorSelection ?? layout.previousValidatorSelection ?? "contract";
+  if (mode === "contract") return { mode };
+  const transition = consensus.validatorContractTransition;
+  return transition === undefined
+    ? { mode }
+    : { mode, transition: { block: transition.block, address: toAddress(transition.address) } };
 }
 
 /**

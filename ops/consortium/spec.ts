@@ -185,6 +185,18 @@ export const consortiumSchema = z.strictObject({
       createEmptyBlocks: z.boolean().optional(),
       /** One organisation may hold enough validators to make blocks without the others. */
       allowValidatorMajority: z.boolean().default(false),
+      /**
+       * QBFT only: validators from the ValidatorSet contract (new networks) or from the block
+       * headers. Unset: what an existing genesis uses, else contract.
+       */
+      validatorSelection: z.enum(["contract", "blockheader"]).optional(),
+      /** Moves a block-header network to contract mode at `block` (Besu's transitions.qbft). */
+      validatorContractTransition: z
+        .strictObject({
+          block: positiveInt,
+          address: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address: 0x and 40 hex digits"),
+        })
+        .optional(),
     })
     .prefault({}),
   genesis: z
@@ -245,6 +257,21 @@ export const consortiumSchema = z.strictObject({
     })
     .prefault({}),
   market,
+  governance: z
+    .strictObject({
+      /** Votes for a proposal needed, in basis points of the members (6667: more than 2/3). */
+      approvalBps: z.number().int().min(1).max(10_000).default(6667),
+      votingPeriodSeconds: positiveInt.max(2 ** 32 - 1).default(86_400),
+      executionDelaySeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .default(3600),
+      /** How long a passed proposal may be executed; after that it has expired. */
+      executionWindowSeconds: positiveInt.max(2 ** 32 - 1).default(7 * 86_400),
+    })
+    .prefault({}),
   engine: z
     .strictObject({
       embedded: z

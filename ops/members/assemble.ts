@@ -7,6 +7,7 @@ import { parseConsortium } from "../consortium/load.js";
 import { nodeNames } from "../consortium/layout.js";
 import {
   chooseBootnodes,
+  validatorSelection,
   type NetworkPlan,
   type PlannedAccount,
   type PlannedNode,
@@ -214,6 +215,8 @@ export function manifestPlan(
     bootnodes: chooseBootnodes(spec, nodes),
     accounts,
     genesisTimestamp: spec.genesis.timestamp ?? 0,
+    // A member network is a new chain: the YAML's choice, else the validator contract.
+    validatorSelection: validatorSelection(spec),
   };
 }
 

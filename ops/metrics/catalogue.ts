@@ -1,3 +1,4 @@
+import { PROPOSAL_STATES } from "../governance/states.js";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** Who exports a metric: the chain follower, the exporter's market and Besu readers, or the load test. */
@@ -77,6 +78,8 @@ export const TRANSACTION_KINDS = [
 
 /** Trade outcomes as DESIGN.md defines them; success ratio = executed / (executed + failed). */
 export const TRADE_OUTCOMES = ["executed", "denied", "rejected", "failed"] as const;
+
+export { PROPOSAL_STATES };
 
 /** Why a trade that should have worked did not. */
 export const FAILURE_REASONS = [
@@ -234,6 +237,35 @@ export const METRICS = [
     help: "Blocks since each validator last proposed (the window length when it never did)",
     source: "besu",
     labels: { validator: "validator" },
+  },
+  // --- members' governance (ops/metrics/governance.ts): read from the contracts each poll
+  {
+    name: "gridchain_governance_members",
+    type: "gauge",
+    help: "Member organisations with a vote (ConsortiumGovernance.memberCount)",
+    source: "market",
+    labels: {},
+  },
+  {
+    name: "gridchain_governance_contract_validators",
+    type: "gauge",
+    help: "Validators the QBFT validator contract lists (getValidators(), what Besu reads)",
+    source: "market",
+    labels: {},
+  },
+  {
+    name: "gridchain_governance_proposals",
+    type: "gauge",
+    help: "Proposals by state; active, queued and executable are pending",
+    source: "market",
+    labels: { state: PROPOSAL_STATES },
+  },
+  {
+    name: "gridchain_governance_pending_votes",
+    type: "gauge",
+    help: "Votes cast on pending proposals (active, queued, executable), by choice",
+    source: "market",
+    labels: { support: ["for", "against"] },
   },
   // --- load test (issue 6): the coordinator exports these
   {

@@ -1,4 +1,5 @@
 import { Interface, type LogDescription } from "ethers";
+import { GovernanceReader, type GovernanceAddresses } from "./governance.js";
 import { Registry } from "prom-client";
 import { rpcCall } from "../engines/rpc.js";
 import { ChainFollower } from "./chain.js";
@@ -313,6 +314,8 @@ export class BesuReader {
 export type ExporterOptions = {
   rpcUrl: string;
   market?: MarketAddresses;
+  /** The members' governance, when deployed. */
+  governance?: GovernanceAddresses;
   /** Read peers and validators too; the consensus protocol decides the JSON-RPC methods. */
   besu?: "qbft" | "clique";
   host?: string;
@@ -331,6 +334,8 @@ export async function startExporter(options: ExporterOptions) {
   const readers: Array<{ poll(): Promise<void> }> = [];
   if (options.market !== undefined)
     readers.push(new MarketFollower(options.rpcUrl, options.market, registry));
+  if (options.governance !== undefined)
+    readers.push(new GovernanceReader(options.rpcUrl, options.governance, registry));
   if (options.besu !== undefined)
     readers.push(new BesuReader(options.rpcUrl, registry, options.besu));
   const errors = createMetric(registry, "gridchain_exporter_poll_errors_total");

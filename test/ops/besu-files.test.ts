@@ -10,6 +10,7 @@ import {
   GENESIS_EVM_VERSION,
   renderGenesis,
 } from "../../ops/besu/genesis.js";
+import { VALIDATOR_CONTRACT_ADDRESS } from "../../ops/besu/validator-contract.js";
 import { BESU_FACTS } from "../../ops/besu/versions.js";
 import { parseConsortium } from "../../ops/consortium/load.js";
 import { planNetwork, type NetworkPlan } from "../../ops/consortium/plan.js";
@@ -148,12 +149,14 @@ describe("genesis.json", () => {
         epochlength: 30000,
         requesttimeoutseconds: 4,
         [expected]: 30,
+        validatorcontractaddress: VALIDATOR_CONTRACT_ADDRESS,
       });
     });
   }
 
-  it("carries the validators' node-key addresses in QBFT extraData with the BFT header constants", () => {
+  it("carries the validators' node-key addresses in QBFT extraData with the BFT header constants (block-header mode)", () => {
     const plan = planFor("26.8.0", "qbft");
+    plan.validatorSelection = { mode: "blockheader" };
     const genesis = JSON.parse(renderGenesis(plan));
     const addresses = plan.validators.map((node) => node.key.address.slice(2)).join("94");
     expect(genesis.extraData).to.equal(`0xf87aa0${"00".repeat(32)}f85494${addresses}c080c0`);
@@ -168,13 +171,15 @@ describe("genesis.json", () => {
     expect(genesis.gasLimit).to.equal("0x3b9aca00");
   });
 
-  it("funds every consortium account, and nothing else, in alloc", () => {
+  it("funds every consortium account, and nothing else but the validator contract, in alloc", () => {
     const plan = planFor("26.8.0", "qbft");
     const genesis = JSON.parse(renderGenesis(plan));
     const expected = plan.accounts.map((account) => account.address.toLowerCase()).sort();
     expect(expected.length).to.be.greaterThan(0);
-    expect(Object.keys(genesis.alloc)).to.deep.equal(expected);
-    for (const entry of Object.values(genesis.alloc)) {
+    expect(Object.keys(genesis.alloc)).to.deep.equal([...expected, VALIDATOR_CONTRACT_ADDRESS]);
+    const { [VALIDATOR_CONTRACT_ADDRESS]: contract, ...accounts } = genesis.alloc;
+    expect(contract).to.have.property("code");
+    for (const entry of Object.values(accounts)) {
       expect(entry).to.deep.equal({ balance: `0x${ACCOUNT_GENESIS_BALANCE_WEI.toString(16)}` });
     }
   });

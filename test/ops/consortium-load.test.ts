@@ -173,7 +173,7 @@ describe("consortium YAML: bad input is refused with file, path and what is allo
   it("a misspelt top-level key is reported as unknown, with its line and the key meant", async () => {
     const result = await generateFails(VALID.replace("chainId: 7", "chainID: 7"));
     expect(result).to.deep.equal({
-      line: '<dir>/consortium.yaml: chainID: unknown key "chainID" (did you mean chainId?); allowed here: name, chainId, allowPublicChainId, besu, consensus, genesis, organisations, accounts, docker, market, engine; line 2',
+      line: '<dir>/consortium.yaml: chainID: unknown key "chainID" (did you mean chainId?); allowed here: name, chainId, allowPublicChainId, besu, consensus, genesis, organisations, accounts, docker, market, governance, engine; line 2',
       wrote: false,
     });
   });

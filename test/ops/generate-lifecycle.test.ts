@@ -17,7 +17,7 @@ const nodesOf = (out: string) =>
   );
 
 /** A generated pilot network in a temp folder, marked as started the way `up` marks it. */
-async function startedPilot(): Promise<{
+async function startedPilot(text = pilot): Promise<{
   dir: string;
   out: string;
   manifest: string;
@@ -27,7 +27,7 @@ async function startedPilot(): Promise<{
   const out = join(dir, "pilot");
   // The folder's own consortium file, edited in place by the tests as an operator would.
   const config = join(dir, "c.yaml");
-  writeFileSync(config, pilot);
+  writeFileSync(config, text);
   await generate({ config, out, rotate: false });
   const manifest = join(dir, "deployments", "pilot.json");
   writeFileSync(
@@ -89,7 +89,47 @@ describe("gridchain generate on a started network", () => {
       pilot.replace("    validators: 1\naccounts:", "    validators: 0\naccounts:"),
     );
     const error = await refusal(join(dir, "c.yaml"), out);
-    expect(error.message).to.contain("the validator set in the genesis extraData");
+    expect(error.message).to.contain(
+      "the validator set in the genesis validator contract (validators added, removed or re-keyed): on a started chain that is a members' vote",
+    );
+  });
+
+  it("a chain started with block-header validators keeps them, and moves to the contract only by an appended transition", async () => {
+    const headerMode = pilot.replace(
+      "  epochLength: 30000\n",
+      "  epochLength: 30000\n  validatorSelection: blockheader\n",
+    );
+    const { out, config } = await startedPilot(headerMode);
+    const genesis = () => JSON.parse(readFileSync(join(out, "genesis.json"), "utf8"));
+    const before = genesis();
+    expect(before.config.qbft).to.not.have.property("validatorcontractaddress");
+    // The YAML no longer says which mode (as before gridchain had contract mode): kept, not changed.
+    writeFileSync(config, pilot);
+    await generate({ config, out, rotate: false });
+    expect(genesis()).to.deep.equal(before);
+    const transition = (block: number) =>
+      headerMode.replace(
+        "  validatorSelection: blockheader\n",
+        `  validatorSelection: blockheader\n  validatorContractTransition: { block: ${block}, address: "0x00000000000000000000000000000000000000aa" }\n`,
+      );
+    writeFileSync(config, transition(500));
+    await generate({ config, out, rotate: false });
+    const moved = genesis();
+    expect(moved.config.transitions.qbft).to.deep.equal([
+      {
+        block: 500,
+        validatorselectionmode: "contract",
+        validatorcontractaddress: "0x00000000000000000000000000000000000000aa",
+      },
+    ]);
+    expect({ ...moved, config: { ...moved.config, transitions: undefined } }).to.deep.equal({
+      ...before,
+      config: { ...before.config, transitions: undefined },
+    });
+    // A transition already taken is history: moving it is refused.
+    writeFileSync(config, transition(600));
+    const error = await refusal(config, out);
+    expect(error.message).to.contain("genesis config.transitions");
   });
 
   it("allows what does not touch the genesis or node identities (market, ports, an RPC node more)", async () => {

@@ -77,6 +77,7 @@ describe("member commands: flags, unsupported settings, layouts Besu cannot serv
         organisation: "grid",
         role: "grid-operator",
         node: ["validator=grid.example.net", "rpc=grid.example.net:30304"],
+        account: ["deployer"],
       },
       { organisation: "solar-north", role: "producer", node: ["validator=solar.example.net"] },
       { organisation: "wind-south", role: "producer", node: ["validator=wind.example.net"] },

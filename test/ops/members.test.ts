@@ -13,6 +13,10 @@ import { load as loadYaml } from "js-yaml";
 import { memberAssemble, memberInit, memberRender } from "../../ops/commands/member.js";
 import { decodeQbftExtraData } from "../../ops/besu/extradata.js";
 import { keyFromPrivate } from "../../ops/besu/keys.js";
+import {
+  VALIDATOR_CONTRACT_ADDRESS,
+  validatorsFromStorage,
+} from "../../ops/besu/validator-contract.js";
 import { assembleNetwork, MANIFEST_FILE } from "../../ops/members/assemble.js";
 import { MEMBER_FILE } from "../../ops/members/init.js";
 import { canonicalJson } from "../../ops/members/member-file.js";
@@ -168,12 +172,18 @@ describe("member key ceremony (three members, three folders)", () => {
     for (const dir of world.dirs.values()) {
       expect(readFileSync(join(dir, "bundle", "genesis.json"), "utf8")).to.equal(written);
     }
-    // The validators are the members' node keys; the accounts the members' own addresses.
-    const facts = decodeQbftExtraData(JSON.parse(written).extraData);
+    // The validators are the members' node keys, held by the genesis validator contract (a member
+    // network is a new chain: contract mode, its extraData lists none).
+    const genesis = JSON.parse(written);
     const validators = first.manifest.members.flatMap((member) =>
       member.nodes.filter((node) => node.kind === "validator").map((node) => node.address),
     );
-    expect(facts.validators).to.deep.equal(validators);
+    expect(genesis.config.qbft.validatorcontractaddress).to.equal(VALIDATOR_CONTRACT_ADDRESS);
+    expect(decodeQbftExtraData(genesis.extraData).validators).to.deep.equal([]);
+    const contract =
+      genesis.alloc[VALIDATOR_CONTRACT_ADDRESS.slice(2).toLowerCase()] ??
+      genesis.alloc[VALIDATOR_CONTRACT_ADDRESS];
+    expect(validatorsFromStorage(contract.storage)).to.deep.equal(validators);
   });
 
   it("member render refuses a manifest whose hash differs from the announced one", async () => {

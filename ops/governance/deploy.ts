@@ -1,0 +1,187 @@
+import { existsSync, readFileSync } from "node:fs";
+import { upgrades as upgradesFor } from "@openzeppelin/hardhat-upgrades";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { getAddress } from "ethers";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import type { NetworkConnection } from "hardhat/types/network";
+import { z } from "zod/v4";
+import type { DeploymentManifest } from "../contracts/manifest.js";
+import { ROLE_IDS } from "../contracts/roles.js";
+import { OperatorError } from "../errors.js";
+import { writeFileAtomic } from "../fs.js";
+import type { MemberInput } from "./members.js";
+
+/** The members' voting rules as ConsortiumGovernance takes them (consortium YAML `governance`). */
+export type GovernanceParameters = {
+  approvalBps: number;
+  votingPeriodSeconds: number;
+  executionDelaySeconds: number;
+  executionWindowSeconds: number;
+};
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+const recordSchema = z.strictObject({
+  format: z.literal("gridchain-governance/1"),
+  chainId: z.number().int().positive(),
+  governance: address,
+  implementation: address,
+  validatorSet: address,
+  proxyTx: z.string(),
+});
+/** deployments/<network>.governance.json: where the members' governance lives. */
+export type GovernanceRecord = z.infer<typeof recordSchema>;
+
+/** The governance record beside a deployment manifest. */
+export function governanceRecordPath(manifestPath: string): string {
+  return manifestPath.replace(/\.json$/, "") + ".governance.json";
+}
+
+export function readGovernanceRecord(path: string): GovernanceRecord | undefined {
+  if (!existsSync(path)) return undefined;
+  const result = recordSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
+  if (!result.success) {
+    throw new OperatorError(`invalid governance record ${path}`, {
+      details: result.error.issues[0]!.message,
+      hint: "it is written by 'gridchain deploy'; move it aside and deploy again",
+    });
+  }
+  return result.data;
+}
+
+export type EnsureGovernanceParams = {
+  hre: HardhatRuntimeEnvironment;
+  connection: NetworkConnection;
+  /** Holds the manager's ADMIN role and is the validator contract's genesis controller. */
+  deployer: HardhatEthersSigner;
+  manifest: DeploymentManifest;
+  validatorSet: string;
+  parameters: GovernanceParameters;
+  members: MemberInput[];
+  recordPath: string;
+  log: (line: string) => void;
+};
+
+/**
+ * Deploys ConsortiumGovernance behind a UUPS proxy (once) and wires it, in one manager multicall:
+ * - ADMIN with no execution delay, to grant and revoke members' roles: the proposal's voting
+ *   period and execution delay are the delay, a second one from the manager would only stack;
+ * - UPGRADER, to run upgrade proposals, and GRID_OPERATOR, to register members' market zones and
+ *   change grid parameters; and its own `upgradeToAndCall` restricted to UPGRADER.
+ * Then the genesis ValidatorSet's controller (the deployer) hands the set to it. Reads first, so a
+ * second run sends nothing. Returns the transactions sent.
+ */
+export async function ensureGovernance(params: EnsureGovernanceParams): Promise<number> {
+  const { hre, connection, deployer, manifest, log } = params;
+  const { ethers } = connection;
+  const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  if ((await ethers.provider.getCode(params.validatorSet)) === "0x") {
+    log(
+      `governance: no validator contract at ${params.validatorSet} (a block-header network before its transition): not deployed`,
+    );
+    return 0;
+  }
+  let sent = 0;
+  let record = readGovernanceRecord(params.recordPath);
+  if (record !== undefined && (await ethers.provider.getCode(record.governance)) === "0x") {
+    record = undefined;
+  }
+  if (record === undefined) {
+    const upgrades = await upgradesFor(hre, connection);
+    const factory = await ethers.getContractFactory("ConsortiumGovernance", deployer);
+    const proxy = await upgrades.deployProxy(
+      factory,
+      [
+        manifest.contracts.GridAccessManager.proxy,
+        params.validatorSet,
+        manifest.contracts.GridReview.proxy,
+        params.parameters,
+        params.members,
+      ],
+      { kind: "uups" },
+    );
+    await proxy.waitForDeployment();
+    const governance = getAddress(await proxy.getAddress());
+    record = {
+      format: "gridchain-governance/1",
+      chainId,
+      governance,
+      implementation: getAddress(await upgrades.erc1967.getImplementationAddress(governance)),
+      validatorSet: getAddress(params.validatorSet),
+      proxyTx: proxy.deploymentTransaction()?.hash ?? "",
+    };
+    writeFileAtomic(params.recordPath, `${JSON.stringify(record, null, 2)}\n`);
+    sent += 2;
+    log(`governance: deployed at ${governance} with ${params.members.length} members`);
+  }
+  const governance = record.governance;
+  const manager = await ethers.getContractAt(
+    "GridAccessManager",
+    manifest.contracts.GridAccessManager.proxy,
+    deployer,
+  );
+  const grants: string[] = [];
+  for (const role of ["ADMIN", "UPGRADER", "GRID_OPERATOR"] as const) {
+    const [member, delay] = await manager.hasRole(ROLE_IDS[role], governance);
+    if (!member || delay !== 0n) {
+      grants.push(
+        manager.interface.encodeFunctionData("grantRole", [ROLE_IDS[role], governance, 0]),
+      );
+    }
+  }
+  const upgradeSelector = (
+    await ethers.getContractFactory("ConsortiumGovernance")
+  ).interface.getFunction("upgradeToAndCall")!.selector;
+  if ((await manager.getTargetFunctionRole(governance, upgradeSelector)) !== ROLE_IDS.UPGRADER) {
+    grants.push(
+      manager.interface.encodeFunctionData("setTargetFunctionRole", [
+        governance,
+        [upgradeSelector],
+        ROLE_IDS.UPGRADER,
+      ]),
+    );
+  }
+  if (grants.length > 0) {
+    await (await manager.multicall(grants)).wait();
+    sent += 1;
+    log(`governance: granted ADMIN, UPGRADER and GRID_OPERATOR to ${governance}`);
+  }
+  const set = await ethers.getContractAt("ValidatorSet", params.validatorSet, deployer);
+  const controller = await set.controller();
+  if (controller.toLowerCase() !== governance.toLowerCase()) {
+    if (controller.toLowerCase() !== (await deployer.getAddress()).toLowerCase()) {
+      throw new OperatorError(
+        `the validator contract ${params.validatorSet} is controlled by ${controller}`,
+        {
+          details: `neither the deployer nor the governance ${governance}`,
+          hint: "the set can only be handed over by its controller",
+        },
+      );
+    }
+    await (await set.setController(governance)).wait();
+    sent += 1;
+    log(`governance: controls the validator contract ${params.validatorSet}`);
+  }
+  return sent;
+}
+
+/**
+ * Deploys a ValidatorSet by transaction, holding `validators` and controlled by `deployer` until
+ * `gridchain deploy` hands it to the governance: the contract a block-header chain moves to through
+ * a QBFT transition (its genesis cannot hold one any more).
+ */
+export async function deployValidatorSet(params: {
+  connection: NetworkConnection;
+  deployer: HardhatEthersSigner;
+  validators: string[];
+}): Promise<{ address: string; tx: string }> {
+  const factory = await params.connection.ethers.getContractFactory(
+    "ValidatorSet",
+    params.deployer,
+  );
+  const set = await factory.deploy(params.validators, await params.deployer.getAddress());
+  await set.waitForDeployment();
+  return {
+    address: getAddress(await set.getAddress()),
+    tx: set.deploymentTransaction()?.hash ?? "",
+  };
+}

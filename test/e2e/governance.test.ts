@@ -1,0 +1,196 @@
+import { expect } from "chai";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { JsonRpcProvider, SigningKey, Wallet, type Signer } from "ethers";
+import { loadConsortium } from "../../ops/consortium/index.js";
+import { ROLE_IDS } from "../../ops/contracts/roles.js";
+import { execute, propose, proposalCalls, readMembers } from "../../ops/governance/client.js";
+import { governanceRecordPath, readGovernanceRecord } from "../../ops/governance/deploy.js";
+import { memberId, memberInputFromFile, readMemberFile } from "../../ops/governance/members.js";
+import {
+  ConsortiumGovernance__factory,
+  EnergyMarket__factory,
+  GridAccessManager__factory,
+  ValidatorSet__factory,
+} from "../../types/ethers-contracts/index.js";
+import { Registry } from "prom-client";
+import { GovernanceReader } from "../../ops/metrics/governance.js";
+import { gridchain } from "../support/cli.js";
+import { freePort } from "../support/net.js";
+import { tempDir } from "../ops/helpers.js";
+
+/** Four organisations with one validator each (the rails need 4), 1 s blocks, short votes. */
+const yaml = (port: number) => `name: govtest
+chainId: 4711
+consensus: { blockPeriodSeconds: 1 }
+organisations:
+  - { id: grid, role: grid-operator, zone: north, validators: 1 }
+  - { id: solar, role: producer, zone: north, validators: 1 }
+  - { id: wind, role: producer, zone: south, validators: 1 }
+  - { id: storage, role: producer, zone: south, validators: 1 }
+accounts: { producers: 3, consumers: 1 }
+market:
+  zones:
+    - { id: north, importKw: 1000, exportKw: 1000 }
+    - { id: south, importKw: 1000, exportKw: 1000 }
+governance: { votingPeriodSeconds: 600, executionDelaySeconds: 60, executionWindowSeconds: 600 }
+engine: { embedded: { port: ${port} } }
+`;
+
+/** The revert of a promise as the contract error's name (empty when it did not fail). */
+async function refused(promise: Promise<unknown>): Promise<string> {
+  const errors = ConsortiumGovernance__factory.createInterface();
+  return promise.then(
+    () => "",
+    (error: { data?: string; message?: string }) =>
+      (typeof error.data === "string" ? errors.parseError(error.data)?.name : undefined) ??
+      error.message ??
+      "?",
+  );
+}
+
+describe("members' governance end to end (embedded engine)", function () {
+  this.timeout(300_000);
+  let chainArgs: string[] = [];
+  after(async () => {
+    if (chainArgs.length > 0) await gridchain("down", ...chainArgs);
+  });
+
+  it("a producer organisation joins by vote, trades, and leaves; a vote below the threshold and an expired proposal change nothing", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const config = join(dir, "consortium.yaml");
+    writeFileSync(config, yaml(port));
+    const network = join(dir, "net");
+    const manifest = join(dir, "deployments", "govtest.json");
+    chainArgs = ["-c", config, "--network", network, "--manifest", manifest];
+    for (const step of [
+      ["generate", "-c", config, "--out", network],
+      ["up", ...chainArgs],
+      ["deploy", ...chainArgs],
+    ]) {
+      const run = await gridchain(...step);
+      expect(run.code, run.stderr).to.equal(0);
+    }
+    const rpc = new JsonRpcProvider(`http://127.0.0.1:${port}`, undefined, { staticNetwork: true });
+    const key = (id: string) =>
+      new Wallet(readFileSync(join(network, "accounts", `${id}.key`), "utf8").trim(), rpc);
+    const [grid, solar, wind, storage] = [
+      "grid-operator",
+      "producer-1",
+      "producer-2",
+      "producer-3",
+    ].map(key) as [Wallet, Wallet, Wallet, Wallet];
+    const record = readGovernanceRecord(governanceRecordPath(manifest))!;
+    const deployment = JSON.parse(readFileSync(manifest, "utf8"));
+    const governance = ConsortiumGovernance__factory.connect(record.governance, rpc);
+    const set = ValidatorSet__factory.connect(record.validatorSet, rpc);
+    const manager = GridAccessManager__factory.connect(
+      deployment.contracts.GridAccessManager.proxy,
+      rpc,
+    );
+    const advance = async (seconds: number) => {
+      await rpc.send("evm_increaseTime", [seconds]);
+      await rpc.send("evm_mine", []);
+    };
+    const voteAll = async (id: bigint, voters: Signer[], support = true) => {
+      for (const voter of voters)
+        await (await governance.connect(voter).castVote(id, support)).wait();
+    };
+    const genesisValidators = await set.getValidators();
+    expect(genesisValidators).to.have.length(4);
+
+    // The joining organisation's public member file (its keys stay with it).
+    const node = Wallet.createRandom();
+    const hydro = Wallet.createRandom().connect(rpc);
+    const consumer = key("consumer-1");
+    const memberFile = join(dir, "hydro-east.member.json");
+    writeFileSync(
+      memberFile,
+      JSON.stringify({
+        format: "gridchain-member-minimal/1",
+        id: "hydro-east",
+        role: "producer",
+        voter: hydro.address,
+        nodes: [
+          {
+            name: "hydro-east-validator-1",
+            kind: "validator",
+            publicKey: `0x${SigningKey.computePublicKey(node.privateKey, false).slice(4)}`,
+            host: "203.0.113.7",
+          },
+        ],
+        accounts: [{ address: hydro.address, role: "producer", zone: "north" }],
+      }),
+    );
+    const input = memberInputFromFile(
+      readMemberFile(memberFile),
+      loadConsortium(config),
+      memberFile,
+    );
+    expect(input.validators).to.deep.equal([node.address]);
+    const join_ = proposalCalls.addMember(record.governance, input);
+    const joinId = await propose(governance, grid, join_, 0, "hydro-east joins");
+    await voteAll(joinId, [grid, solar, wind]);
+    await advance(600 + 60);
+    await execute(governance, storage, joinId);
+    expect(await set.getValidators()).to.deep.equal([...genesisValidators, node.address]);
+    expect((await manager.hasRole(ROLE_IDS.PRODUCER, hydro.address))[0]).to.equal(true);
+
+    // Its account trades: an offer, a consumer's request, its confirm (auto review).
+    await (await grid.sendTransaction({ to: hydro.address, value: 10n ** 18n })).wait();
+    const market = EnergyMarket__factory.connect(deployment.contracts.EnergyMarket.proxy, rpc);
+    const now = (await rpc.getBlock("latest"))!.timestamp;
+    const start = (Math.floor((now + 7200) / 900) + 1) * 900;
+    await (
+      await market.connect(hydro).publish(0, 100_000, 0, 5_000, start, start + 900, start)
+    ).wait();
+    const offerId = await market.offerCount();
+    await (await market.connect(consumer).request(offerId, 5_000)).wait();
+    const orderId = await market.orderCount();
+    await (await market.connect(hydro).confirm(orderId)).wait();
+    expect((await market.getOrder(orderId)).status).to.equal(7n); // Established
+
+    // Below the threshold: 3 of 5 members is not more than 2/3; nothing changes.
+    const leave = proposalCalls.removeMember(record.governance, memberId("hydro-east"));
+    const weak = await propose(governance, grid, leave, 0, "hydro-east leaves");
+    await voteAll(weak, [grid, solar, wind]);
+    // The exporter's governance gauges read the same state.
+    const registry = new Registry();
+    await new GovernanceReader(`http://127.0.0.1:${port}`, record, registry).poll();
+    const metrics = await registry.metrics();
+    for (const line of [
+      "gridchain_governance_members 5",
+      "gridchain_governance_contract_validators 5",
+      'gridchain_governance_proposals{state="executed"} 1',
+      'gridchain_governance_proposals{state="active"} 1',
+      'gridchain_governance_pending_votes{support="for"} 3',
+    ]) {
+      expect(metrics).to.contain(`${line}\n`);
+    }
+    await advance(600 + 60);
+    expect(await refused(execute(governance, grid, weak))).to.contain("GovernanceWrongState");
+    expect(await governance.state(weak)).to.equal(1n); // Defeated
+    expect(await set.getValidators()).to.have.length(5);
+
+    // Passed but past its execution window: expired, nothing changes.
+    const late = await propose(governance, grid, leave, 0, "hydro-east leaves");
+    await voteAll(late, [grid, solar, wind, hydro]);
+    await advance(600 + 60 + 600);
+    expect(await governance.state(late)).to.equal(4n); // Expired
+    expect(await refused(execute(governance, grid, late))).to.contain("GovernanceWrongState");
+    expect(await set.getValidators()).to.have.length(5);
+
+    // It leaves: validator out, roles revoked, the member marked removed.
+    const bye = await propose(governance, grid, leave, 0, "hydro-east leaves");
+    await voteAll(bye, [grid, solar, wind, storage]);
+    await advance(600 + 60);
+    await execute(governance, grid, bye);
+    expect(await set.getValidators()).to.have.members([...genesisValidators]);
+    expect((await manager.hasRole(ROLE_IDS.PRODUCER, hydro.address))[0]).to.equal(false);
+    const members = await readMembers(governance);
+    expect(members.find((m) => m.organisation === "hydro-east")!.active).to.equal(false);
+    expect(await governance.memberCount()).to.equal(4n);
+    rpc.destroy();
+  });
+});
