@@ -41,14 +41,9 @@ interface IOrderOutcomes {
  * from a reveal, and only the receiver (or its watcher) can submit a sender's proof, so a sender can
  * never hide its own locks.
  *
- * Deadline rule, for an order the meter never reads: an order still undecided (requested, awaiting
- * review or established) `LOCK_METERING_GRACE` after its delivery ended counts as not delivered, its
- * lock goes back to the sender, and that decision is recorded so every later unlock of the same order,
- * in any channel, reads the same. Why the sender: a lock pays for metered energy, and without a
- * reading there is none; the seller, whose bond also stays locked, is the party that can press the
- * grid's meter, which reads within hours, not weeks. Why record it: a mediator's incoming and
- * outgoing locks on one order must resolve alike, or a reading that lands between two unlocks could
- * pay the seller while refunding the buyer, at the mediator's expense.
+ * An order the meter never reads is decided by the market, not here: past its metering deadline
+ * the market reports it decided with nothing delivered and refuses later readings, so every lock on
+ * the order, in any channel and at any time, and every off-chain release read the same outcome.
  */
 abstract contract ChannelLocks is ChannelLedger {
     using SafeERC20 for IERC20;
@@ -64,7 +59,6 @@ abstract contract ChannelLocks is ChannelLedger {
     struct ChannelLocksStorage {
         IOrderOutcomes market;
         mapping(bytes32 senderKey => PendingLocks) pending;
-        mapping(uint256 orderId => bool) lapsed;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.ChannelLocks")) - 1)) & ~bytes32(uint256(0xff))
@@ -74,8 +68,6 @@ abstract contract ChannelLocks is ChannelLedger {
     // The type string is hashed at compile time: its length costs no gas.
     // solhint-disable-next-line gas-small-strings
     bytes32 public constant LOCKS_TYPEHASH = keccak256("Locks(uint256 lockedAmount,bytes32 locksroot)");
-    /// @notice How long after its delivery window an order may stay unmetered before its locks lapse.
-    uint40 public constant LOCK_METERING_GRACE = 14 days;
     /// @dev One lock: orderId and amount, two words.
     uint256 private constant LOCK_BYTES = 64;
 
@@ -85,7 +77,7 @@ abstract contract ChannelLocks is ChannelLedger {
     error PaymentChannelsNoPendingLocks(uint256 channelId, address sender);
     error PaymentChannelsLocksrootMismatch(uint256 channelId, address sender, bytes32 locksroot, bytes32 computed);
     error PaymentChannelsLocksMalformed(uint256 length);
-    error PaymentChannelsLockUndecided(uint256 orderId, uint256 decidedBy);
+    error PaymentChannelsLockUndecided(uint256 orderId, uint40 deliveryEnd);
 
     /// @notice The market whose order outcomes decide every lock.
     event LockMarketSet(address market);
@@ -105,8 +97,6 @@ abstract contract ChannelLocks is ChannelLedger {
         uint256 amount,
         bytes32 locksroot
     );
-    /// @notice An undecided order passed its metering grace: every lock on it returns to its sender.
-    event LockLapsed(uint256 indexed orderId);
     /// @notice `sender`'s pending locks were split by the market's outcomes.
     event LocksUnlocked(
         uint256 indexed channelId,
@@ -136,11 +126,6 @@ abstract contract ChannelLocks is ChannelLedger {
         return (p.lockedAmount, p.locksroot, p.locksNonce);
     }
 
-    /// @notice Whether `orderId` passed its metering grace undecided, so its locks returned to their senders.
-    function lockLapsed(uint256 orderId) external view returns (bool) {
-        return _getChannelLocksStorage().lapsed[orderId];
-    }
-
     /// @notice The `additionalHash` a balance proof carrying these locks signs.
     function locksCommitment(uint256 lockedAmount, bytes32 locksroot) public pure returns (bytes32) {
         return keccak256(abi.encode(LOCKS_TYPEHASH, lockedAmount, locksroot));
@@ -150,7 +135,7 @@ abstract contract ChannelLocks is ChannelLedger {
      * @notice Splits `sender`'s locks kept back at settlement by the market's outcomes: the receiver
      * gets each lock's delivered share, the sender the rest. Anyone may call, with the packed locks
      * whose keccak256 is the locksroot the sender signed. All or nothing: reverts while any order
-     * named is undecided and within its grace, so no lock is paid twice or skipped.
+     * named is undecided, so no lock is paid twice or skipped.
      * @dev The receiver's total is capped by what settlement kept back, so the pool is paid out
      * exactly: `toReceiver + toSender == amount`. State is cleared before the transfers.
      */
@@ -236,19 +221,12 @@ abstract contract ChannelLocks is ChannelLedger {
         }
     }
 
-    /// @dev The receiver's share of one lock; applies and records the deadline rule.
-    function _lockShare(ChannelLocksStorage storage $, uint256 orderId, uint256 amount) private returns (uint256) {
-        if ($.lapsed[orderId]) return 0;
+    /// @dev The receiver's share of one lock, by the market's outcome of its order.
+    function _lockShare(ChannelLocksStorage storage $, uint256 orderId, uint256 amount) private view returns (uint256) {
         IOrderOutcomes market = $.market;
         if (address(market) == address(0)) revert PaymentChannelsLockMarketNotSet();
         (bool decided, uint64 deliveredWh, uint64 quantityWh, uint40 deliveryEnd) = market.paymentOutcome(orderId);
-        if (!decided) {
-            uint256 decidedBy = uint256(deliveryEnd) + LOCK_METERING_GRACE;
-            if (block.timestamp <= decidedBy) revert PaymentChannelsLockUndecided(orderId, decidedBy);
-            $.lapsed[orderId] = true;
-            emit LockLapsed(orderId);
-            return 0;
-        }
+        if (!decided) revert PaymentChannelsLockUndecided(orderId, deliveryEnd);
         if (deliveredWh == 0 || quantityWh == 0) return 0;
         if (deliveredWh >= quantityWh) return amount;
         // Rounded down, full precision: the result is below `amount`, so it cannot overflow.

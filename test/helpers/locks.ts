@@ -25,7 +25,7 @@ export function keyOf(signer: HardhatEthersSigner): SigningKey {
 export const ORDER_PRICE = 2_500_000n;
 /** What a channel's opener deposits in the lock tests. */
 export const CHANNEL_DEPOSIT = 10_000_000n;
-/** ChannelLocks.LOCK_METERING_GRACE: 14 days. */
+/** EnergyMarket.METERING_GRACE: 14 days. */
 export const METERING_GRACE = 14n * 24n * 3600n;
 
 /**
