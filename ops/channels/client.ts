@@ -23,7 +23,7 @@ import {
 } from "./intents.js";
 import { bindToChain } from "./binding.js";
 import { encodeLocks, lockedTotal, locksCommitment, type Lock } from "./locks.js";
-import { revealLocks } from "./reveal.js";
+import { revealLocks, updateWithLocks } from "./reveal.js";
 import { ChannelBook, type ChannelClientOptions } from "./book.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
 
@@ -334,16 +334,13 @@ export class ChannelClient extends ChannelBook {
     if (!delegation) return false;
     const [, , nonce] = await channels.getParticipant(channelId, delegation.proof.sender);
     if (nonce >= delegation.proof.nonce) return false;
-    await (
-      await channels.updateBalanceProof(
-        channelId,
-        delegation.proof.sender,
-        delegation.proof,
-        delegation.updateSignature,
-      )
-    ).wait();
+    await updateWithLocks(
+      channels,
+      delegation.proof,
+      delegation.updateSignature,
+      delegation.locks ?? [],
+    );
     if (!this.state(channelId).closed) await this.record({ kind: "closed", channelId });
-    await revealLocks(channels, delegation.proof, delegation.locks ?? []);
     return true;
   }
 
