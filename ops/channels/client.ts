@@ -345,8 +345,9 @@ export class ChannelClient extends ChannelBook {
   }
 
   /**
-   * After settlement, splits the locks kept back for `sender` (this client or its partner) by the
-   * market's outcomes. Returns false when none are pending.
+   * After settlement, pays out the locks kept back for `sender` (this client or its partner) whose
+   * orders the market has decided; call again as further orders are decided. Returns false when none
+   * are pending.
    */
   async unlock(channelId: bigint, sender: Address): Promise<boolean> {
     const { channels } = this.requireChain();
