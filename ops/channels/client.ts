@@ -346,15 +346,18 @@ export class ChannelClient extends ChannelBook {
 
   /**
    * After settlement, pays out the locks kept back for `sender` (this client or its partner) whose
-   * orders the market has decided; call again as further orders are decided. Returns false when none
-   * are pending.
+   * orders the market has decided, with the lock list of the proof recorded on chain (any proof this
+   * client signed or received, by its locksroot); call again as further orders are decided. Returns
+   * false when none are pending or the recorded locksroot is not one of its proofs'.
    */
   async unlock(channelId: bigint, sender: Address): Promise<boolean> {
     const { channels } = this.requireChain();
     const state = this.state(channelId);
-    const locks = getAddress(sender) === this.address ? state.sentLocks : state.receivedLocks;
     const pending = await channels.pendingLocks(channelId, sender);
-    if (pending.amount === 0n || locks.length === 0) return false;
+    if (pending.amount === 0n) return false;
+    // Settlement kept back the locks of the proof recorded on chain, which need not be the latest.
+    const locks = state.locksByRoot.get(pending.locksroot as Hash);
+    if (!locks) return false;
     await (await channels.unlock(channelId, sender, encodeLocks(locks))).wait();
     return true;
   }
