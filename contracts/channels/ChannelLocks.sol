@@ -37,18 +37,13 @@ interface IOrderOutcomes {
  *
  * After a close, anyone may {revealLocks} of the recorded proof before the settle window ends;
  * settlement then keeps `min(lockedAmount, sender's balance)` back from the sender, and {unlock}
- * splits it by the market's outcomes once every order named is decided. The receiver alone gains
+ * pays each lock out by the market's outcome once its order is decided. The receiver alone gains
  * from a reveal, and only the receiver (or its watcher) can submit a sender's proof, so a sender can
  * never hide its own locks.
  *
- * Deadline rule, for an order the meter never reads: an order still undecided (requested, awaiting
- * review or established) `LOCK_METERING_GRACE` after its delivery ended counts as not delivered, its
- * lock goes back to the sender, and that decision is recorded so every later unlock of the same order,
- * in any channel, reads the same. Why the sender: a lock pays for metered energy, and without a
- * reading there is none; the seller, whose bond also stays locked, is the party that can press the
- * grid's meter, which reads within hours, not weeks. Why record it: a mediator's incoming and
- * outgoing locks on one order must resolve alike, or a reading that lands between two unlocks could
- * pay the seller while refunding the buyer, at the mediator's expense.
+ * An order the meter never reads is decided by the market, not here: past its metering deadline
+ * the market reports it decided with nothing delivered and refuses later readings, so every lock on
+ * the order, in any channel and at any time, and every off-chain release read the same outcome.
  */
 abstract contract ChannelLocks is ChannelLedger {
     using SafeERC20 for IERC20;
@@ -64,7 +59,7 @@ abstract contract ChannelLocks is ChannelLedger {
     struct ChannelLocksStorage {
         IOrderOutcomes market;
         mapping(bytes32 senderKey => PendingLocks) pending;
-        mapping(uint256 orderId => bool) lapsed;
+        mapping(bytes32 senderKey => mapping(uint256 word => uint256 bits)) unlocked;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.ChannelLocks")) - 1)) & ~bytes32(uint256(0xff))
@@ -74,8 +69,6 @@ abstract contract ChannelLocks is ChannelLedger {
     // The type string is hashed at compile time: its length costs no gas.
     // solhint-disable-next-line gas-small-strings
     bytes32 public constant LOCKS_TYPEHASH = keccak256("Locks(uint256 lockedAmount,bytes32 locksroot)");
-    /// @notice How long after its delivery window an order may stay unmetered before its locks lapse.
-    uint40 public constant LOCK_METERING_GRACE = 14 days;
     /// @dev One lock: orderId and amount, two words.
     uint256 private constant LOCK_BYTES = 64;
 
@@ -85,7 +78,7 @@ abstract contract ChannelLocks is ChannelLedger {
     error PaymentChannelsNoPendingLocks(uint256 channelId, address sender);
     error PaymentChannelsLocksrootMismatch(uint256 channelId, address sender, bytes32 locksroot, bytes32 computed);
     error PaymentChannelsLocksMalformed(uint256 length);
-    error PaymentChannelsLockUndecided(uint256 orderId, uint256 decidedBy);
+    error PaymentChannelsLockUndecided(uint256 orderId, uint40 deliveryEnd);
 
     /// @notice The market whose order outcomes decide every lock.
     event LockMarketSet(address market);
@@ -105,8 +98,6 @@ abstract contract ChannelLocks is ChannelLedger {
         uint256 amount,
         bytes32 locksroot
     );
-    /// @notice An undecided order passed its metering grace: every lock on it returns to its sender.
-    event LockLapsed(uint256 indexed orderId);
     /// @notice `sender`'s pending locks were split by the market's outcomes.
     event LocksUnlocked(
         uint256 indexed channelId,
@@ -136,23 +127,24 @@ abstract contract ChannelLocks is ChannelLedger {
         return (p.lockedAmount, p.locksroot, p.locksNonce);
     }
 
-    /// @notice Whether `orderId` passed its metering grace undecided, so its locks returned to their senders.
-    function lockLapsed(uint256 orderId) external view returns (bool) {
-        return _getChannelLocksStorage().lapsed[orderId];
-    }
-
     /// @notice The `additionalHash` a balance proof carrying these locks signs.
     function locksCommitment(uint256 lockedAmount, bytes32 locksroot) public pure returns (bytes32) {
         return keccak256(abi.encode(LOCKS_TYPEHASH, lockedAmount, locksroot));
     }
 
     /**
-     * @notice Splits `sender`'s locks kept back at settlement by the market's outcomes: the receiver
-     * gets each lock's delivered share, the sender the rest. Anyone may call, with the packed locks
-     * whose keccak256 is the locksroot the sender signed. All or nothing: reverts while any order
-     * named is undecided and within its grace, so no lock is paid twice or skipped.
-     * @dev The receiver's total is capped by what settlement kept back, so the pool is paid out
-     * exactly: `toReceiver + toSender == amount`. State is cleared before the transfers.
+     * @notice Pays out every lock of `sender`'s pool whose order the market has decided: the receiver
+     * gets each such lock's delivered share, and the sender whatever the pool holds beyond what the
+     * locks still undecided can claim. Anyone may call, with the packed locks whose keccak256 is the
+     * locksroot the sender signed, as often as orders get decided; reverts if no lock is newly
+     * decided. Why lock by lock: one lock on an order delivered far ahead must not freeze the shares
+     * of locks whose orders are already metered.
+     * @dev A lock is identified by its position in the signed list and paid once: `unlocked` is a
+     * bitmap by position, written only while the pool stays (a pool paid out in one call writes none,
+     * and a deleted pool is never recreated: a channel settles once). The
+     * pool is paid out exactly: receiver shares come first, capped by what settlement kept back;
+     * `min(rest, sum of undecided amounts)` stays in the pool, so the sender is refunded only what no
+     * undecided lock can still be owed. State is written before the transfers.
      */
     function unlock(uint256 channelId, address sender, bytes calldata locks) external {
         ChannelLocksStorage storage $ = _getChannelLocksStorage();
@@ -162,23 +154,34 @@ abstract contract ChannelLocks is ChannelLedger {
         bytes32 computed = keccak256(locks);
         if (computed != pool.locksroot) revert PaymentChannelsLocksrootMismatch(channelId, sender, pool.locksroot, computed);
         if (locks.length % LOCK_BYTES != 0) revert PaymentChannelsLocksMalformed(locks.length);
-        uint256 toReceiver;
-        for (uint256 offset = 0; offset < locks.length; offset += LOCK_BYTES) {
-            uint256 orderId = uint256(bytes32(locks[offset:offset + 32]));
-            uint256 amount = uint256(bytes32(locks[offset + 32:offset + LOCK_BYTES]));
-            toReceiver = ChannelMath.saturatingAdd(toReceiver, _lockShare($, orderId, amount));
-        }
+        (uint256 toReceiver, uint256 stillLocked, uint256[] memory newlyDone) = _resolveLocks($, key, locks);
         if (toReceiver > pool.amount) toReceiver = pool.amount;
+        uint256 kept;
         uint256 toSender;
         unchecked {
-            // toReceiver <= pool.amount by the line above.
-            toSender = pool.amount - toReceiver;
+            // toReceiver <= pool.amount by the line above; kept <= rest by its definition.
+            uint256 rest = pool.amount - toReceiver;
+            kept = rest < stillLocked ? rest : stillLocked;
+            toSender = rest - kept;
         }
-        delete $.pending[key];
+        if (kept == 0) {
+            delete $.pending[key];
+        } else {
+            $.pending[key].amount = kept;
+            mapping(uint256 => uint256) storage done = $.unlocked[key];
+            for (uint256 word = 0; word < newlyDone.length; ++word) {
+                if (newlyDone[word] != 0) done[word] |= newlyDone[word];
+            }
+        }
         emit LocksUnlocked(channelId, sender, pool.receiver, toReceiver, toSender);
         IERC20 credit = _getPaymentChannelsStorage().token;
         if (toReceiver != 0) credit.safeTransfer(pool.receiver, toReceiver);
         if (toSender != 0) credit.safeTransfer(sender, toSender);
+    }
+
+    /// @notice Whether the lock at `index` of `sender`'s pool in the channel was already paid out.
+    function lockUnlocked(uint256 channelId, address sender, uint256 index) external view returns (bool) {
+        return (_getChannelLocksStorage().unlocked[_senderKey(channelId, sender)][index >> 8] >> (index & 0xff)) & 1 == 1;
     }
 
     function _setLockMarket(address market) internal {
@@ -236,19 +239,53 @@ abstract contract ChannelLocks is ChannelLedger {
         }
     }
 
-    /// @dev The receiver's share of one lock; applies and records the deadline rule.
-    function _lockShare(ChannelLocksStorage storage $, uint256 orderId, uint256 amount) private returns (uint256) {
-        if ($.lapsed[orderId]) return 0;
+    /**
+     * @dev Finds every lock of the list whose order is decided and that was not paid out before;
+     * returns the receiver's total share of them, the total amount of the locks still undecided, and
+     * the newly decided positions as a bitmap. Reverts if no lock was newly decided.
+     */
+    function _resolveLocks(
+        ChannelLocksStorage storage $,
+        bytes32 key,
+        bytes calldata locks
+    ) private view returns (uint256 toReceiver, uint256 stillLocked, uint256[] memory newlyDone) {
         IOrderOutcomes market = $.market;
         if (address(market) == address(0)) revert PaymentChannelsLockMarketNotSet();
-        (bool decided, uint64 deliveredWh, uint64 quantityWh, uint40 deliveryEnd) = market.paymentOutcome(orderId);
-        if (!decided) {
-            uint256 decidedBy = uint256(deliveryEnd) + LOCK_METERING_GRACE;
-            if (block.timestamp <= decidedBy) revert PaymentChannelsLockUndecided(orderId, decidedBy);
-            $.lapsed[orderId] = true;
-            emit LockLapsed(orderId);
-            return 0;
+        mapping(uint256 => uint256) storage done = $.unlocked[key];
+        uint256 count = locks.length / LOCK_BYTES;
+        newlyDone = new uint256[]((count + 255) >> 8);
+        bool resolved;
+        uint256 firstUndecided;
+        for (uint256 index = 0; index < count; ++index) {
+            uint256 bit = 1 << (index & 0xff);
+            if (done[index >> 8] & bit != 0) continue;
+            (uint256 orderId, uint256 amount) = _lockAt(locks, index);
+            (bool decided, uint64 deliveredWh, uint64 quantityWh, ) = market.paymentOutcome(orderId);
+            if (!decided) {
+                // An undecided order has been issued, so its id is never 0.
+                if (firstUndecided == 0) firstUndecided = orderId;
+                stillLocked = ChannelMath.saturatingAdd(stillLocked, amount);
+                continue;
+            }
+            newlyDone[index >> 8] |= bit;
+            resolved = true;
+            toReceiver = ChannelMath.saturatingAdd(toReceiver, _share(amount, deliveredWh, quantityWh));
         }
+        if (!resolved) {
+            (, , , uint40 deliveryEnd) = market.paymentOutcome(firstUndecided);
+            revert PaymentChannelsLockUndecided(firstUndecided, deliveryEnd);
+        }
+    }
+
+    /// @dev The lock at position `index` of a packed list.
+    function _lockAt(bytes calldata locks, uint256 index) private pure returns (uint256 orderId, uint256 amount) {
+        uint256 offset = index * LOCK_BYTES;
+        orderId = uint256(bytes32(locks[offset:offset + 32]));
+        amount = uint256(bytes32(locks[offset + 32:offset + LOCK_BYTES]));
+    }
+
+    /// @dev The receiver's share of one lock of `amount` on an order that delivered `deliveredWh` of `quantityWh`.
+    function _share(uint256 amount, uint64 deliveredWh, uint64 quantityWh) private pure returns (uint256) {
         if (deliveredWh == 0 || quantityWh == 0) return 0;
         if (deliveredWh >= quantityWh) return amount;
         // Rounded down, full precision: the result is below `amount`, so it cannot overflow.

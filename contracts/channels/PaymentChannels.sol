@@ -288,7 +288,7 @@ contract PaymentChannels is
         address sender,
         BalanceProof calldata proof,
         bytes calldata updateSignature
-    ) external {
+    ) public {
         Channel storage channel = _channelIn(channelId, ChannelState.Closed);
         address beneficiary = _partnerOf(channel, channelId, sender);
         if (block.timestamp > channel.settleAt)
@@ -296,6 +296,24 @@ contract PaymentChannels is
         bytes32 digest = _proofDigest(UPDATE_TYPEHASH, channelId, proof);
         _checkSigner(channelId, digest, updateSignature, beneficiary);
         _recordProof(channel, channelId, sender, proof);
+    }
+
+    /**
+     * @notice {updateBalanceProof} and {revealLocks} in one transaction, for a proof carrying locks.
+     * Why: an update is accepted up to the settle window's last second, and a reveal is a second
+     * transaction that may land after it, so the locks of a proof recorded in time would be dropped
+     * at settlement. Recorded together, a proof that counts always counts with its locks.
+     */
+    function updateBalanceProofWithLocks(
+        uint256 channelId,
+        address sender,
+        BalanceProof calldata proof,
+        bytes calldata updateSignature,
+        uint256 lockedAmount,
+        bytes32 locksroot
+    ) external {
+        updateBalanceProof(channelId, sender, proof, updateSignature);
+        _revealLocks(channelId, sender, proof.nonce, proof.additionalHash, lockedAmount, locksroot);
     }
 
     /**

@@ -372,7 +372,9 @@ contract EnergyMarket is EnergyMarketPayments {
     /**
      * @notice Closes a stale order; anyone may call. A request goes stale when its offer expires or is
      * cancelled, or at the buyer's confirm deadline; an order awaiting review goes stale when its
-     * delivery starts (capacity, bond, grid charges and quantity come back).
+     * delivery starts (capacity, bond, grid charges and quantity come back); an established order
+     * goes stale when its metering deadline passes unmetered (`METERING_GRACE`): it already counts as
+     * final with nothing delivered, this only records it and returns the seller's bond.
      */
     function expireOrder(uint256 orderId) external {
         MarketStorage storage $ = _getMarketStorage();
@@ -387,6 +389,11 @@ contract EnergyMarket is EnergyMarketPayments {
             order.status = OrderStatus.Expired;
         } else if (status == OrderStatus.AwaitingReview) {
             if (block.timestamp < offer.deliveryStart) revert MarketOrderNotExpired(orderId, offer.deliveryStart);
+            order.status = OrderStatus.Expired;
+            _undoConfirm(orderId, order);
+        } else if (status == OrderStatus.Established) {
+            uint40 closesAt = _meteringClosesAt(offer);
+            if (block.timestamp <= closesAt) revert MarketOrderNotExpired(orderId, closesAt);
             order.status = OrderStatus.Expired;
             _undoConfirm(orderId, order);
         } else {

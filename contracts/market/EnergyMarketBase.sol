@@ -157,6 +157,17 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
 
     /// @notice Wh per kWh: prices are per kWh, quantities in Wh.
     uint256 internal constant WH_PER_KWH = 1000;
+    /**
+     * @notice How long after its delivery window the meter may still read an order. After it, an
+     * order that was never metered is final with nothing delivered: readings are refused, every
+     * payment lock on it returns to its payer, and {EnergyMarket.expireOrder} gives the seller's
+     * capacity, bond and grid charges back. Why the market keeps this deadline and not each payment
+     * channel: an order's payment outcome must have one source, or locks on the same order read at
+     * different times (a mediator's incoming and outgoing lock, an off-chain release and an on-chain
+     * unlock) could resolve differently. Why nothing delivered: a lock pays for metered energy, and
+     * without a reading there is none; the grid, which runs the meter, reads within hours, not weeks.
+     */
+    uint40 public constant METERING_GRACE = 14 days;
 
     error MarketUnknownOffer(uint256 offerId);
     error MarketUnknownOrder(uint256 orderId);
@@ -188,6 +199,7 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketIdsExhausted();
     error MarketPaused();
     error MarketNotPaused();
+    error MarketMeteringClosed(uint256 orderId, uint40 closedAt);
 
     /// @notice Step A: an offer entered the order book with all its terms.
     event OfferPublished(
@@ -317,6 +329,15 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     function _checkOpen(uint256 offerId, Offer storage offer) internal view {
         if (offer.cancelled) revert MarketOfferCancelled(offerId);
         if (block.timestamp >= offer.expiresAt) revert MarketOfferExpired(offerId, offer.expiresAt);
+    }
+
+    /**
+     * @dev The metering deadline of an order on `offer`: `METERING_GRACE` after its delivery window.
+     * Until then (inclusive) the meter may read it; after it, an order never metered is final with
+     * nothing delivered ({EnergyMarketPayments.paymentOutcome}).
+     */
+    function _meteringClosesAt(Offer storage offer) internal view returns (uint40) {
+        return offer.deliveryEnd + METERING_GRACE;
     }
 
     function _expectStatus(uint256 orderId, OrderStatus actual, OrderStatus expected) internal pure {

@@ -97,8 +97,11 @@ abstract contract EnergyMarketPayments is EnergyMarketSettlement {
      * @notice The outcome a payment lock reads ({ChannelLocks}): decided once no transaction can
      * change the order's delivered energy any more. Delivered, defaulted and default-settled orders
      * report their metered energy; rejected, cancelled (walk-aways included), expired and denied ones
-     * nothing delivered; requested, awaiting-review and established ones are undecided. An id never
-     * issued is decided with nothing delivered, so a lock on it pays its receiver nothing.
+     * nothing delivered; requested, awaiting-review and established ones are undecided until the
+     * metering deadline (`METERING_GRACE` after the delivery window) and then decided with nothing
+     * delivered, the same answer at every later time since no reading is accepted any more. This view
+     * is the one source of an order's payment outcome: channels and clients read it, none records its
+     * own. An id never issued is decided with nothing delivered, so a lock on it pays its receiver nothing.
      */
     function paymentOutcome(
         uint256 orderId
@@ -110,6 +113,7 @@ abstract contract EnergyMarketPayments is EnergyMarketSettlement {
         deliveryEnd = $.offers[order.offerId].deliveryEnd;
         if (status >= OrderStatus.Delivered) return (true, order.deliveredWh, quantityWh, deliveryEnd);
         bool open = status == OrderStatus.Requested || status == OrderStatus.AwaitingReview || status == OrderStatus.Established;
+        if (open && block.timestamp > uint256(deliveryEnd) + METERING_GRACE) open = false;
         return (!open, 0, quantityWh, deliveryEnd);
     }
 

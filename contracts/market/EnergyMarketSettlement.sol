@@ -22,7 +22,8 @@ abstract contract EnergyMarketSettlement is EnergyMarketBase {
      * the window's end and the energy the grid attributes to the order. Full delivery frees the default
      * amount; a shortfall leaves it locked for {settleDefault}. The grid charges close here: the tariff
      * on the energy carried and the capacity fee on the energy not delivered go to the grid's income,
-     * the rest of what the confirm locked for them goes back to the seller's free bond.
+     * the rest of what the confirm locked for them goes back to the seller's free bond. Refused after
+     * the metering deadline (`METERING_GRACE` after the window): by then the order is final unmetered.
      * @dev A cumulative meter shows one value at each moment and never runs backwards, so readings
      * are ordered by the window end they were taken at, not by when they reach the chain: a meter
      * keeps one reading per window end, and a new one may be neither below the reading of any earlier
@@ -39,6 +40,8 @@ abstract contract EnergyMarketSettlement is EnergyMarketBase {
         Offer storage offer = $.offers[order.offerId];
         uint40 deliveryEnd = offer.deliveryEnd;
         if (block.timestamp < deliveryEnd) revert MarketDeliveryNotOver(orderId, deliveryEnd);
+        uint40 closesAt = _meteringClosesAt(offer);
+        if (block.timestamp > closesAt) revert MarketMeteringClosed(orderId, closesAt);
         _recordReading(meterId, deliveryEnd, readingWh);
         uint64 quantityWh = order.quantityWh;
         uint64 shortfallWh = deliveredWh < quantityWh ? quantityWh - deliveredWh : 0;

@@ -23,7 +23,7 @@ import {
 } from "./intents.js";
 import { bindToChain } from "./binding.js";
 import { encodeLocks, lockedTotal, locksCommitment, type Lock } from "./locks.js";
-import { revealLocks } from "./reveal.js";
+import { revealLocks, updateWithLocks } from "./reveal.js";
 import { ChannelBook, type ChannelClientOptions } from "./book.js";
 import { ChannelStore, type StoreRecord } from "./store.js";
 
@@ -334,29 +334,30 @@ export class ChannelClient extends ChannelBook {
     if (!delegation) return false;
     const [, , nonce] = await channels.getParticipant(channelId, delegation.proof.sender);
     if (nonce >= delegation.proof.nonce) return false;
-    await (
-      await channels.updateBalanceProof(
-        channelId,
-        delegation.proof.sender,
-        delegation.proof,
-        delegation.updateSignature,
-      )
-    ).wait();
+    await updateWithLocks(
+      channels,
+      delegation.proof,
+      delegation.updateSignature,
+      delegation.locks ?? [],
+    );
     if (!this.state(channelId).closed) await this.record({ kind: "closed", channelId });
-    await revealLocks(channels, delegation.proof, delegation.locks ?? []);
     return true;
   }
 
   /**
-   * After settlement, splits the locks kept back for `sender` (this client or its partner) by the
-   * market's outcomes. Returns false when none are pending.
+   * After settlement, pays out the locks kept back for `sender` (this client or its partner) whose
+   * orders the market has decided, with the lock list of the proof recorded on chain (any proof this
+   * client signed or received, by its locksroot); call again as further orders are decided. Returns
+   * false when none are pending or the recorded locksroot is not one of its proofs'.
    */
   async unlock(channelId: bigint, sender: Address): Promise<boolean> {
     const { channels } = this.requireChain();
     const state = this.state(channelId);
-    const locks = getAddress(sender) === this.address ? state.sentLocks : state.receivedLocks;
     const pending = await channels.pendingLocks(channelId, sender);
-    if (pending.amount === 0n || locks.length === 0) return false;
+    if (pending.amount === 0n) return false;
+    // Settlement kept back the locks of the proof recorded on chain, which need not be the latest.
+    const locks = state.locksByRoot.get(pending.locksroot as Hash);
+    if (!locks) return false;
     await (await channels.unlock(channelId, sender, encodeLocks(locks))).wait();
     return true;
   }

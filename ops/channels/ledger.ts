@@ -1,6 +1,6 @@
 import { getAddress } from "ethers";
 import type { Ecdsa } from "./ecdsa.js";
-import { lockedTotal, locksCommitment, type Lock } from "./locks.js";
+import { lockedTotal, locksCommitment, locksroot, type Lock } from "./locks.js";
 import type { Address, ChannelsTypedData, Credits, Hash, SignedBalanceProof } from "./proofs.js";
 import type { StoreRecord } from "./store.js";
 
@@ -66,7 +66,17 @@ export type ChannelView = {
 export type ChannelState = ChannelView & {
   paidOrders: Map<bigint, LatestProof>;
   receivedByHash: Map<Hash, Credits>;
+  /**
+   * Every lock list of a proof signed or received in the channel, by its locksroot: the partner
+   * may record any of those proofs on chain, and `unlock` needs the list whose root was kept back.
+   */
+  locksByRoot: Map<Hash, Lock[]>;
 };
+
+/** Remembers a proof's lock list under its locksroot. */
+function rememberLocks(state: ChannelState, locks: Lock[]): void {
+  if (locks.length > 0) state.locksByRoot.set(locksroot(locks), locks);
+}
 
 /** Whether a signed cooperative settlement may still be submitted, `now` being the latest block time seen. */
 export function isFrozen(state: ChannelState, now: bigint): boolean {
@@ -232,6 +242,7 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
       frozenUntil: undefined,
       paidOrders: new Map(),
       receivedByHash: new Map(),
+      locksByRoot: new Map(),
     });
     return;
   }
@@ -254,6 +265,7 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
       };
       state.sent = proof;
       state.sentLocks = record.locks ?? [];
+      rememberLocks(state, state.sentLocks);
       if (record.orderId !== undefined) state.paidOrders.set(record.orderId, proof);
       break;
     }
@@ -267,6 +279,7 @@ export function applyRecord(channels: Map<bigint, ChannelState>, record: StoreRe
         signature: record.signature,
       };
       state.receivedLocks = record.locks ?? [];
+      rememberLocks(state, state.receivedLocks);
       state.receivedByHash.set(
         record.additionalHash,
         (state.receivedByHash.get(record.additionalHash) ?? 0n) + increment,

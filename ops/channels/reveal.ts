@@ -28,3 +28,29 @@ export async function revealLocks(
   ).wait();
   return true;
 }
+
+/**
+ * Records `proof` (newer than the recorded one) with the beneficiary's `updateSignature`; a proof
+ * carrying locks is recorded with them in the same transaction (`updateBalanceProofWithLocks`), so an
+ * update landing in the settle window's last second cannot lose its locks to a late reveal.
+ */
+export async function updateWithLocks(
+  channels: PaymentChannels,
+  proof: SignedBalanceProof,
+  updateSignature: string,
+  locks: readonly Lock[],
+): Promise<void> {
+  const { channelId, sender } = proof;
+  const sent =
+    locks.length === 0
+      ? await channels.updateBalanceProof(channelId, sender, proof, updateSignature)
+      : await channels.updateBalanceProofWithLocks(
+          channelId,
+          sender,
+          proof,
+          updateSignature,
+          lockedTotal(locks),
+          locksroot(locks),
+        );
+  await sent.wait();
+}

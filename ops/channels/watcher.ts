@@ -1,7 +1,7 @@
 import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
 import type { Lock } from "./locks.js";
 import type { Address, SignedBalanceProof } from "./proofs.js";
-import { revealLocks } from "./reveal.js";
+import { revealLocks, updateWithLocks } from "./reveal.js";
 
 /**
  * What a watcher holds for one channel side: the sender's latest balance proof and the
@@ -100,10 +100,7 @@ export class ChannelWatcher {
     if (block && BigInt(block.timestamp) >= settleAt) {
       return { channelId, sender, nonce, action: "too-late" };
     }
-    await (
-      await this.channels.updateBalanceProof(channelId, sender, entry.proof, entry.updateSignature)
-    ).wait();
-    await revealLocks(this.channels, entry.proof, entry.locks ?? []);
+    await updateWithLocks(this.channels, entry.proof, entry.updateSignature, entry.locks ?? []);
     return { channelId, sender, nonce, action: "updated" };
   }
 }

@@ -582,12 +582,21 @@ describe("EnergyMarket", () => {
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
     });
 
-    it("does not expire an established order", async () => {
+    it("expires an established order only once its metering deadline passed unmetered", async () => {
       const w = await loadFixture(establishedTrade);
-      await time.increaseTo(w.deliveryEnd);
+      const closesAt = w.deliveryEnd + (await w.market.METERING_GRACE());
+      await time.setNextBlockTimestamp(closesAt);
+      await expect(w.market.expireOrder(w.orderId))
+        .to.be.revertedWithCustomError(w.market, "MarketOrderNotExpired")
+        .withArgs(w.orderId, closesAt);
+      await time.increaseTo(closesAt + 1n);
+      await expect(w.market.connect(w.outsider).expireOrder(w.orderId))
+        .to.emit(w.market, "OrderExpired")
+        .withArgs(w.orderId, w.outsider.address, OrderStatus.Established);
+      expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
       await expect(w.market.expireOrder(w.orderId))
         .to.be.revertedWithCustomError(w.market, "MarketOrderNotExpirable")
-        .withArgs(w.orderId, OrderStatus.Established);
+        .withArgs(w.orderId, OrderStatus.Expired);
     });
   });
 

@@ -76,17 +76,29 @@ describe("PaymentChannels locks: delivery versus payment", function () {
     });
   }
 
-  it("refuses to split a lock on an undecided order until its metering grace is over", async () => {
+  it("refuses to split a lock on an undecided order until the market's metering deadline, then returns it", async () => {
     const { orderId, channelId, locks } = await directLock();
     await settleAfterWindow(w, channelId);
     await expect(
       w.channels.unlock(channelId, w.alice.address, encodeLocks(locks)),
     ).to.be.revertedWithCustomError(w.channels, "PaymentChannelsLockUndecided");
+    // The last second a reading is accepted the order is still undecided.
+    await w.connection.networkHelpers.time.setNextBlockTimestamp(w.deliveryEnd + GRACE);
+    await expect(
+      w.channels.unlock(channelId, w.alice.address, encodeLocks(locks)),
+    ).to.be.revertedWithCustomError(w.channels, "PaymentChannelsLockUndecided");
     await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd + GRACE + 1n);
     await expect(w.channels.unlock(channelId, w.alice.address, encodeLocks(locks)))
-      .to.emit(w.channels, "LockLapsed")
-      .withArgs(orderId);
-    expect(await w.channels.lockLapsed(orderId)).to.equal(true);
+      .to.emit(w.channels, "LocksUnlocked")
+      .withArgs(channelId, w.alice.address, w.solar.address, 0n, PRICE);
+    // The market, not the channel, holds the outcome: final, nothing delivered; the seller's bond
+    // comes back when the stale order is expired.
+    expect((await w.market.paymentOutcome(orderId))[0]).to.equal(true);
+    await expect(meter(w, orderId, 10_000n, 100n)).to.be.revertedWithCustomError(
+      w.market,
+      "MarketMeteringClosed",
+    );
+    await expect(w.market.expireOrder(orderId)).to.emit(w.market, "OrderExpired");
   });
 
   it("pays a pending lock once: a replayed unlock, a wrong lock list and a wrong reveal revert", async () => {

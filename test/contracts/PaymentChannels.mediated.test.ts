@@ -77,7 +77,7 @@ describe("PaymentChannels mediated transfers through the hub", function () {
     });
   }
 
-  it("a lock claimed late resolves alike on both hops: the lapse recorded first holds against a later reading", async () => {
+  it("a lock claimed late resolves alike on both hops: past the metering deadline a reading is refused", async () => {
     const r = await route();
     await closeWith(w, w.grid, r.inbound, r.inProof);
     await reveal(w, w.grid, w.alice, r.inbound, r.inProof, r.inLocks);
@@ -87,8 +87,11 @@ describe("PaymentChannels mediated transfers through the hub", function () {
     await settleAfterWindow(w, r.outbound);
     await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd + GRACE + 1n);
     await w.channels.unlock(r.inbound, w.alice.address, encodeLocks(r.inLocks));
-    // The meter reads after the grace: the order is now Delivered, yet the lapse stands for every lock.
-    await meter(w, r.orderId, 10_000n, 100n);
+    // The meter cannot read after the deadline, so no reading turns the outcome between two unlocks.
+    await expect(meter(w, r.orderId, 10_000n, 100n)).to.be.revertedWithCustomError(
+      w.market,
+      "MarketMeteringClosed",
+    );
     await expect(w.channels.unlock(r.outbound, w.grid.address, encodeLocks(r.outLocks)))
       .to.emit(w.channels, "LocksUnlocked")
       .withArgs(r.outbound, w.grid.address, w.solar.address, 0n, r.forwarded);

@@ -25,7 +25,7 @@ export function keyOf(signer: HardhatEthersSigner): SigningKey {
 export const ORDER_PRICE = 2_500_000n;
 /** What a channel's opener deposits in the lock tests. */
 export const CHANNEL_DEPOSIT = 10_000_000n;
-/** ChannelLocks.LOCK_METERING_GRACE: 14 days. */
+/** EnergyMarket.METERING_GRACE: 14 days. */
 export const METERING_GRACE = 14n * 24n * 3600n;
 
 /**
@@ -124,7 +124,10 @@ export async function closeWith(
   await w.channels.connect(closer).closeChannel(channelId, closer.address, proof, signature);
 }
 
-/** `beneficiary` (or anyone holding its signature: `submitter`) records the newer `proof` of `sender`. */
+/**
+ * `beneficiary` (or anyone holding its signature: `submitter`) records the newer `proof` of `sender`,
+ * with the `locks` it carries in the same transaction when there are any.
+ */
 export async function updateWith(
   w: LockWorld,
   beneficiary: HardhatEthersSigner,
@@ -132,11 +135,22 @@ export async function updateWith(
   channelId: bigint,
   proof: Proof,
   submitter: HardhatEthersSigner = beneficiary,
+  locks: readonly Lock[] = [],
 ): Promise<void> {
   const signature = await signProofIntent(beneficiary, w.domain, "Update", proof);
-  await w.channels
-    .connect(submitter)
-    .updateBalanceProof(channelId, sender.address, proof, signature);
+  const channels = w.channels.connect(submitter);
+  if (locks.length === 0) {
+    await channels.updateBalanceProof(channelId, sender.address, proof, signature);
+    return;
+  }
+  await channels.updateBalanceProofWithLocks(
+    channelId,
+    sender.address,
+    proof,
+    signature,
+    lockedTotal(locks),
+    locksroot(locks),
+  );
 }
 
 /** Reveals the locks `proof` of `sender` carries (anyone may; `by` submits). */
