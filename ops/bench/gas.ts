@@ -215,7 +215,12 @@ rows.push([
 // ---------------------------------------------------------------- a channel settled with locks
 // Alice pays the grid operator's hub with locks on decided orders; the hub closes with her proof,
 // reveals its locks, settles after the window and unlocks them by the market's outcomes.
-const lastEnd = standingStart + 2n * SLOT_SECONDS;
+// Every order's window ends by then, within the metering deadline of the earliest.
+let lastEnd = 0n;
+for (let id = 1n; id <= (await market.orderCount()); id++) {
+  const { deliveryEnd } = await market.getOrder(id);
+  if (deliveryEnd > lastEnd) lastEnd = deliveryEnd;
+}
 await networkHelpers.time.increaseTo(lastEnd);
 let reading = 100_000n;
 const orderIds: bigint[] = [];
