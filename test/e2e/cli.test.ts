@@ -144,11 +144,12 @@ describe("gridchain CLI end to end (embedded engine)", function () {
       deliveryEnd: start + 900n,
     });
     orderId = await client.request(buyer, offerId, 30_000n);
-    // The deploy changed the review parameters three times (zones, two lines): version 4.
+    // The deploy changed the review parameters five times (zones, two lines, the capacity fee, the
+    // least default): version 6.
     expect(await client.confirm(seller, orderId)).to.deep.equal({
       status: "established",
       denialReason: "none",
-      reviewVersion: 4n,
+      reviewVersion: 6n,
     });
     consumerBalance = await client.contracts.credit.balanceOf(buyer.address);
     await connection.close();
