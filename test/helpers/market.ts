@@ -186,3 +186,20 @@ export async function establishTrade(world: MarketWorld) {
   await world.market.connect(world.solar).confirm(orderId);
   return { ...world, offerId, orderId };
 }
+
+/**
+ * The market fixtures of one network connection, for `loadFixture`: each function is created once
+ * per connection so that its snapshot is reused by every test of a file.
+ */
+export function marketFixtures(hre: HardhatRuntimeEnvironment, connection: NetworkConnection) {
+  const autoMarket = () => deployWorld(hre, connection);
+  const manualMarket = () => deployWorld(hre, connection, "manual");
+  const thresholdMarket = () => deployWorld(hre, connection, "manualAbove", 5_000n);
+  const establishedTrade = async () => await establishTrade(await autoMarket());
+  return { autoMarket, manualMarket, thresholdMarket, establishedTrade };
+}
+
+/** The index of the fixture's first delivery slot. */
+export async function slotOf(world: MarketWorld) {
+  return world.deliveryStart / BigInt(SLOT_SECONDS);
+}
