@@ -1,13 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
-import {
-  BOND,
-  DEFAULT_PER_KWH,
-  EnergyType,
-  OrderStatus,
-  PRICE_PER_KWH,
-  deployWorld,
-} from "../helpers/market.js";
+import { BOND, OrderStatus, deployWorld, publishStandingOffer } from "../helpers/market.js";
 
 /** Finding 5: the buyer is bound by its payment; the market tells a paid order from an unpaid one. */
 const connection = await hre.network.create();
@@ -19,17 +12,7 @@ const Mark = { None: 0n, Paid: 1n, WalkedAway: 2n } as const;
 /** A standing offer bought by alice in one transaction: established, and not paid yet. */
 async function boughtUnpaid() {
   const w = await deployWorld(hre, connection);
-  await w.market
-    .connect(w.solar)
-    .publishStanding(
-      EnergyType.Solar,
-      PRICE_PER_KWH,
-      DEFAULT_PER_KWH,
-      10_000n,
-      w.deliveryStart,
-      w.deliveryEnd,
-      w.deliveryStart,
-    );
+  await publishStandingOffer(w, w.solar, 10_000n);
   await w.market.connect(w.alice).buy(1n, 10_000n);
   return { ...w, orderId: 1n };
 }

@@ -10,7 +10,7 @@ import {
   publishOffer,
   requestOrder,
   defaultFor,
-  establishTrade,
+  marketFixtures,
 } from "../helpers/market.js";
 
 /**
@@ -25,16 +25,7 @@ const UINT64_MAX = 2n ** 64n - 1n;
 /** GridReview's line counters: 32 bits per zone and direction per slot. */
 const LANE_MAX_WH = 2n ** 32n - 1n;
 
-function autoMarket() {
-  return deployWorld(hre, connection);
-}
-function manualMarket() {
-  return deployWorld(hre, connection, "manual");
-}
-
-async function establishedTrade() {
-  return await establishTrade(await autoMarket());
-}
+const { autoMarket, manualMarket, establishedTrade } = marketFixtures(hre, connection);
 
 describe("EnergyMarket rules", () => {
   describe("manual review ends at the delivery start", () => {

@@ -8,6 +8,7 @@ import {
   PRICE_PER_KWH,
   defaultFor,
   deployWorld,
+  publishStandingOffer,
 } from "../helpers/market.js";
 
 /** What booking energy or line capacity costs the party who books it. */
@@ -21,17 +22,7 @@ async function squatMarket() {
   const w = await deployWorld(hre, connection);
   await w.review.connect(w.grid).setCapacityFee(FEE_PER_KWH);
   // A standing offer of zone 1 (solar) that alice (zone 2) buys across the line.
-  await w.market
-    .connect(w.solar)
-    .publishStanding(
-      EnergyType.Solar,
-      PRICE_PER_KWH,
-      DEFAULT_PER_KWH,
-      10_000n,
-      w.deliveryStart,
-      w.deliveryEnd,
-      w.deliveryStart,
-    );
+  await publishStandingOffer(w, w.solar, 10_000n);
   const offerId = await w.market.offerCount();
   return { ...w, offerId };
 }

@@ -2,14 +2,13 @@ import { expect } from "chai";
 import hre from "hardhat";
 import {
   BOND,
-  DEFAULT_PER_KWH,
   Denial,
-  EnergyType,
   OrderStatus,
   PRICE_PER_KWH,
   deployWorld,
   publishOffer,
   defaultFor,
+  publishStandingOffer,
 } from "../helpers/market.js";
 
 /** Standing offers: one transaction per trade, and line counters shared by four zones. */
@@ -18,19 +17,7 @@ const { networkHelpers } = connection;
 const { loadFixture } = networkHelpers;
 async function standingMarket() {
   const w = await deployWorld(hre, connection);
-  await expect(
-    w.market
-      .connect(w.solar)
-      .publishStanding(
-        EnergyType.Solar,
-        PRICE_PER_KWH,
-        DEFAULT_PER_KWH,
-        10_000n,
-        w.deliveryStart,
-        w.deliveryEnd,
-        w.deliveryStart,
-      ),
-  )
+  await expect(publishStandingOffer(w, w.solar, 10_000n))
     .to.emit(w.market, "StandingOfferPublished")
     .withArgs(1n);
   return { ...w, offerId: 1n };

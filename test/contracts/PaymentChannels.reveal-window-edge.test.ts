@@ -2,6 +2,8 @@ import { expect } from "chai";
 import { type Lock } from "../../ops/channels/locks.js";
 import { ZERO_HASH } from "../../ops/channels/proofs.js";
 import {
+  CHANNEL_DEPOSIT as DEPOSIT,
+  ORDER_PRICE as PRICE,
   closeWith,
   deployLockWorld,
   establishedOrder,
@@ -12,9 +14,6 @@ import {
   updateWith,
   type LockWorld,
 } from "../helpers/locks.js";
-
-const PRICE = 2_500_000n; // 10 kWh at 0.25 credits per kWh
-const DEPOSIT = 10_000_000n;
 
 /**
  * An update is accepted up to the last second of the settle window; a reveal sent as a second

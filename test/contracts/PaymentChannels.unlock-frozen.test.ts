@@ -2,6 +2,8 @@ import { expect } from "chai";
 import { encodeLocks, type Lock } from "../../ops/channels/locks.js";
 import { publishOffer, requestOrder } from "../helpers/market.js";
 import {
+  CHANNEL_DEPOSIT as DEPOSIT,
+  ORDER_PRICE as PRICE,
   closeWith,
   deployLockWorld,
   establishedOrder,
@@ -13,9 +15,7 @@ import {
   type LockWorld,
 } from "../helpers/locks.js";
 
-const PRICE = 2_500_000n; // 10 kWh at 0.25 credits per kWh
 const SMALL = 250_000n; // 1 kWh
-const DEPOSIT = 10_000_000n;
 const YEAR = 365n * 24n * 3600n;
 
 /**

@@ -165,6 +165,25 @@ export async function publishOffer(
   return world.market.offerCount();
 }
 
+/** Publishes a one-slot standing offer of `quantityWh` by `seller`, expiring at the delivery start. */
+export function publishStandingOffer(
+  world: MarketWorld,
+  seller: HardhatEthersSigner,
+  quantityWh: bigint,
+) {
+  return world.market
+    .connect(seller)
+    .publishStanding(
+      EnergyType.Solar,
+      PRICE_PER_KWH,
+      DEFAULT_PER_KWH,
+      quantityWh,
+      world.deliveryStart,
+      world.deliveryEnd,
+      world.deliveryStart,
+    );
+}
+
 /** Requests `quantityWh` of `offerId` as `buyer`; returns the order id. */
 export async function requestOrder(
   world: MarketWorld,

@@ -3,6 +3,9 @@ import { encodeLocks, forwardAmount, lockShare, type Lock } from "../../ops/chan
 import { marketOutcomes } from "../../ops/channels/market.js";
 import type { Address } from "../../ops/channels/proofs.js";
 import {
+  CHANNEL_DEPOSIT as DEPOSIT,
+  METERING_GRACE as GRACE,
+  ORDER_PRICE as PRICE,
   closeWith,
   deployLockWorld,
   establishedOrder,
@@ -14,10 +17,7 @@ import {
   type LockWorld,
 } from "../helpers/locks.js";
 
-const PRICE = 2_500_000n; // 10 kWh at 0.25 credits per kWh
 const FEE_PER_KWH = 10_000n;
-const DEPOSIT = 10_000_000n;
-const GRACE = 14n * 24n * 3600n;
 
 /**
  * The clients split and release locks by the market's outcome alone, so the outcome of an order the

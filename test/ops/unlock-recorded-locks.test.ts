@@ -8,6 +8,8 @@ import { acceptLock, acceptRelease, lockOrder, releaseLock } from "../../ops/cha
 import { marketOrders, marketOutcomes } from "../../ops/channels/market.js";
 import type { Address } from "../../ops/channels/proofs.js";
 import {
+  CHANNEL_DEPOSIT as DEPOSIT,
+  ORDER_PRICE as PRICE,
   closeWith,
   deployLockWorld,
   establishedOrder,
@@ -15,9 +17,6 @@ import {
   reveal,
   type LockWorld,
 } from "../helpers/locks.js";
-
-const PRICE = 2_500_000n; // 10 kWh at 0.25 credits per kWh
-const DEPOSIT = 10_000_000n;
 
 /**
  * The receiver chooses which of the sender's proofs to record at its close. Recording an older proof
