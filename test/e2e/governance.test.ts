@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { JsonRpcProvider, SigningKey, Wallet, type Signer } from "ethers";
+import { JsonRpcProvider, SigningKey, Wallet, ZeroHash, type Signer } from "ethers";
 import { loadConsortium } from "../../ops/consortium/index.js";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
 import { execute, propose, proposalCalls, readMembers } from "../../ops/governance/client.js";
@@ -11,6 +11,7 @@ import {
   ConsortiumGovernance__factory,
   EnergyMarket__factory,
   GridAccessManager__factory,
+  GridCredit__factory,
   ValidatorSet__factory,
 } from "../../types/ethers-contracts/index.js";
 import { Registry } from "prom-client";
@@ -142,8 +143,14 @@ describe("members' governance end to end (embedded engine)", function () {
     const market = EnergyMarket__factory.connect(deployment.contracts.EnergyMarket.proxy, rpc);
     const now = (await rpc.getBlock("latest"))!.timestamp;
     const start = (Math.floor((now + 7200) / 900) + 1) * 900;
+    // A seller's bond covers its default (the grid's least default: 0.05 credit per kWh).
+    const credit = GridCredit__factory.connect(deployment.contracts.GridCredit.proxy, rpc);
+    const bond = 1_000_000n;
+    await (await credit.connect(grid).mint(hydro.address, bond, ZeroHash)).wait();
+    await (await credit.connect(hydro).approve(await market.getAddress(), bond)).wait();
+    await (await market.connect(hydro).depositBond(bond)).wait();
     await (
-      await market.connect(hydro).publish(0, 100_000, 0, 5_000, start, start + 900, start)
+      await market.connect(hydro).publish(0, 100_000, 50_000, 5_000, start, start + 900, start)
     ).wait();
     const offerId = await market.offerCount();
     await (await market.connect(consumer).request(offerId, 5_000)).wait();
