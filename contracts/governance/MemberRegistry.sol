@@ -132,7 +132,12 @@ abstract contract MemberRegistry {
         if (input.accounts.length > 0) $.review.setZones(input.accounts, input.zones);
     }
 
-    /// @notice Removes a member: its validators leave the set, its accounts lose their roles.
+    /**
+     * @notice Removes a member: its validators leave the set, its accounts lose their roles and their
+     * zones. The zone goes too because the market admits traders by zone, not by role
+     * ({EnergyMarketBase-_requireTrader}): an account of a removed member must not request, buy or
+     * confirm from the next block on.
+     */
     function removeMember(bytes32 id) external {
         _checkSelf();
         MembersStorage storage $ = _getMembersStorage();
@@ -143,6 +148,7 @@ abstract contract MemberRegistry {
         $.activeMembers -= 1;
         for (uint256 i = 0; i < m.validators.length; ++i) $.validatorSet.removeValidator(m.validators[i]);
         for (uint256 i = 0; i < m.accounts.length; ++i) $.manager.revokeRole(m.roles[i], m.accounts[i]);
+        if (m.accounts.length > 0) $.review.setZones(m.accounts, new uint16[](m.accounts.length));
         emit MemberRemoved(id, m.voter);
     }
 

@@ -160,9 +160,11 @@ contract EnergyMarket is EnergyMarketPayments {
 
     /**
      * @notice Requests `quantityWh` of an open offer; nothing is reserved until the seller confirms.
-     * The seller may confirm until the offer expires.
+     * The seller may confirm until the offer expires. Open to every trader: an account with a zone
+     * ({EnergyMarketBase-_requireTrader}), whatever its roles.
      */
-    function request(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
+    function request(uint256 offerId, uint64 quantityWh) external whenNotPaused returns (uint256 orderId) {
+        _requireTrader(msg.sender);
         return _request(offerId, quantityWh, 0);
     }
 
@@ -179,8 +181,9 @@ contract EnergyMarket is EnergyMarketPayments {
         uint256 offerId,
         uint64 quantityWh,
         uint40 confirmBy
-    ) external restricted whenNotPaused returns (uint256 orderId) {
+    ) external whenNotPaused returns (uint256 orderId) {
         if (confirmBy <= block.timestamp) revert MarketConfirmDeadlineInvalid(confirmBy, block.timestamp);
+        _requireTrader(msg.sender);
         orderId = _request(offerId, quantityWh, confirmBy);
         emit OrderConfirmDeadlineSet(orderId, confirmBy);
     }
@@ -208,9 +211,10 @@ contract EnergyMarket is EnergyMarketPayments {
      * locks the default amount and the grid charges the review quoted (tariff and capacity fee for the
      * whole quantity) from the seller's bond and takes the quantity off the offer, all in the same
      * transaction: approved (auto), awaiting the grid operator (manual), or denied (nothing locked,
-     * nothing taken).
+     * nothing taken). The seller needs no role here, only its zone, like the buyer: a seller or buyer
+     * whose zone was removed is refused ({_reviewed}).
      */
-    function confirm(uint256 orderId) external restricted whenNotPaused {
+    function confirm(uint256 orderId) external whenNotPaused {
         MarketStorage storage $ = _getMarketStorage();
         OrderRecord storage order = _order(orderId);
         _expectStatus(orderId, order.status, OrderStatus.Requested);
@@ -237,7 +241,7 @@ contract EnergyMarket is EnergyMarketPayments {
      * and is kept by the grid for the rest, as for a seller; the seller's default still pays the buyer
      * for a shortfall, so an honest buyer who was not served is compensated from the seller's bond.
      */
-    function buy(uint256 offerId, uint64 quantityWh) external restricted whenNotPaused returns (uint256 orderId) {
+    function buy(uint256 offerId, uint64 quantityWh) external whenNotPaused returns (uint256 orderId) {
         Offer storage offer = _offer(offerId);
         if (!offer.standing) revert MarketOfferNotStanding(offerId);
         orderId = _request(offerId, quantityWh, 0);
@@ -265,7 +269,7 @@ contract EnergyMarket is EnergyMarketPayments {
         uint128 free = bond.free;
         if (free < defaultAmount) revert MarketBondInsufficient(seller, free, defaultAmount);
 
-        GridReview.Approval memory approval = $.review.review(_terms(orderId, order, offer, seller));
+        GridReview.Approval memory approval = _reviewed(orderId, order, offer, seller);
         order.reviewVersion = approval.version;
         if (approval.reason != GridReview.DenialReason.None) {
             order.status = OrderStatus.Denied;
@@ -299,6 +303,22 @@ contract EnergyMarket is EnergyMarketPayments {
             order.status = OrderStatus.Established;
             _emitEstablished(orderId, order, offer, remainingWh);
         }
+    }
+
+    /**
+     * @dev The review's answer. A party without zone is no trader ({_requireTrader}): the review's
+     * ZoneUnknown reverts naming it (the buyer when it has no zone, else the seller) instead of
+     * recording a denial, so zone 0 refuses a revoked account at once on either side of a trade.
+     */
+    function _reviewed(
+        uint256 orderId,
+        OrderRecord storage order,
+        Offer storage offer,
+        address seller
+    ) private returns (GridReview.Approval memory approval) {
+        approval = _getMarketStorage().review.review(_terms(orderId, order, offer, seller));
+        if (approval.reason == GridReview.DenialReason.ZoneUnknown)
+            revert MarketNotTrader(approval.buyerZone == 0 ? order.buyer : seller);
     }
 
     /// @notice The seller declines a request. Works while paused: it closes business.

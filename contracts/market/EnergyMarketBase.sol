@@ -200,6 +200,8 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketPaused();
     error MarketNotPaused();
     error MarketMeteringClosed(uint256 orderId, uint40 closedAt);
+    /// @notice `account` has no zone in {GridReview}, so it may not trade (see {_requireTrader}).
+    error MarketNotTrader(address account);
 
     /// @notice Step A: an offer entered the order book with all its terms.
     event OfferPublished(
@@ -342,6 +344,20 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
 
     function _expectStatus(uint256 orderId, OrderStatus actual, OrderStatus expected) internal pure {
         if (actual != expected) revert MarketUnexpectedOrderStatus(orderId, actual, expected);
+    }
+
+    /**
+     * @dev A trader is an account the grid has given a zone ({GridReview-setZones}, grid operator
+     * only). Requesting, buying and confirming ask for a zone instead of a role: the review reads the
+     * zones of both parties anyway, so the hot path makes no call to the access manager (about 18k
+     * gas a transaction: the manager's proxy and three of its slots). Revocation stays immediate
+     * and restricted: zone 0 refuses the account's next request, buy or confirm, and a review of an
+     * order with a party without zone reverts naming it ({EnergyMarket-confirm}). Publishing still
+     * needs the PRODUCER role: who may sell is a membership decision, who may trade on an offer a
+     * grid one.
+     */
+    function _requireTrader(address account) internal view {
+        if (_getMarketStorage().review.zoneOf(account) == 0) revert MarketNotTrader(account);
     }
 
     /// @dev Only an immediate grid operator: a member granted with an execution delay cannot schedule

@@ -429,7 +429,9 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         OrderTerms calldata terms,
         Approval memory approval
     ) private view returns (DenialReason reason, uint64 firstSlot, uint64 slotCount, uint64 perSlotWh) {
-        if (approval.sellerZone == 0 || approval.buyerZone == 0) return (DenialReason.ZoneUnknown, 0, 0, 0);
+        // The seller must hold a zone now, not only when it published: zone 0 revokes a trader at once.
+        if (approval.sellerZone == 0 || approval.buyerZone == 0 || $.zoneOf[terms.seller] == 0)
+            return (DenialReason.ZoneUnknown, 0, 0, 0);
         uint64 slotLength = $.slotSeconds;
         if (
             terms.deliveryEnd <= terms.deliveryStart ||

@@ -12,6 +12,7 @@ import type { ContractTransactionResponse } from "ethers";
 import { deployMarket, type Address } from "../contracts/index.js";
 import { encodeLocks, lockedTotal, locksCommitment, locksroot } from "../channels/locks.js";
 import { INTENT_TYPES, typedDataDomain } from "../channels/proofs.js";
+import { formatProfile, profileTransaction } from "./gas-profile.js";
 
 const SLOT_SECONDS = 900n;
 const LINE_W = 4_000_000n; // 4 MW: the bench never hits a capacity limit
@@ -85,10 +86,34 @@ await credit.connect(grid).mint(solar.address, CREDITS, ethers.ZeroHash);
 await credit.connect(solar).approve(await market.getAddress(), CREDITS);
 await market.connect(solar).depositBond(CREDITS);
 
+// With GAS_PROFILE=1, each whole trade's transactions are profiled (ops/bench/gas-profile.ts).
+const profiling = process.env.GAS_PROFILE === "1" || process.env.GAS_PROFILE === "opcodes";
+const names = new Map<string, string>();
+for (const [name, deployed] of Object.entries(manifest.contracts)) {
+  names.set(deployed.proxy.toLowerCase(), `${name} proxy`);
+  names.set(deployed.implementation.toLowerCase(), name);
+}
+const profiles: string[] = [];
+let lastHash = "";
 const gasOf = async (sent: Promise<ContractTransactionResponse>): Promise<bigint> => {
   const receipt = await (await sent).wait();
   if (receipt === null) throw new Error("no receipt");
+  lastHash = receipt.hash;
   return receipt.gasUsed;
+};
+const profileLast = async (title: string) => {
+  if (profiling)
+    profiles.push(
+      ...formatProfile(
+        title,
+        await profileTransaction(
+          ethers.provider,
+          lastHash,
+          names,
+          process.env.GAS_PROFILE === "opcodes",
+        ),
+      ),
+    );
 };
 
 const now = BigInt(await networkHelpers.time.latest());
@@ -105,8 +130,10 @@ await market
   .publish(0, 250_000n, 100_000n, 1_000_000n, end, end + SLOT_SECONDS, start);
 const trade = async (offerId: bigint, buyer: HardhatEthersSigner, quantityWh: bigint) => {
   const request = await gasOf(market.connect(buyer).request(offerId, quantityWh));
+  await profileLast(`request #${offerId}`);
   const orderId = await market.orderCount();
   const confirm = await gasOf(market.connect(solar).confirm(orderId));
+  await profileLast(`confirm #${orderId}`);
   return { orderId, request, confirm };
 };
 const report = (label: string, t: { request: bigint; confirm: bigint }) => {
@@ -150,8 +177,11 @@ const standing = async (first: bigint) => {
 };
 const crossOffer = await standing(standingStart);
 const localOffer = await standing(standingStart + SLOT_SECONDS);
-const buy = (offerId: bigint, buyer: HardhatEthersSigner) =>
-  gasOf(market.connect(buyer).buy(offerId, 10_000n));
+const buy = async (offerId: bigint, buyer: HardhatEthersSigner) => {
+  const gas = await gasOf(market.connect(buyer).buy(offerId, 10_000n));
+  await profileLast(`buy on offer #${offerId}`);
+  return gas;
+};
 rows.push([
   "one-transaction trade (buy, standing offer), first cross-zone in a slot",
   await buy(crossOffer, alice),
@@ -293,3 +323,4 @@ const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`${"step".padEnd(width)}  gas`);
 console.log(`${"-".repeat(width)}  ${"-".repeat(7)}`);
 for (const [name, gas] of rows) console.log(`${name.padEnd(width)}  ${gas.toString().padStart(7)}`);
+if (profiling) console.log(["", ...profiles].join("\n"));

@@ -54,12 +54,7 @@ export const ROLE_TABLE: readonly RoleRule[] = [
     role: "GRID_OPERATOR",
   },
   { contract: "GridReview", functions: ["upgradeToAndCall"], role: "UPGRADER" },
-  {
-    contract: "EnergyMarket",
-    functions: ["publish", "publishStanding", "confirm"],
-    role: "PRODUCER",
-  },
-  { contract: "EnergyMarket", functions: ["request", "requestBefore", "buy"], role: "CONSUMER" },
+  { contract: "EnergyMarket", functions: ["publish", "publishStanding"], role: "PRODUCER" },
   {
     contract: "EnergyMarket",
     functions: ["approveOrder", "denyOrder", "pause", "unpause", "withdrawGridIncome"],

@@ -33,7 +33,20 @@ export type TrustModel = {
   }[];
   /** Delay in seconds of admin calls (rewiring, authority change) per managed contract. */
   targetAdminDelaySeconds: Record<MarketContractName, number>;
+  /**
+   * Traders: accounts with a zone in GridReview (set and removed at once by the grid operator
+   * through `GridReview.setZones`). The market asks for a zone, not a role, on these functions.
+   */
+  traders: { holders: string[]; functions: string[] };
 };
+
+/** What an account with a zone may call on the market, whatever its roles (EnergyMarketBase._requireTrader). */
+export const TRADER_FUNCTIONS = [
+  "EnergyMarket.request",
+  "EnergyMarket.requestBefore",
+  "EnergyMarket.buy",
+  "EnergyMarket.confirm",
+];
 
 const INTERFACES: Record<MarketContractName, Interface> = {
   GridAccessManager: new Interface(GridAccessManager__factory.abi),
@@ -133,7 +146,25 @@ export async function trustModelOf(
       ),
     ),
   ) as Record<MarketContractName, number>;
-  return { roles, targetAdminDelaySeconds };
+  const review = new Contract(manifest.contracts.GridReview.proxy, GridReview__factory.abi, runner);
+  const candidates = [
+    ...new Set([
+      ...manifest.roles.producers,
+      ...manifest.roles.consumers,
+      ...manifest.roles.gridOperators,
+    ]),
+  ];
+  const holders: string[] = [];
+  for (let start = 0; start < candidates.length; start += READ_WINDOW) {
+    const window = candidates.slice(start, start + READ_WINDOW);
+    const zones = await Promise.all(
+      window.map((account) => review.getFunction("zoneOf")(account) as Promise<bigint>),
+    );
+    zones.forEach((zone, i) => {
+      if (zone !== 0n) holders.push(window[i]!);
+    });
+  }
+  return { roles, targetAdminDelaySeconds, traders: { holders, functions: TRADER_FUNCTIONS } };
 }
 
 /** The trust model as text lines for `gridchain status`. */
@@ -146,7 +177,7 @@ export function renderTrustModel(model: TrustModel): string[] {
     delays(r.members.map((m) => m.executionDelaySeconds)),
     `${r.grantDelaySeconds} s`,
     String(r.grantedBy),
-    compactFunctions(r.functions),
+    compactFunctions(r.functions) || "-",
   ]);
   const header = ["role", "holders", "execution delay", "grant delay", "granted by", "may call"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -159,6 +190,7 @@ export function renderTrustModel(model: TrustModel): string[] {
     "trust model (read from chain; holders among the manifest's accounts):",
     line(header),
     ...rows.map(line),
+    `  traders (a zone in GridReview, set by GRID_OPERATOR via GridReview.setZones, no role needed): ${model.traders.holders.length} holders, may call ${compactFunctions(model.traders.functions)}`,
     `  admin delay per contract: ${targets}`,
   ];
 }

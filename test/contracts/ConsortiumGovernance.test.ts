@@ -17,7 +17,7 @@ import { deployValidatorSet, ensureGovernance } from "../../ops/governance/deplo
 import { memberId, type MemberInput } from "../../ops/governance/members.js";
 import type { ConsortiumGovernance, ValidatorSet } from "../../types/ethers-contracts/index.js";
 import { tempDir } from "../ops/helpers.js";
-import { deployWorld } from "../helpers/market.js";
+import { deployWorld, publishOffer } from "../helpers/market.js";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 
@@ -166,6 +166,43 @@ describe("ConsortiumGovernance", () => {
         .publish(0, 1, 1, 1000, world.deliveryStart, world.deliveryEnd, world.deliveryStart)
     ).wait();
     expect(await world.market.offerCount()).to.equal(1n);
+  });
+
+  it("a removed member's accounts lose their roles and their zones, so they can no longer trade", async () => {
+    const g = await governed();
+    const { world, governance } = g;
+    const address = await governance.getAddress();
+    const pass = async (
+      calls: ReturnType<typeof proposalCalls.addMember>,
+      voters: HardhatEthersSigner[],
+      text: string,
+    ) => {
+      const id = await propose(governance, world.grid, calls, 0, text);
+      for (const voter of voters) await governance.connect(voter).castVote(id, true);
+      await advance(g.connection, 150);
+      await governance.execute(id, calls.targets, calls.values, calls.calldatas);
+    };
+    await pass(
+      proposalCalls.addMember(address, g.hydro),
+      [world.grid, world.solar, world.wind],
+      "in",
+    );
+    const offerId = await publishOffer(world, world.solar, 10_000n);
+    await world.market.connect(g.hydroConsumer).request(offerId, 1_000n);
+    await pass(
+      proposalCalls.removeMember(address, memberId("hydro")),
+      [world.grid, world.solar, world.wind, g.storageVoter],
+      "out",
+    );
+    for (const account of [g.hydroVoter, g.hydroConsumer]) {
+      expect(await world.review.zoneOf(account.address)).to.equal(0n);
+    }
+    expect((await world.manager.hasRole(ROLE_IDS.CONSUMER, g.hydroConsumer.address))[0]).to.equal(
+      false,
+    );
+    await expect(world.market.connect(g.hydroConsumer).request(offerId, 1_000n))
+      .to.be.revertedWithCustomError(world.market, "MarketNotTrader")
+      .withArgs(g.hydroConsumer.address);
   });
 
   it("a vote below the threshold changes nothing and the proposal cannot execute", async () => {

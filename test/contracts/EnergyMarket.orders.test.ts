@@ -122,12 +122,26 @@ describe("EnergyMarket", () => {
       expect(await w.market.orderCount()).to.equal(1n);
     });
 
-    it("lets only consumers request", async () => {
+    it("lets only accounts with a zone request, and refuses one whose zone was removed", async () => {
       const w = await loadFixture(autoMarket);
       const offerId = await publishOffer(w, w.solar, 10_000n);
-      await expect(w.market.connect(w.wind).request(offerId, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
-        .withArgs(w.wind.address);
+      // carol holds the CONSUMER role but no zone; the outsider holds neither.
+      for (const account of [w.carol, w.outsider]) {
+        await expect(w.market.connect(account).request(offerId, 1_000n))
+          .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+          .withArgs(account.address);
+        await expect(w.market.connect(account).requestBefore(offerId, 1_000n, w.deliveryStart))
+          .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+          .withArgs(account.address);
+      }
+      await w.review.connect(w.grid).setZones([w.alice.address], [0]);
+      await expect(w.market.connect(w.alice).request(offerId, 1_000n))
+        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .withArgs(w.alice.address);
+      expect(await w.market.orderCount()).to.equal(0n);
+      // A producer with a zone may buy too: a trader is an account with a zone.
+      await w.market.connect(w.wind).request(offerId, 1_000n);
+      expect((await w.market.getOrder(1n)).buyer).to.equal(w.wind.address);
     });
 
     it("refuses more than the offer has left", async () => {
@@ -166,12 +180,32 @@ describe("EnergyMarket", () => {
         .to.be.revertedWithCustomError(w.market, "MarketNotSeller")
         .withArgs(orderId, w.wind.address, w.solar.address);
       await expect(w.market.connect(w.alice).confirm(orderId))
-        .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
-        .withArgs(w.alice.address);
+        .to.be.revertedWithCustomError(w.market, "MarketNotSeller")
+        .withArgs(orderId, w.alice.address, w.solar.address);
       await w.market.connect(w.solar).confirm(orderId);
       await expect(w.market.connect(w.solar).confirm(orderId))
         .to.be.revertedWithCustomError(w.market, "MarketUnexpectedOrderStatus")
         .withArgs(orderId, OrderStatus.Established, OrderStatus.Requested);
+    });
+
+    it("refuses a confirm when either party lost its zone, naming it; nothing is reserved", async () => {
+      const w = await loadFixture(autoMarket);
+      const offerId = await publishOffer(w, w.solar, 10_000n);
+      const first = await requestOrder(w, w.alice, offerId, 2_000n);
+      const second = await requestOrder(w, w.bob, offerId, 2_000n);
+      await w.review.connect(w.grid).setZones([w.solar.address], [0]);
+      await expect(w.market.connect(w.solar).confirm(first))
+        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .withArgs(w.solar.address);
+      await w.review.connect(w.grid).setZones([w.solar.address, w.alice.address], [1, 0]);
+      await expect(w.market.connect(w.solar).confirm(first))
+        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .withArgs(w.alice.address);
+      expect((await w.market.getOrder(first)).status).to.equal(OrderStatus.Requested);
+      expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
+      expect(await w.review.participantUsage(w.solar.address, await slotOf(w))).to.equal(0n);
+      await w.market.connect(w.solar).confirm(second);
+      expect((await w.market.getOrder(second)).status).to.equal(OrderStatus.Established);
     });
 
     it("lets the seller reject a request, which then cannot be confirmed", async () => {

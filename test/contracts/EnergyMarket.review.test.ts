@@ -108,10 +108,15 @@ describe("EnergyMarket", () => {
         expect((await w.market.getOffer(order.offerId)).remainingWh).to.equal(remainingBefore);
       };
 
-      it("ZoneUnknown: the buyer has no zone", async () => {
+      it("ZoneUnknown: a party without zone is not a trader, so the confirm reverts naming it", async () => {
         const w = await loadFixture(autoMarket);
         const offerId = await publishOffer(w, w.solar, 1_000n);
-        await denied(w, await requestOrder(w, w.carol, offerId, 1_000n), Denial.ZoneUnknown);
+        const orderId = await requestOrder(w, w.alice, offerId, 1_000n);
+        await w.review.connect(w.grid).setZones([w.alice.address], [0]);
+        await expect(w.market.connect(w.solar).confirm(orderId))
+          .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+          .withArgs(w.alice.address);
+        expect((await w.market.getOrder(orderId)).status).to.equal(OrderStatus.Requested);
       });
 
       it("WindowNotAligned: the window does not start on a slot boundary", async () => {

@@ -246,9 +246,9 @@ describe("EnergyMarket rules", () => {
       await expect(w.market.connect(w.alice).requestBefore(offerId, 1_000n, now + 1n))
         .to.be.revertedWithCustomError(w.market, "MarketConfirmDeadlineInvalid")
         .withArgs(now + 1n, now + 1n);
-      await expect(w.market.connect(w.solar).requestBefore(offerId, 1_000n, now + 100n))
-        .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
-        .withArgs(w.solar.address);
+      await expect(w.market.connect(w.outsider).requestBefore(offerId, 1_000n, now + 100n))
+        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .withArgs(w.outsider.address);
     });
   });
 

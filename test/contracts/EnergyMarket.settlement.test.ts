@@ -2,6 +2,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import {
   BOND,
+  MAX_PARTICIPANT_SLOT_WH,
   OrderStatus,
   PRICE_PER_KWH,
   publishOffer,
@@ -168,11 +169,12 @@ describe("EnergyMarket", () => {
       const b = await publishOffer(w, w.wind, 5_000n);
       const o1 = await requestOrder(w, w.alice, a, 4_000n);
       const o2 = await requestOrder(w, w.bob, b, 5_000n);
-      const o3 = await requestOrder(w, w.carol, a, 1_000n);
+      const o3 = await requestOrder(w, w.bob, a, 1_000n);
       const o4 = await requestOrder(w, w.bob, a, 2_000n);
       await w.market.connect(w.solar).confirm(o1);
       await w.market.connect(w.wind).confirm(o2);
-      await w.market.connect(w.solar).confirm(o3); // denied: carol has no zone
+      await w.review.connect(w.grid).setLimits(500n, MAX_PARTICIPANT_SLOT_WH);
+      await w.market.connect(w.solar).confirm(o3); // denied: larger than the grid's new limit
       await w.market.connect(w.solar).reject(o4);
       await w.market.connect(w.grid).cancelOrder(o2);
       await w.market.connect(w.wind).cancelOffer(b);

@@ -3,6 +3,7 @@ import hre from "hardhat";
 import {
   BOND,
   Denial,
+  MAX_PARTICIPANT_SLOT_WH,
   OrderStatus,
   PRICE_PER_KWH,
   deployWorld,
@@ -53,27 +54,43 @@ describe("EnergyMarket standing offers", () => {
 
   it("records a denial in the same transaction when the review says no", async () => {
     const w = await loadFixture(standingMarket);
-    await expect(w.market.connect(w.carol).buy(w.offerId, 1_000n)) // carol has no zone
+    await w.review.connect(w.grid).setLimits(500n, MAX_PARTICIPANT_SLOT_WH);
+    await expect(w.market.connect(w.alice).buy(w.offerId, 1_000n))
       .to.emit(w.market, "OrderDenied")
-      .withArgs(1n, Denial.ZoneUnknown, await w.review.parametersVersion());
+      .withArgs(1n, Denial.OrderTooLarge, await w.review.parametersVersion());
     expect((await w.market.getOffer(w.offerId)).remainingWh).to.equal(10_000n);
   });
 
-  it("refuses a buy on an ordinary offer, by a non-consumer, and by the seller itself", async () => {
+  it("refuses a buy by an account without zone, and on the offer of a seller whose zone was removed", async () => {
+    const w = await loadFixture(standingMarket);
+    for (const account of [w.carol, w.outsider]) {
+      await expect(w.market.connect(account).buy(w.offerId, 1_000n))
+        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .withArgs(account.address);
+    }
+    await w.review.connect(w.grid).setZones([w.solar.address], [0]);
+    await expect(w.market.connect(w.alice).buy(w.offerId, 1_000n))
+      .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+      .withArgs(w.solar.address);
+    expect(await w.market.orderCount()).to.equal(0n);
+    expect((await w.market.getOffer(w.offerId)).remainingWh).to.equal(10_000n);
+  });
+
+  it("refuses a buy on an ordinary offer, by an account without zone, and by the seller itself", async () => {
     const w = await loadFixture(standingMarket);
     const ordinary = await publishOffer(w, w.solar, 1_000n);
     await expect(w.market.connect(w.alice).buy(ordinary, 1_000n))
       .to.be.revertedWithCustomError(w.market, "MarketOfferNotStanding")
       .withArgs(ordinary);
-    await expect(w.market.connect(w.wind).buy(w.offerId, 1_000n))
-      .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
-      .withArgs(w.wind.address);
+    await expect(w.market.connect(w.carol).buy(w.offerId, 1_000n))
+      .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+      .withArgs(w.carol.address);
     await expect(w.market.connect(w.alice).buy(99n, 1_000n))
       .to.be.revertedWithCustomError(w.market, "MarketUnknownOffer")
       .withArgs(99n);
     await expect(w.market.connect(w.solar).buy(w.offerId, 1_000n))
-      .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
-      .withArgs(w.solar.address);
+      .to.be.revertedWithCustomError(w.market, "MarketSelfTrade")
+      .withArgs(w.offerId, w.solar.address);
     expect((await w.market.getOffer(w.offerId)).standing).to.equal(true);
     expect((await w.market.getOffer(ordinary)).standing).to.equal(false);
   });

@@ -24,9 +24,16 @@ describe("trust model read from chain (ops/contracts/trust.ts)", () => {
     expect(row("PRODUCER").functions).to.deep.equal([
       "EnergyMarket.publish",
       "EnergyMarket.publishStanding",
-      "EnergyMarket.confirm",
     ]);
     expect(row("CONSUMER").grantedBy).to.equal("ADMIN");
+    // Trading asks for a zone, not a role: solar, wind, alice and bob have one, carol does not.
+    expect(model.traders.holders).to.have.members([
+      w.solar.address,
+      w.wind.address,
+      w.alice.address,
+      w.bob.address,
+    ]);
+    expect(model.traders.functions).to.include("EnergyMarket.confirm");
     expect(row("UPGRADER").functions).to.include("EnergyMarket.upgradeToAndCall");
     expect(row("GRID_OPERATOR").functions).to.include("GridReview.setTariff");
     expect(model.targetAdminDelaySeconds.EnergyMarket).to.equal(0);
@@ -47,6 +54,9 @@ describe("trust model read from chain (ops/contracts/trust.ts)", () => {
     );
     expect(text.find((line) => line.startsWith("  ADMIN "))).to.contain(
       "EnergyMarket.upgradeToAndCall",
+    );
+    expect(text.find((line) => line.startsWith("  traders "))).to.contain(
+      "4 holders, may call EnergyMarket.{request,requestBefore,buy,confirm}",
     );
   });
 });
