@@ -164,7 +164,6 @@ contract EnergyMarket is EnergyMarketPayments {
      * ({EnergyMarketBase-_requireTrader}), whatever its roles.
      */
     function request(uint256 offerId, uint64 quantityWh) external whenNotPaused returns (uint256 orderId) {
-        _requireTrader(msg.sender);
         return _request(offerId, quantityWh, 0);
     }
 
@@ -183,12 +182,12 @@ contract EnergyMarket is EnergyMarketPayments {
         uint40 confirmBy
     ) external whenNotPaused returns (uint256 orderId) {
         if (confirmBy <= block.timestamp) revert MarketConfirmDeadlineInvalid(confirmBy, block.timestamp);
-        _requireTrader(msg.sender);
         orderId = _request(offerId, quantityWh, confirmBy);
         emit OrderConfirmDeadlineSet(orderId, confirmBy);
     }
 
     function _request(uint256 offerId, uint64 quantityWh, uint40 confirmBy) private returns (uint256 orderId) {
+        _requireTrader(msg.sender);
         Offer storage offer = _offer(offerId);
         _checkOpen(offerId, offer);
         if (quantityWh == 0) revert MarketQuantityZero();
@@ -212,7 +211,7 @@ contract EnergyMarket is EnergyMarketPayments {
      * whole quantity) from the seller's bond and takes the quantity off the offer, all in the same
      * transaction: approved (auto), awaiting the grid operator (manual), or denied (nothing locked,
      * nothing taken). The seller needs no role here, only its zone, like the buyer: a seller or buyer
-     * whose zone was removed is refused ({_reviewed}).
+     * whose zone was removed is refused ({GridNotTrader}).
      */
     function confirm(uint256 orderId) external whenNotPaused {
         MarketStorage storage $ = _getMarketStorage();
@@ -267,9 +266,8 @@ contract EnergyMarket is EnergyMarketPayments {
         uint96 defaultAmount = _defaultAmount(quantityWh, offer.defaultPerKwh);
         Bond storage bond = $.bonds[seller];
         uint128 free = bond.free;
-        if (free < defaultAmount) revert MarketBondInsufficient(seller, free, defaultAmount);
 
-        GridReview.Approval memory approval = _reviewed(orderId, order, offer, seller);
+        GridReview.Approval memory approval = $.review.review(_terms(orderId, order, offer, seller));
         order.reviewVersion = approval.version;
         if (approval.reason != GridReview.DenialReason.None) {
             order.status = OrderStatus.Denied;
@@ -303,22 +301,6 @@ contract EnergyMarket is EnergyMarketPayments {
             order.status = OrderStatus.Established;
             _emitEstablished(orderId, order, offer, remainingWh);
         }
-    }
-
-    /**
-     * @dev The review's answer. A party without zone is no trader ({_requireTrader}): the review's
-     * ZoneUnknown reverts naming it (the buyer when it has no zone, else the seller) instead of
-     * recording a denial, so zone 0 refuses a revoked account at once on either side of a trade.
-     */
-    function _reviewed(
-        uint256 orderId,
-        OrderRecord storage order,
-        Offer storage offer,
-        address seller
-    ) private returns (GridReview.Approval memory approval) {
-        approval = _getMarketStorage().review.review(_terms(orderId, order, offer, seller));
-        if (approval.reason == GridReview.DenialReason.ZoneUnknown)
-            revert MarketNotTrader(approval.buyerZone == 0 ? order.buyer : seller);
     }
 
     /// @notice The seller declines a request. Works while paused: it closes business.
@@ -420,6 +402,16 @@ contract EnergyMarket is EnergyMarketPayments {
             revert MarketOrderNotExpirable(orderId, status);
         }
         emit OrderExpired(orderId, msg.sender, status);
+    }
+
+    /**
+     * @notice The review tells the market which accounts are traders (zone != 0), in the same
+     * transaction as {GridReview-setZones}, its only caller, once per account.
+     */
+    function setTrader(address account, bool trader) external {
+        MarketStorage storage $ = _getMarketStorage();
+        if (msg.sender != address($.review)) revert MarketCallerNotReview(msg.sender);
+        $.traders[account] = trader;
     }
 
     // ---------------------------------------------------------------- pause

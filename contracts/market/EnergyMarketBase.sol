@@ -8,7 +8,7 @@ import {IAccessManager} from "@openzeppelin/contracts/access/manager/IAccessMana
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {GridRoles} from "../access/GridRoles.sol";
-import {GridReview} from "../review/GridReview.sol";
+import {GridNotTrader, GridReview} from "../review/GridReview.sol";
 
 /**
  * @title EnergyMarketBase
@@ -150,6 +150,8 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         mapping(address account => Bond) bonds;
         mapping(bytes32 meterId => MeterReading) lastReading;
         mapping(bytes32 meterId => mapping(uint40 windowEnd => MeterPoint)) meterPoints;
+        // Whether the account has a zone in the review; written only by {GridReview-setZones}.
+        mapping(address account => bool) traders;
     }
 
     // keccak256(abi.encode(uint256(keccak256("gridchain.storage.Market")) - 1)) & ~bytes32(uint256(0xff))
@@ -200,8 +202,8 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
     error MarketPaused();
     error MarketNotPaused();
     error MarketMeteringClosed(uint256 orderId, uint40 closedAt);
-    /// @notice `account` has no zone in {GridReview}, so it may not trade (see {_requireTrader}).
-    error MarketNotTrader(address account);
+    /// @notice Only the review tells the market who trades.
+    error MarketCallerNotReview(address caller);
 
     /// @notice Step A: an offer entered the order book with all its terms.
     event OfferPublished(
@@ -350,14 +352,16 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
      * @dev A trader is an account the grid has given a zone ({GridReview-setZones}, grid operator
      * only). Requesting, buying and confirming ask for a zone instead of a role: the review reads the
      * zones of both parties anyway, so the hot path makes no call to the access manager (about 18k
-     * gas a transaction: the manager's proxy and three of its slots). Revocation stays immediate
+     * gas a transaction: the manager's proxy and three of its slots). A request, which calls no
+     * review, reads the market's own copy of "has a zone" ({EnergyMarket-setTrader}), which the
+     * review writes in the same transaction as every zone change. Revocation stays immediate
      * and restricted: zone 0 refuses the account's next request, buy or confirm, and a review of an
-     * order with a party without zone reverts naming it ({EnergyMarket-confirm}). Publishing still
+     * order with a party without zone reverts naming it ({GridNotTrader}). Publishing still
      * needs the PRODUCER role: who may sell is a membership decision, who may trade on an offer a
      * grid one.
      */
     function _requireTrader(address account) internal view {
-        if (_getMarketStorage().review.zoneOf(account) == 0) revert MarketNotTrader(account);
+        if (!_getMarketStorage().traders[account]) revert GridNotTrader(account);
     }
 
     /// @dev Only an immediate grid operator: a member granted with an execution delay cannot schedule

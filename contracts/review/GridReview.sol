@@ -7,6 +7,17 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/U
 import {LineUsage} from "./LineUsage.sol";
 
 /**
+ * @notice `account` has no zone, so it is no trader: it may not request, buy or confirm. The market
+ * raises it on a request, the review on a confirm or buy (either party), so zone 0 revokes at once.
+ */
+error GridNotTrader(address account);
+
+/// @notice What {GridReview-setZones} tells the market: which accounts are traders (zone != 0).
+interface ITraderRegistry {
+    function setTrader(address account, bool trader) external;
+}
+
+/**
  * @title GridReview
  * @notice The grid's service agency (the paper's extension layer): holds the grid operator's security
  * parameters and reviews every order of the {EnergyMarket} against them, reserving line capacity.
@@ -62,6 +73,7 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     /// @notice Why a review said no. `None` means approved.
     enum DenialReason {
         None,
+        // Kept for the numbering: a party without zone now reverts with {GridNotTrader}.
         ZoneUnknown,
         WindowNotAligned,
         WindowTooLong,
@@ -146,6 +158,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
     error ReviewLengthMismatch(uint256 accounts, uint256 zones);
     /// @notice A slot must be at least one second long.
     error ReviewSlotSecondsInvalid(uint32 slotSeconds);
+    /// @notice Zones are set only once the market is named: it must see every change.
+    error ReviewMarketNotSet();
 
     /// @notice A parameter changed; `version` is the new parameters version.
     event ParametersVersionBumped(uint32 indexed version);
@@ -222,13 +236,23 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         emit MarketSet(market_);
     }
 
-    /// @notice Assigns each account to a zone (0 removes it from every zone).
+    /**
+     * @notice Assigns each account to a zone (0 removes it from every zone, which also stops it
+     * trading at once).
+     * @dev The market admits a request by whether its sender has a zone; it keeps that bit itself
+     * (one warm-able slot instead of a call here, about 8k gas a request) and this is the only
+     * function that changes it, in the same transaction: the two never disagree. Zones therefore
+     * wait for {setMarket}.
+     */
     function setZones(address[] calldata accounts, uint16[] calldata zones) external restricted {
         if (accounts.length != zones.length) revert ReviewLengthMismatch(accounts.length, zones.length);
         ReviewStorage storage $ = _getReviewStorage();
+        address market_ = $.market;
+        if (market_ == address(0)) revert ReviewMarketNotSet();
         uint32 version = _bumpVersion($);
         for (uint256 i = 0; i < accounts.length; ++i) {
             $.zoneOf[accounts[i]] = zones[i];
+            ITraderRegistry(market_).setTrader(accounts[i], zones[i] != 0);
             emit ZoneAssigned(accounts[i], zones[i], version);
         }
     }
@@ -291,7 +315,8 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
      * @notice Checks an order against the current parameters and, when it passes, reserves its
      * capacity in every slot of its window. Returns the outcome instead of reverting so the market
      * can record a denial.
-     * @dev All-or-nothing: every slot is checked before any is written.
+     * @dev All-or-nothing: every slot is checked before any is written. Reverts with {GridNotTrader}
+     * when either party has no zone ({DenialReason-ZoneUnknown} is no longer returned).
      * @return approval The reason (None when approved), whether the grid operator must still decide,
      * the parameters version used, the zones reserved and the grid charges per kWh that apply.
      */
@@ -300,6 +325,10 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         approval.version = $.parametersVersion;
         approval.sellerZone = terms.sellerZone;
         approval.buyerZone = $.zoneOf[terms.buyer];
+        // A party without zone is no trader: refused, not recorded as a denial. The seller must hold
+        // a zone now, not only when it published.
+        if (approval.buyerZone == 0) revert GridNotTrader(terms.buyer);
+        if (approval.sellerZone == 0 || $.zoneOf[terms.seller] == 0) revert GridNotTrader(terms.seller);
         (DenialReason reason, uint64 firstSlot, uint64 slotCount, uint64 perSlotWh) = _check($, terms, approval);
         if (reason != DenialReason.None) {
             approval.reason = reason;
@@ -429,9 +458,6 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         OrderTerms calldata terms,
         Approval memory approval
     ) private view returns (DenialReason reason, uint64 firstSlot, uint64 slotCount, uint64 perSlotWh) {
-        // The seller must hold a zone now, not only when it published: zone 0 revokes a trader at once.
-        if (approval.sellerZone == 0 || approval.buyerZone == 0 || $.zoneOf[terms.seller] == 0)
-            return (DenialReason.ZoneUnknown, 0, 0, 0);
         uint64 slotLength = $.slotSeconds;
         if (
             terms.deliveryEnd <= terms.deliveryStart ||
@@ -483,10 +509,19 @@ contract GridReview is Initializable, AccessManagedUpgradeable, UUPSUpgradeable 
         uint64 perSlotWh
     ) private {
         bool crossZone = sellerZone != buyerZone;
-        for (uint64 slot = firstSlot; slot < firstSlot + slotCount; ++slot) {
-            $.participantUsage[terms.seller][slot] += perSlotWh;
-            $.participantUsage[terms.buyer][slot] += perSlotWh;
+        mapping(uint64 => uint64) storage sellerUsage = $.participantUsage[terms.seller];
+        mapping(uint64 => uint64) storage buyerUsage = $.participantUsage[terms.buyer];
+        uint64 lastSlot = firstSlot + slotCount;
+        for (uint64 slot = firstSlot; slot < lastSlot;) {
+            // {_check} proved each sum <= the uint64 participant limit; the slot index is bounded there.
+            unchecked {
+                sellerUsage[slot] += perSlotWh;
+                buyerUsage[slot] += perSlotWh;
+            }
             if (crossZone) LineUsage.move($.lineUsage[slot], sellerZone, buyerZone, perSlotWh, true);
+            unchecked {
+                ++slot;
+            }
         }
     }
 

@@ -26,7 +26,7 @@ const HINTS: Record<string, string> = {
     "a newer balance proof is already on chain: the local channel store is behind the chain",
   AccessManagedUnauthorized:
     "the sending account lacks the role for this call; the roles are in the deployment manifest",
-  MarketNotTrader:
+  GridNotTrader:
     "the account has no zone in GridReview, so it may not trade: the grid operator assigns zones (the consortium file's participants)",
   MarketPaused: "the market is paused by the consortium",
   MarketOfferExpired: "the offer expired: publish a new one",

@@ -201,7 +201,7 @@ describe("ConsortiumGovernance", () => {
       false,
     );
     await expect(world.market.connect(g.hydroConsumer).request(offerId, 1_000n))
-      .to.be.revertedWithCustomError(world.market, "MarketNotTrader")
+      .to.be.revertedWithCustomError(world.market, "GridNotTrader")
       .withArgs(g.hydroConsumer.address);
   });
 

@@ -128,15 +128,15 @@ describe("EnergyMarket", () => {
       // carol holds the CONSUMER role but no zone; the outsider holds neither.
       for (const account of [w.carol, w.outsider]) {
         await expect(w.market.connect(account).request(offerId, 1_000n))
-          .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+          .to.be.revertedWithCustomError(w.market, "GridNotTrader")
           .withArgs(account.address);
         await expect(w.market.connect(account).requestBefore(offerId, 1_000n, w.deliveryStart))
-          .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+          .to.be.revertedWithCustomError(w.market, "GridNotTrader")
           .withArgs(account.address);
       }
       await w.review.connect(w.grid).setZones([w.alice.address], [0]);
       await expect(w.market.connect(w.alice).request(offerId, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .to.be.revertedWithCustomError(w.market, "GridNotTrader")
         .withArgs(w.alice.address);
       expect(await w.market.orderCount()).to.equal(0n);
       // A producer with a zone may buy too: a trader is an account with a zone.
@@ -195,11 +195,11 @@ describe("EnergyMarket", () => {
       const second = await requestOrder(w, w.bob, offerId, 2_000n);
       await w.review.connect(w.grid).setZones([w.solar.address], [0]);
       await expect(w.market.connect(w.solar).confirm(first))
-        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .to.be.revertedWithCustomError(w.market, "GridNotTrader")
         .withArgs(w.solar.address);
       await w.review.connect(w.grid).setZones([w.solar.address, w.alice.address], [1, 0]);
       await expect(w.market.connect(w.solar).confirm(first))
-        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .to.be.revertedWithCustomError(w.market, "GridNotTrader")
         .withArgs(w.alice.address);
       expect((await w.market.getOrder(first)).status).to.equal(OrderStatus.Requested);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);

@@ -114,7 +114,7 @@ describe("EnergyMarket", () => {
         const orderId = await requestOrder(w, w.alice, offerId, 1_000n);
         await w.review.connect(w.grid).setZones([w.alice.address], [0]);
         await expect(w.market.connect(w.solar).confirm(orderId))
-          .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+          .to.be.revertedWithCustomError(w.market, "GridNotTrader")
           .withArgs(w.alice.address);
         expect((await w.market.getOrder(orderId)).status).to.equal(OrderStatus.Requested);
       });

@@ -247,7 +247,7 @@ describe("EnergyMarket rules", () => {
         .to.be.revertedWithCustomError(w.market, "MarketConfirmDeadlineInvalid")
         .withArgs(now + 1n, now + 1n);
       await expect(w.market.connect(w.outsider).requestBefore(offerId, 1_000n, now + 100n))
-        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .to.be.revertedWithCustomError(w.market, "GridNotTrader")
         .withArgs(w.outsider.address);
     });
   });

@@ -65,12 +65,12 @@ describe("EnergyMarket standing offers", () => {
     const w = await loadFixture(standingMarket);
     for (const account of [w.carol, w.outsider]) {
       await expect(w.market.connect(account).buy(w.offerId, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+        .to.be.revertedWithCustomError(w.market, "GridNotTrader")
         .withArgs(account.address);
     }
     await w.review.connect(w.grid).setZones([w.solar.address], [0]);
     await expect(w.market.connect(w.alice).buy(w.offerId, 1_000n))
-      .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+      .to.be.revertedWithCustomError(w.market, "GridNotTrader")
       .withArgs(w.solar.address);
     expect(await w.market.orderCount()).to.equal(0n);
     expect((await w.market.getOffer(w.offerId)).remainingWh).to.equal(10_000n);
@@ -83,7 +83,7 @@ describe("EnergyMarket standing offers", () => {
       .to.be.revertedWithCustomError(w.market, "MarketOfferNotStanding")
       .withArgs(ordinary);
     await expect(w.market.connect(w.carol).buy(w.offerId, 1_000n))
-      .to.be.revertedWithCustomError(w.market, "MarketNotTrader")
+      .to.be.revertedWithCustomError(w.market, "GridNotTrader")
       .withArgs(w.carol.address);
     await expect(w.market.connect(w.alice).buy(99n, 1_000n))
       .to.be.revertedWithCustomError(w.market, "MarketUnknownOffer")
