@@ -18,11 +18,21 @@ const solcVersion: string = require("solc/package.json").version;
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers, hardhatUpgrades],
   solidity: {
-    version: solcVersion,
-    path: solcPath,
-    settings: {
-      evmVersion: EVM_VERSION,
-      optimizer: { enabled: true, runs: 200 },
+    compilers: [
+      {
+        version: solcVersion,
+        path: solcPath,
+        settings: { evmVersion: EVM_VERSION, optimizer: { enabled: true, runs: 200 } },
+      },
+    ],
+    // EnergyMarket is the one contract near the 24,576-byte limit: optimized for size (50 runs
+    // instead of 200): 270 bytes smaller for about 90 gas more per trade (npm run bench:gas).
+    overrides: {
+      "contracts/market/EnergyMarket.sol": {
+        version: solcVersion,
+        path: solcPath,
+        settings: { evmVersion: EVM_VERSION, optimizer: { enabled: true, runs: 50 } },
+      },
     },
   },
   networks: {
