@@ -130,10 +130,10 @@ await market
   .publish(0, 250_000n, 100_000n, 1_000_000n, end, end + SLOT_SECONDS, start);
 const trade = async (offerId: bigint, buyer: HardhatEthersSigner, quantityWh: bigint) => {
   const request = await gasOf(market.connect(buyer).request(offerId, quantityWh));
-  await profileLast(`request #${offerId}`);
+  await profileLast(`request on offer #${offerId}`);
   const orderId = await market.orderCount();
   const confirm = await gasOf(market.connect(solar).confirm(orderId));
-  await profileLast(`confirm #${orderId}`);
+  await profileLast(`confirm of order #${orderId}`);
   return { orderId, request, confirm };
 };
 const report = (label: string, t: { request: bigint; confirm: bigint }) => {
