@@ -259,17 +259,16 @@ contract EnergyMarket is EnergyMarketPayments {
         bool buyerReserves
     ) private {
         MarketStorage storage $ = _getMarketStorage();
-        uint256 offerId = order.offerId;
         uint64 quantityWh = order.quantityWh;
         uint64 remainingWh = offer.remainingWh;
-        if (quantityWh > remainingWh) revert MarketQuantityExceedsRemaining(offerId, quantityWh, remainingWh);
+        if (quantityWh > remainingWh) revert MarketQuantityExceedsRemaining(order.offerId, quantityWh, remainingWh);
         uint96 defaultAmount = _defaultAmount(quantityWh, offer.defaultPerKwh);
         Bond storage bond = $.bonds[seller];
         uint128 free = bond.free;
 
         GridReview.Approval memory approval = $.review.review(_terms(orderId, order, offer, seller));
-        order.reviewVersion = approval.version;
         if (approval.reason != GridReview.DenialReason.None) {
+            order.reviewVersion = approval.version;
             order.status = OrderStatus.Denied;
             order.denialReason = approval.reason;
             emit OrderDenied(orderId, approval.reason, approval.version);
@@ -291,6 +290,8 @@ contract EnergyMarket is EnergyMarketPayments {
             remainingWh -= quantityWh;
         }
         offer.remainingWh = remainingWh;
+        // One slot of the record, written together.
+        order.reviewVersion = approval.version;
         order.buyerZone = approval.buyerZone;
         order.tariffPerKwh = approval.tariffPerKwh;
         order.capacityFeePerKwh = approval.capacityFeePerKwh;
@@ -299,7 +300,7 @@ contract EnergyMarket is EnergyMarketPayments {
             emit OrderAwaitingReview(orderId, seller, quantityWh, defaultAmount, approval.version, remainingWh);
         } else {
             order.status = OrderStatus.Established;
-            _emitEstablished(orderId, order, offer, remainingWh);
+            _emitEstablished(orderId, order, offer, seller, quantityWh, defaultAmount, approval.version, remainingWh);
         }
     }
 
@@ -330,7 +331,17 @@ contract EnergyMarket is EnergyMarketPayments {
         uint40 deliveryStart = offer.deliveryStart;
         if (block.timestamp >= deliveryStart) revert MarketReviewDeadlinePassed(orderId, deliveryStart);
         order.status = OrderStatus.Established;
-        _emitEstablished(orderId, order, offer, offer.remainingWh);
+        uint64 quantityWh = order.quantityWh;
+        _emitEstablished(
+            orderId,
+            order,
+            offer,
+            offer.seller,
+            quantityWh,
+            _defaultAmount(quantityWh, offer.defaultPerKwh),
+            order.reviewVersion,
+            offer.remainingWh
+        );
     }
 
     /// @notice The grid operator denies an order awaiting review: capacity, bond and quantity come back.

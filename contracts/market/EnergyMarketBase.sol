@@ -487,18 +487,28 @@ abstract contract EnergyMarketBase is Initializable, AccessManagedUpgradeable, U
         return uint128((uint256(energyWh) * perKwh + WH_PER_KWH - 1) / WH_PER_KWH);
     }
 
-    function _emitEstablished(uint256 orderId, OrderRecord storage order, Offer storage offer, uint64 remainingWh) internal {
+    /// @dev `seller`, `quantityWh`, `defaultAmount` and `version` as the caller already holds them.
+    function _emitEstablished(
+        uint256 orderId,
+        OrderRecord storage order,
+        Offer storage offer,
+        address seller,
+        uint64 quantityWh,
+        uint96 defaultAmount,
+        uint32 version,
+        uint64 remainingWh
+    ) internal {
         emit OrderEstablished(
             orderId,
             order.buyer,
-            offer.seller,
+            seller,
             order.offerId,
-            order.quantityWh,
+            quantityWh,
             offer.pricePerKwh,
             offer.deliveryStart,
             offer.deliveryEnd,
-            _defaultAmount(order.quantityWh, offer.defaultPerKwh),
-            order.reviewVersion,
+            defaultAmount,
+            version,
             remainingWh
         );
     }
