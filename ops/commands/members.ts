@@ -41,7 +41,10 @@ export function register(program: Command): void {
         "[args...]",
         "remove <org> | rotate <org> <old validator> <new validator> | limits <max kWh per order> <max kWh per participant and slot> | upgrade <proxy> <implementation>",
       )
-      .option("--member-file <file>", "add: the joining organisation's public member file")
+      .option(
+        "--member-file <file>",
+        "add: the joining organisation's signed member.json (gridchain member init)",
+      )
       .option(
         "--allow <rails>",
         `override safety rails, comma-separated: ${Object.keys(RAILS).join(", ")}`,
@@ -170,7 +173,7 @@ export async function membersPropose(
       need(0, "--member-file <file> and no other argument");
       if (options.memberFile === undefined) {
         throw new OperatorError("members propose add: --member-file <file> is required", {
-          hint: "the joining organisation's public member file (format gridchain-member-minimal/1)",
+          hint: "the joining organisation's signed member.json, written by 'gridchain member init' (format gridchain-member/1)",
         });
       }
       const file = readMemberFile(options.memberFile);
@@ -178,7 +181,7 @@ export async function membersPropose(
         address,
         memberInputFromFile(file, context.spec, options.memberFile),
       );
-      what = `${file.id} joins`;
+      what = `${file.organisation.id} joins`;
     } else if (kind === "remove") {
       need(1, "remove <organisation>");
       calls = proposalCalls.removeMember(address, memberId(args[0]!));

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { JsonRpcProvider, SigningKey, Wallet, ZeroHash, type Signer } from "ethers";
+import { JsonRpcProvider, Wallet, ZeroHash, type Signer } from "ethers";
 import { loadConsortium } from "../../ops/consortium/index.js";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
 import { execute, propose, proposalCalls, readMembers } from "../../ops/governance/client.js";
@@ -16,6 +16,7 @@ import {
 } from "../../types/ethers-contracts/index.js";
 import { Registry } from "prom-client";
 import { GovernanceReader } from "../../ops/metrics/governance.js";
+import { accountKeyFile, initMember, memberFileText, nodeKeyFile } from "../../ops/members/init.js";
 import { gridchain } from "../support/cli.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../ops/helpers.js";
@@ -101,29 +102,22 @@ describe("members' governance end to end (embedded engine)", function () {
     const genesisValidators = await set.getValidators();
     expect(genesisValidators).to.have.length(4);
 
-    // The joining organisation's public member file (its keys stay with it).
-    const node = Wallet.createRandom();
-    const hydro = Wallet.createRandom().connect(rpc);
+    // The joining organisation's signed member file, as 'gridchain member init' makes it (its keys
+    // stay with it; the test holds them to sign for it).
+    const joining = initMember({
+      network: { name: "govtest", chainId: 4711 },
+      organisation: { id: "hydro-east", role: "producer", zone: "north" },
+      nodes: [{ kind: "validator", host: "203.0.113.7", p2pPort: 30303 }],
+      accounts: [{ role: "producer" }],
+    });
+    const node = new Wallet(joining.files.get(nodeKeyFile("hydro-east-validator-1"))!.content);
+    const hydro = new Wallet(
+      joining.files.get(accountKeyFile("hydro-east-producer-1"))!.content,
+      rpc,
+    );
     const consumer = key("consumer-1");
     const memberFile = join(dir, "hydro-east.member.json");
-    writeFileSync(
-      memberFile,
-      JSON.stringify({
-        format: "gridchain-member-minimal/1",
-        id: "hydro-east",
-        role: "producer",
-        voter: hydro.address,
-        nodes: [
-          {
-            name: "hydro-east-validator-1",
-            kind: "validator",
-            publicKey: `0x${SigningKey.computePublicKey(node.privateKey, false).slice(4)}`,
-            host: "203.0.113.7",
-          },
-        ],
-        accounts: [{ address: hydro.address, role: "producer", zone: "north" }],
-      }),
-    );
+    writeFileSync(memberFile, memberFileText(joining.member));
     const input = memberInputFromFile(
       readMemberFile(memberFile),
       loadConsortium(config),
