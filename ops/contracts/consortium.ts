@@ -179,11 +179,18 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     log(`deployed ${MARKET_CONTRACTS.length} contracts on chain ${manifest.chainId}`);
   } else {
     await checkOnChain(connection, manifest, manifestPath);
+    const upgrader = await holds(connection, manifest, "UPGRADER", deployer.address);
     for (const name of MARKET_CONTRACTS) {
       const current = manifest.contracts[name];
       const onChain = await ethers.provider.getCode(current.implementation);
       const artifact = await hre.artifacts.readArtifact(current.contractName);
       if (sameCode(onChain, artifact)) continue;
+      if (!upgrader) {
+        log(
+          `${name}: compiled code changed; the deployer handed UPGRADER to the members' governance: deploy the implementation and propose it ('gridchain members propose upgrade ${current.proxy} <implementation>')`,
+        );
+        continue;
+      }
       const result = await upgradeMarketContract({
         hre,
         connection,
@@ -243,8 +250,19 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     }
     if (grants.length > 0) {
       const managerAddress = await manager.getAddress();
-      const [, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
-      if (adminDelay === 0n) {
+      const [admin, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
+      if (!admin) {
+        // Handed over: only a passed proposal grants roles now; nothing is minted before it.
+        const first = manager.interface.decodeFunctionData("grantRole", grants[0]!);
+        for (const data of grants) {
+          newlyGranted.delete(
+            getAddress(manager.interface.decodeFunctionData("grantRole", data)[1]),
+          );
+        }
+        log(
+          `${grants.length} accounts of the file lack their roles, and the members' governance holds ADMIN, not the deployer: propose each grant, e.g. 'gridchain members propose grant ${roleName(first[0] as bigint)} ${first[1]}'`,
+        );
+      } else if (adminDelay === 0n) {
         await batch(deployer, [(o) => manager.multicall(grants, o)]);
         log(`granted ${grants.length} missing roles`);
       } else {
@@ -471,4 +489,22 @@ export function formatCredits(amount: bigint): string {
   const whole = amount / 1_000_000n;
   const fraction = (amount % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
   return fraction === "" ? whole.toString() : `${whole}.${fraction}`;
+}
+
+/** Whether `account` holds `role` on the deployment's manager. */
+async function holds(
+  connection: NetworkConnection,
+  manifest: DeploymentManifest,
+  role: RoleName,
+  account: string,
+): Promise<boolean> {
+  const manager = await connection.ethers.getContractAt(
+    "GridAccessManager",
+    manifest.contracts.GridAccessManager.proxy,
+  );
+  return (await manager.hasRole(ROLE_IDS[role], account))[0];
+}
+
+function roleName(id: bigint): string {
+  return Object.entries(ROLE_IDS).find(([, value]) => value === id)?.[0] ?? String(id);
 }
