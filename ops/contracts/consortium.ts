@@ -179,7 +179,9 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     log(`deployed ${MARKET_CONTRACTS.length} contracts on chain ${manifest.chainId}`);
   } else {
     await checkOnChain(connection, manifest, manifestPath);
-    const upgrader = await holds(connection, manifest, "UPGRADER", deployer.address);
+    const [upgrader] = await (
+      await ethers.getContractAt("GridAccessManager", manifest.contracts.GridAccessManager.proxy)
+    ).hasRole(ROLE_IDS.UPGRADER, deployer.address);
     for (const name of MARKET_CONTRACTS) {
       const current = manifest.contracts[name];
       const onChain = await ethers.provider.getCode(current.implementation);
@@ -229,9 +231,11 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
       for (const account of accounts) newlyGranted.add(getAddress(account));
   } else {
     const grants: string[] = [];
-    const wanted = (
-      Object.entries(setup.roles) as [Exclude<RoleName, "ADMIN">, Address[]][]
-    ).flatMap(([role, accounts]) => accounts.map((account) => ({ role, account })));
+    const [admin, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
+    // A deployer that handed ADMIN to the governance renounced its own roles on purpose.
+    const wanted = (Object.entries(setup.roles) as [Exclude<RoleName, "ADMIN">, Address[]][])
+      .flatMap(([role, accounts]) => accounts.map((account) => ({ role, account })))
+      .filter(({ account }) => admin || getAddress(account) !== deployer.address);
     for (let start = 0; start < wanted.length; start += SEND_WINDOW) {
       const window = wanted.slice(start, start + SEND_WINDOW);
       const members = await Promise.all(
@@ -250,7 +254,6 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     }
     if (grants.length > 0) {
       const managerAddress = await manager.getAddress();
-      const [admin, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
       if (!admin) {
         // Handed over: only a passed proposal grants roles now; nothing is minted before it.
         const first = manager.interface.decodeFunctionData("grantRole", grants[0]!);
@@ -260,7 +263,7 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
           );
         }
         log(
-          `${grants.length} accounts of the file lack their roles, and the members' governance holds ADMIN, not the deployer: propose each grant, e.g. 'gridchain members propose grant ${roleName(first[0] as bigint)} ${first[1]}'`,
+          `${grants.length} accounts of the file lack their roles, and the members' governance holds ADMIN, not the deployer: propose each grant, e.g. 'gridchain members propose grant ${Object.keys(ROLE_IDS).find((role) => ROLE_IDS[role as RoleName] === first[0])} ${first[1]}'`,
         );
       } else if (adminDelay === 0n) {
         await batch(deployer, [(o) => manager.multicall(grants, o)]);
@@ -489,22 +492,4 @@ export function formatCredits(amount: bigint): string {
   const whole = amount / 1_000_000n;
   const fraction = (amount % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
   return fraction === "" ? whole.toString() : `${whole}.${fraction}`;
-}
-
-/** Whether `account` holds `role` on the deployment's manager. */
-async function holds(
-  connection: NetworkConnection,
-  manifest: DeploymentManifest,
-  role: RoleName,
-  account: string,
-): Promise<boolean> {
-  const manager = await connection.ethers.getContractAt(
-    "GridAccessManager",
-    manifest.contracts.GridAccessManager.proxy,
-  );
-  return (await manager.hasRole(ROLE_IDS[role], account))[0];
-}
-
-function roleName(id: bigint): string {
-  return Object.entries(ROLE_IDS).find(([, value]) => value === id)?.[0] ?? String(id);
 }
