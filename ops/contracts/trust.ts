@@ -191,7 +191,7 @@ export function renderTrustModel(model: TrustModel): string[] {
     .map(([name, delay]) => `${name} ${delay} s`)
     .join(", ");
   return [
-    "trust model (read from chain; holders among the manifest's accounts):",
+    `trust model (read from chain; holders among the manifest's accounts${model.admin === undefined ? "" : " and the members' governance"}):`,
     line(header),
     ...rows.map(line),
     `  admin delay per contract: ${targets}`,
