@@ -75,6 +75,20 @@ function keysOf(made: ReturnType<typeof initMember>): Map<string, KeyPair> {
   );
 }
 
+/** One member's bundle from the manifest, and from the chain when given. */
+const bundle = (
+  who: ReturnType<typeof initMember>,
+  chain?: Parameters<typeof renderMemberBundle>[5],
+) =>
+  renderMemberBundle(
+    assembled.manifest,
+    assembled.manifestText,
+    MANIFEST_FILE,
+    who.member.organisation.id,
+    keysOf(who),
+    chain,
+  );
+
 /** Static nodes and the allowlists of one rendered node. */
 function rendered(files: ReturnType<typeof renderMemberBundle>, node: string) {
   const permissions = parseFlatToml(files.get(permissionsFile(node))!.content);
@@ -91,14 +105,7 @@ describe("a member that joined by vote renders its nodes from the members on cha
   chain.push(onChain(hydro.member));
 
   it("the joining member's node gets static nodes and allowlists with every current member, none of a removed one", () => {
-    const files = renderMemberBundle(
-      assembled.manifest,
-      assembled.manifestText,
-      MANIFEST_FILE,
-      "hydro-east",
-      keysOf(hydro),
-      { members: chain, member: hydro.member },
-    );
+    const files = bundle(hydro, { members: chain, member: hydro.member });
     const { staticNodes, nodesAllowlist, accountsAllowlist } = rendered(
       files,
       "hydro-east-validator-1",
@@ -125,14 +132,7 @@ describe("a member that joined by vote renders its nodes from the members on cha
   });
 
   it("a founding member re-rendering from the chain gets the newcomer's node and accounts and loses the removed one's", () => {
-    const files = renderMemberBundle(
-      assembled.manifest,
-      assembled.manifestText,
-      MANIFEST_FILE,
-      "solar-north",
-      keysOf(solar),
-      { members: chain },
-    );
+    const files = bundle(solar, { members: chain });
     const { staticNodes, accountsAllowlist } = rendered(files, "solar-north-validator-1");
     expect(staticNodes).to.include.members(enodesOf(hydro.member));
     expect(staticNodes).to.not.include.members(enodesOf(wind.member));
@@ -142,14 +142,7 @@ describe("a member that joined by vote renders its nodes from the members on cha
 
   it("refuses to render a member the chain does not hold as active, or whose enodes on chain differ", () => {
     const render = (members: ChainMember[]) => () =>
-      renderMemberBundle(
-        assembled.manifest,
-        assembled.manifestText,
-        MANIFEST_FILE,
-        "hydro-east",
-        keysOf(hydro),
-        { members, member: hydro.member },
-      );
+      bundle(hydro, { members, member: hydro.member });
     expect(render(chain.slice(0, 3))).to.throw(
       OperatorError,
       "hydro-east is not an active member on chain",
@@ -162,15 +155,7 @@ describe("a member that joined by vote renders its nodes from the members on cha
   });
 
   it("without the chain, the manifest alone cannot render a member that joined after it", () => {
-    expect(() =>
-      renderMemberBundle(
-        assembled.manifest,
-        assembled.manifestText,
-        MANIFEST_FILE,
-        "hydro-east",
-        keysOf(hydro),
-      ),
-    ).to.throw(
+    expect(() => bundle(hydro)).to.throw(
       OperatorError,
       "hydro-east is not in the manifest: it joined after the network was assembled",
     );
