@@ -167,7 +167,10 @@ export async function ensureGovernance(params: EnsureGovernanceParams): Promise<
     sent += 1;
     log(`governance: controls the validator contract ${params.validatorSet}`);
   }
-  if (!params.deployerKeepsAdmin) sent += await renounceDeployerRoles(manager, deployer, log);
+  // Never leave the manager without an admin: renounce only once the governance holds ADMIN.
+  if (!params.deployerKeepsAdmin && (await manager.hasRole(ROLE_IDS.ADMIN, governance))[0]) {
+    sent += await renounceDeployerRoles(manager, deployer, log);
+  }
   return sent;
 }
 
