@@ -225,9 +225,13 @@ export async function loadtest(
     log(`load-test metrics: ${server.url}`);
     if (await portFree(host, exporterPort)) {
       const { marketAddresses, startExporter } = await import("../metrics/exporter.js");
+      const { governanceRecordPath, readGovernanceRecord } =
+        await import("../governance/deploy.js");
       const exporter = await startExporter({
         rpcUrl,
         market: await marketAddresses(rpcUrl, manifest),
+        // The members' governance `gridchain deploy` wired, for the dashboard's Governance row.
+        governance: readGovernanceRecord(governanceRecordPath(context.manifestPath)),
         besu: context.kind === "besu" ? context.spec.consensus.protocol : undefined,
         host,
         port: exporterPort,

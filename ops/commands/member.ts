@@ -21,6 +21,7 @@ export type MemberRenderOptions = {
   organisation?: string;
   out?: string;
   expectHash?: string;
+  rpc?: string;
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -84,6 +85,10 @@ export function register(program: Command): void {
     .option("--organisation <id>", "the member (default: the one in <member-dir>/member.json)")
     .option("--out <dir>", "output folder (default: <member-dir>/bundle)")
     .option("--expect-hash <sha256>", "refuse unless the manifest has this SHA-256")
+    .option(
+      "--rpc <url>",
+      "a running node's RPC: static nodes and allowlists follow the members on chain (needed by a member that joined by vote)",
+    )
     .action(async (options: MemberRenderOptions) => {
       console.log((await memberRender(options)).join("\n"));
     });
@@ -219,8 +224,9 @@ export async function memberRender(options: MemberRenderOptions): Promise<string
     });
   }
   const manifest = parseManifest(text, options.manifest);
-  const keys = readMemberKeys(options.memberDir, manifest, organisation);
-  const files = renderMemberBundle(manifest, text, options.manifest, organisation, keys);
+  const chain = options.rpc === undefined ? undefined : await membersOnChain(options, manifest);
+  const keys = readMemberKeys(options.memberDir, manifest, organisation, chain?.member);
+  const files = renderMemberBundle(manifest, text, options.manifest, organisation, keys, chain);
   const out = options.out ?? join(options.memberDir, "bundle");
   const { written, unchanged } = await writeFilesAtomic(out, files);
   const hosts = [...files.keys()]
@@ -232,8 +238,45 @@ export async function memberRender(options: MemberRenderOptions): Promise<string
     `  kubernetes: ${[...files.keys()].filter((path) => path.startsWith("kubernetes/")).length} files in kubernetes/`,
     `  files: ${written} written, ${unchanged} unchanged`,
   ];
+  if (chain !== undefined) {
+    const active = chain.members.filter((member) => member.active);
+    lines.push(
+      `  static nodes and allowlists follow the ${active.length} members on chain: ${active.map((member) => member.organisation).join(", ")}`,
+    );
+  }
   for (const warning of hostWarnings(manifest, organisation)) lines.push(`  warning: ${warning}`);
   return lines;
+}
+
+/**
+ * The members on chain, and this member's own signed file when it joined after the manifest (its
+ * nodes are rendered from it); the file must be made for the manifest's network.
+ */
+async function membersOnChain(
+  options: MemberRenderOptions,
+  manifest: import("../members/assemble.js").NetworkManifest,
+) {
+  const { parseMemberFile } = await import("../members/assemble.js");
+  const { readChainMembers } = await import("../governance/roster.js");
+  const { MEMBER_FILE } = await import("../members/init.js");
+  const network = manifest.members[0]!.network;
+  const transition = (
+    manifest.consortium.consensus as
+      { validatorContractTransition?: { address?: string } } | undefined
+  )?.validatorContractTransition?.address;
+  const members = await readChainMembers(options.rpc!, {
+    chainId: network.chainId,
+    validatorContract: transition,
+  });
+  const path = join(options.memberDir, MEMBER_FILE);
+  if (!existsSync(path)) return { members };
+  const member = parseMemberFile(readFileSync(path, "utf8"), path);
+  if (member.network.name !== network.name || member.network.chainId !== network.chainId) {
+    throw new OperatorError(
+      `${path}: network: made for ${member.network.name} (chain ${member.network.chainId}), not ${network.name} (chain ${network.chainId})`,
+    );
+  }
+  return { members, member };
 }
 
 /** The organisation of the member file in a member's folder. */

@@ -36,12 +36,15 @@ export function register(program: Command): void {
     members
       .command("propose")
       .description("propose a change; the members vote on it")
-      .argument("<kind>", "add | remove | rotate | limits | upgrade")
+      .argument("<kind>", "add | remove | rotate | grant | revoke | limits | parameters | upgrade")
       .argument(
         "[args...]",
-        "remove <org> | rotate <org> <old validator> <new validator> | limits <max kWh per order> <max kWh per participant and slot> | upgrade <proxy> <implementation>",
+        "remove <org> | rotate <org> <old validator> <new validator> | grant|revoke <ROLE> <account> | limits <max kWh per order> <max kWh per participant and slot> | upgrade <proxy> <implementation>",
       )
-      .option("--member-file <file>", "add: the joining organisation's public member file")
+      .option(
+        "--member-file <file>",
+        "add: the joining organisation's signed member.json (gridchain member init)",
+      )
       .option(
         "--allow <rails>",
         `override safety rails, comma-separated: ${Object.keys(RAILS).join(", ")}`,
@@ -170,7 +173,7 @@ export async function membersPropose(
       need(0, "--member-file <file> and no other argument");
       if (options.memberFile === undefined) {
         throw new OperatorError("members propose add: --member-file <file> is required", {
-          hint: "the joining organisation's public member file (format gridchain-member-minimal/1)",
+          hint: "the joining organisation's signed member.json, written by 'gridchain member init' (format gridchain-member/1)",
         });
       }
       const file = readMemberFile(options.memberFile);
@@ -178,7 +181,7 @@ export async function membersPropose(
         address,
         memberInputFromFile(file, context.spec, options.memberFile),
       );
-      what = `${file.id} joins`;
+      what = `${file.organisation.id} joins`;
     } else if (kind === "remove") {
       need(1, "remove <organisation>");
       calls = proposalCalls.removeMember(address, memberId(args[0]!));
@@ -187,6 +190,37 @@ export async function membersPropose(
       need(3, "rotate <organisation> <old validator address> <new validator address>");
       calls = proposalCalls.rotateValidator(address, memberId(args[0]!), args[1]!, args[2]!);
       what = `${args[0]} rotates validator ${args[1]} to ${args[2]}`;
+    } else if (kind === "parameters") {
+      need(
+        0,
+        `parameters and no other argument (it proposes the voting rules of ${options.config})`,
+      );
+      const { votingRules } = await import("../governance/parameters.js");
+      const rules = votingRules(context.spec);
+      calls = proposalCalls.setParameters(address, rules);
+      what = `voting rules: approval ${rules.approvalBps} bps, voting ${rules.votingPeriodSeconds} s, delay ${rules.executionDelaySeconds} s, window ${rules.executionWindowSeconds} s`;
+    } else if (kind === "grant" || kind === "revoke") {
+      need(2, `${kind} <role> <account>`);
+      const { ROLE_IDS } = await import("../contracts/roles.js");
+      const role = args[0]!.toUpperCase() as keyof typeof ROLE_IDS;
+      if (!(role in ROLE_IDS)) {
+        throw new OperatorError(`members propose ${kind}: unknown role "${args[0]}"`, {
+          hint: `allowed: ${Object.keys(ROLE_IDS).join(", ")}`,
+        });
+      }
+      if (!/^0x[0-9a-fA-F]{40}$/.test(args[1]!)) {
+        throw new OperatorError(`members propose ${kind}: "${args[1]}" is not an address`, {
+          hint: "an account: 0x and 40 hex digits",
+        });
+      }
+      const manifest = await readManifest(context.manifestPath);
+      const manager = manifest.contracts.GridAccessManager.proxy;
+      calls = proposalCalls[kind === "grant" ? "grantRole" : "revokeRole"](
+        manager,
+        ROLE_IDS[role],
+        args[1]!,
+      );
+      what = `${kind} ${role} ${kind === "grant" ? "to" : "from"} ${args[1]}`;
     } else if (kind === "limits") {
       need(2, "limits <max kWh per order> <max kWh per participant and slot>");
       const manifest = await readManifest(context.manifestPath);
@@ -199,7 +233,7 @@ export async function membersPropose(
       what = `upgrade ${args[0]} to ${args[1]}`;
     } else {
       throw new OperatorError(`members propose: unknown kind "${kind}"`, {
-        hint: "use add, remove, rotate, limits or upgrade",
+        hint: "use add, remove, rotate, grant, revoke, limits, parameters or upgrade",
       });
     }
     const allow = (options.allow ?? "")
@@ -268,14 +302,20 @@ export async function membersExecute(id: string, options: SignerOptions): Promis
 }
 
 export async function membersStatus(options: ChainOptions): Promise<string[]> {
-  const { session, record, governance } = await governanceSession(options, false);
+  const { context, session, record, governance } = await governanceSession(options, false);
   try {
     const { readProposals } = await import("../governance/client.js");
     const set = await session.connection.ethers.getContractAt("ValidatorSet", record.validatorSet);
     const at = (seconds: number) => new Date(seconds * 1000).toISOString();
     const proposals = await readProposals(governance);
+    const { describeVotingRules, votingRules } = await import("../governance/parameters.js");
     const lines = [
       `${await governance.memberCount()} members, ${(await set.getValidators()).length} validators; ${proposals.length} proposals`,
+      ...describeVotingRules(
+        votingRules(context.spec),
+        await governance.parameters(),
+        options.config,
+      ),
     ];
     for (const p of proposals) {
       lines.push(

@@ -37,7 +37,12 @@ export function register(program: Command): void {
             lines.push(`market: ${state.offers} offers, ${state.orders} orders`);
           if (state.contracts.every((c) => c.hasCode)) {
             const { readTrustModel, renderTrustModel } = await import("../contracts/trust.js");
-            const trust = await readTrustModel(status.rpcUrl, manifest);
+            const { governanceRecordPath, readGovernanceRecord } =
+              await import("../governance/deploy.js");
+            const governance = readGovernanceRecord(governanceRecordPath(manifestPath));
+            const trust = await readTrustModel(status.rpcUrl, manifest, {
+              governance: governance?.governance,
+            });
             deployment = { ...deployment, trust };
             lines.push(...renderTrustModel(trust));
           }

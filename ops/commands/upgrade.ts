@@ -45,13 +45,27 @@ export async function upgrade(
         hint: "name a contract under contracts/ (the build ran just now)",
       });
     }
+    const { ROLE_IDS } = await import("../contracts/roles.js");
+    const upgrader = session.signers.get(deployerId)!;
+    const manager = await session.connection.ethers.getContractAt(
+      "GridAccessManager",
+      manifest.contracts.GridAccessManager.proxy,
+    );
+    if (!(await manager.hasRole(ROLE_IDS.UPGRADER, upgrader.address))[0]) {
+      throw new OperatorError(
+        `the deployer ${upgrader.address} no longer holds UPGRADER: the members' governance does`,
+        {
+          hint: "an upgrade is a members' proposal: 'gridchain members propose upgrade <proxy> <implementation>' (a pilot keeps the deployer's roles with governance.deployerKeepsAdmin: true)",
+        },
+      );
+    }
     const result = await upgradeMarketContract({
       hre: session.hre,
       connection: session.connection,
       manifest,
       contract: contract as (typeof MARKET_CONTRACTS)[number],
       implementation: artifact,
-      upgrader: session.signers.get(deployerId)!,
+      upgrader,
       manifestPath: session.manifestPath,
     });
     if (result.status === "unchanged") {

@@ -270,6 +270,11 @@ export const consortiumSchema = z.strictObject({
         .default(3600),
       /** How long a passed proposal may be executed; after that it has expired. */
       executionWindowSeconds: positiveInt.max(2 ** 32 - 1).default(7 * 86_400),
+      /**
+       * A pilot's opt-out: the deployer keeps ADMIN and UPGRADER beside the governance. By default
+       * it renounces both once the governance holds them, so only the members' vote changes roles.
+       */
+      deployerKeepsAdmin: z.boolean().default(false),
     })
     .prefault({}),
   engine: z

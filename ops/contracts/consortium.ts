@@ -179,11 +179,20 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     log(`deployed ${MARKET_CONTRACTS.length} contracts on chain ${manifest.chainId}`);
   } else {
     await checkOnChain(connection, manifest, manifestPath);
+    const [upgrader] = await (
+      await ethers.getContractAt("GridAccessManager", manifest.contracts.GridAccessManager.proxy)
+    ).hasRole(ROLE_IDS.UPGRADER, deployer.address);
     for (const name of MARKET_CONTRACTS) {
       const current = manifest.contracts[name];
       const onChain = await ethers.provider.getCode(current.implementation);
       const artifact = await hre.artifacts.readArtifact(current.contractName);
       if (sameCode(onChain, artifact)) continue;
+      if (!upgrader) {
+        log(
+          `${name}: compiled code changed; the deployer handed UPGRADER to the members' governance: deploy the implementation and propose it ('gridchain members propose upgrade ${current.proxy} <implementation>')`,
+        );
+        continue;
+      }
       const result = await upgradeMarketContract({
         hre,
         connection,
@@ -222,9 +231,11 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
       for (const account of accounts) newlyGranted.add(getAddress(account));
   } else {
     const grants: string[] = [];
-    const wanted = (
-      Object.entries(setup.roles) as [Exclude<RoleName, "ADMIN">, Address[]][]
-    ).flatMap(([role, accounts]) => accounts.map((account) => ({ role, account })));
+    const [admin, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
+    // A deployer that handed ADMIN to the governance renounced its own roles on purpose.
+    const wanted = (Object.entries(setup.roles) as [Exclude<RoleName, "ADMIN">, Address[]][])
+      .flatMap(([role, accounts]) => accounts.map((account) => ({ role, account })))
+      .filter(({ account }) => admin || getAddress(account) !== deployer.address);
     for (let start = 0; start < wanted.length; start += SEND_WINDOW) {
       const window = wanted.slice(start, start + SEND_WINDOW);
       const members = await Promise.all(
@@ -243,8 +254,18 @@ export async function ensureDeployed(params: EnsureDeployedParams): Promise<Ensu
     }
     if (grants.length > 0) {
       const managerAddress = await manager.getAddress();
-      const [, adminDelay] = await manager.hasRole(ROLE_IDS.ADMIN, deployer.address);
-      if (adminDelay === 0n) {
+      if (!admin) {
+        // Handed over: only a passed proposal grants roles now; nothing is minted before it.
+        const first = manager.interface.decodeFunctionData("grantRole", grants[0]!);
+        for (const data of grants) {
+          newlyGranted.delete(
+            getAddress(manager.interface.decodeFunctionData("grantRole", data)[1]),
+          );
+        }
+        log(
+          `${grants.length} accounts of the file lack their roles, and the members' governance holds ADMIN, not the deployer: propose each grant, e.g. 'gridchain members propose grant ${Object.keys(ROLE_IDS).find((role) => ROLE_IDS[role as RoleName] === first[0])} ${first[1]}'`,
+        );
+      } else if (adminDelay === 0n) {
         await batch(deployer, [(o) => manager.multicall(grants, o)]);
         log(`granted ${grants.length} missing roles`);
       } else {

@@ -38,6 +38,13 @@ export type TrustModel = {
    * through `GridReview.setZones`). The market asks for a zone, not a role, on these functions.
    */
   traders: { holders: string[]; functions: string[] };
+  /** Who holds ADMIN when the members' governance is deployed: it, the deployer, or both. */
+  admin?: {
+    governance: string;
+    governanceHolds: boolean;
+    deployer: string;
+    deployerHolds: boolean;
+  };
 };
 
 /** What an account with a zone may call on the market, whatever its roles (EnergyMarketBase._requireTrader). */
@@ -47,6 +54,9 @@ export const TRADER_FUNCTIONS = [
   "EnergyMarket.buy",
   "EnergyMarket.confirm",
 ];
+
+/** The members' governance, whose holdings the table counts beside the manifest's accounts. */
+export type TrustModelOptions = { governance?: string };
 
 const INTERFACES: Record<MarketContractName, Interface> = {
   GridAccessManager: new Interface(GridAccessManager__factory.abi),
@@ -70,10 +80,11 @@ const READ_WINDOW = 100;
 export async function readTrustModel(
   rpcUrl: string,
   manifest: DeploymentManifest,
+  options: TrustModelOptions = {},
 ): Promise<TrustModel> {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true });
   try {
-    return await trustModelOf(provider, manifest);
+    return await trustModelOf(provider, manifest, options);
   } finally {
     provider.destroy();
   }
@@ -83,6 +94,7 @@ export async function readTrustModel(
 export async function trustModelOf(
   runner: ContractRunner,
   manifest: DeploymentManifest,
+  options: TrustModelOptions = {},
 ): Promise<TrustModel> {
   const manager = new Contract(
     manifest.contracts.GridAccessManager.proxy,
@@ -93,10 +105,11 @@ export async function trustModelOf(
     manager.getFunction(name)(...args) as Promise<T>;
   const roleName = (id: bigint): RoleName | string =>
     (Object.entries(ROLE_IDS).find(([, value]) => value === id)?.[0] as RoleName) ?? `role ${id}`;
+  const governed = options.governance === undefined ? [] : [options.governance];
   const accountsOf: Record<RoleName, readonly string[]> = {
-    ADMIN: [manifest.roles.admin],
-    UPGRADER: manifest.roles.upgraders,
-    GRID_OPERATOR: manifest.roles.gridOperators,
+    ADMIN: [manifest.roles.admin, ...governed],
+    UPGRADER: [...manifest.roles.upgraders, ...governed],
+    GRID_OPERATOR: [...manifest.roles.gridOperators, ...governed],
     METER: manifest.roles.meters,
     PRODUCER: manifest.roles.producers,
     CONSUMER: manifest.roles.consumers,
@@ -164,7 +177,34 @@ export async function trustModelOf(
       if (zone !== 0n) holders.push(window[i]!);
     });
   }
-  return { roles, targetAdminDelaySeconds, traders: { holders, functions: TRADER_FUNCTIONS } };
+  const holds = async (account: string) =>
+    (await call<[boolean, bigint]>("hasRole", ROLE_IDS.ADMIN, account))[0];
+  const admin =
+    options.governance === undefined
+      ? undefined
+      : {
+          governance: options.governance,
+          governanceHolds: await holds(options.governance),
+          deployer: manifest.roles.admin,
+          deployerHolds: await holds(manifest.roles.admin),
+        };
+  return {
+    roles,
+    targetAdminDelaySeconds,
+    traders: { holders, functions: TRADER_FUNCTIONS },
+    ...(admin === undefined ? {} : { admin }),
+  };
+}
+
+/** Who holds ADMIN, in words: the members' governance alone is the intended state. */
+function adminLine(admin: NonNullable<TrustModel["admin"]>): string {
+  const governance = `the members' governance ${admin.governance}`;
+  const deployer = `the deployer ${admin.deployer}`;
+  if (admin.governanceHolds && !admin.deployerHolds)
+    return `  ADMIN held by ${governance} only; ${deployer} renounced it`;
+  if (admin.governanceHolds)
+    return `  ADMIN held by ${governance} and by ${deployer} (governance.deployerKeepsAdmin: a pilot)`;
+  return `  ADMIN not held by ${governance}: run 'gridchain deploy' to hand it over`;
 }
 
 /** The trust model as text lines for `gridchain status`. */
@@ -187,11 +227,12 @@ export function renderTrustModel(model: TrustModel): string[] {
     .map(([name, delay]) => `${name} ${delay} s`)
     .join(", ");
   return [
-    "trust model (read from chain; holders among the manifest's accounts):",
+    `trust model (read from chain; holders among the manifest's accounts${model.admin === undefined ? "" : " and the members' governance"}):`,
     line(header),
     ...rows.map(line),
     `  traders (a zone in GridReview, set by GRID_OPERATOR via GridReview.setZones, no role needed): ${model.traders.holders.length} holders, may call ${compactFunctions(model.traders.functions)}`,
     `  admin delay per contract: ${targets}`,
+    ...(model.admin === undefined ? [] : [adminLine(model.admin)]),
   ];
 }
 

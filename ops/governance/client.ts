@@ -1,6 +1,7 @@
 import { Interface, type Signer } from "ethers";
 import type { ConsortiumGovernance } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
+import type { GovernanceParameters } from "./deploy.js";
 import { organisationOf, type MemberInput } from "./members.js";
 
 /** A proposal's calls, as ConsortiumGovernance.propose and execute take them. */
@@ -19,6 +20,10 @@ const GOVERNANCE = new Interface([
   "function setParameters((uint16 approvalBps,uint32 votingPeriodSeconds,uint32 executionDelaySeconds,uint32 executionWindowSeconds) parameters)",
 ]);
 const REVIEW = new Interface(["function setLimits(uint64 maxOrderWh,uint64 maxParticipantSlotWh)"]);
+const MANAGER = new Interface([
+  "function grantRole(uint64 roleId,address account,uint32 executionDelay)",
+  "function revokeRole(uint64 roleId,address account)",
+]);
 const UUPS = new Interface(["function upgradeToAndCall(address implementation,bytes data)"]);
 
 const one = (target: string, data: string): ProposalCalls => ({
@@ -38,6 +43,14 @@ export const proposalCalls = {
   /** A grid parameter: GridReview's per-order and per-participant-slot limits in Wh. */
   setLimits: (review: string, maxOrderWh: bigint, maxParticipantSlotWh: bigint) =>
     one(review, REVIEW.encodeFunctionData("setLimits", [maxOrderWh, maxParticipantSlotWh])),
+  /** The members' own voting rules (MemberRegistry.setParameters, callable by the governance only). */
+  setParameters: (governance: string, parameters: GovernanceParameters) =>
+    one(governance, GOVERNANCE.encodeFunctionData("setParameters", [parameters])),
+  /** A role on the AccessManager, which only the governance's ADMIN can grant once handed over. */
+  grantRole: (manager: string, roleId: bigint, account: string) =>
+    one(manager, MANAGER.encodeFunctionData("grantRole", [roleId, account, 0])),
+  revokeRole: (manager: string, roleId: bigint, account: string) =>
+    one(manager, MANAGER.encodeFunctionData("revokeRole", [roleId, account])),
   /** An upgrade of a UUPS proxy to an implementation already deployed. */
   upgrade: (proxy: string, implementation: string) =>
     one(proxy, UUPS.encodeFunctionData("upgradeToAndCall", [implementation, "0x"])),

@@ -5,6 +5,7 @@ import { getAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
 import { z } from "zod/v4";
+import type { GridAccessManager } from "../../types/ethers-contracts/index.js";
 import type { DeploymentManifest } from "../contracts/manifest.js";
 import { ROLE_IDS } from "../contracts/roles.js";
 import { OperatorError } from "../errors.js";
@@ -57,6 +58,11 @@ export type EnsureGovernanceParams = {
   validatorSet: string;
   parameters: GovernanceParameters;
   members: MemberInput[];
+  /**
+   * A pilot's opt-out (consortium YAML `governance.deployerKeepsAdmin`): the deployer keeps ADMIN
+   * and UPGRADER beside the governance. Otherwise it renounces both once the governance holds them.
+   */
+  deployerKeepsAdmin: boolean;
   recordPath: string;
   log: (line: string) => void;
 };
@@ -114,11 +120,11 @@ export async function ensureGovernance(params: EnsureGovernanceParams): Promise<
     log(`governance: deployed at ${governance} with ${params.members.length} members`);
   }
   const governance = record.governance;
-  const manager = await ethers.getContractAt(
+  const manager = (await ethers.getContractAt(
     "GridAccessManager",
     manifest.contracts.GridAccessManager.proxy,
     deployer,
-  );
+  )) as unknown as GridAccessManager;
   const grants: string[] = [];
   for (const role of ["ADMIN", "UPGRADER", "GRID_OPERATOR"] as const) {
     const [member, delay] = await manager.hasRole(ROLE_IDS[role], governance);
@@ -161,7 +167,40 @@ export async function ensureGovernance(params: EnsureGovernanceParams): Promise<
     sent += 1;
     log(`governance: controls the validator contract ${params.validatorSet}`);
   }
+  // Never leave the manager without an admin: renounce only once the governance holds ADMIN.
+  if (!params.deployerKeepsAdmin && (await manager.hasRole(ROLE_IDS.ADMIN, governance))[0]) {
+    sent += await renounceDeployerRoles(manager, deployer, log);
+  }
   return sent;
+}
+
+/**
+ * The deployer gives up ADMIN and UPGRADER once the governance holds them, so that only a passed
+ * proposal can grant a role, rewire a function or upgrade: one key no longer outranks the members'
+ * vote. Run last, after every grant the deploy needed; AccessManager.renounceRole is not subject to
+ * an execution delay (only the holder itself may call it), so it takes effect in this transaction.
+ */
+async function renounceDeployerRoles(
+  manager: GridAccessManager,
+  deployer: HardhatEthersSigner,
+  log: (line: string) => void,
+): Promise<number> {
+  const held: ("UPGRADER" | "ADMIN")[] = [];
+  for (const role of ["UPGRADER", "ADMIN"] as const) {
+    if ((await manager.hasRole(ROLE_IDS[role], deployer.address))[0]) held.push(role);
+  }
+  if (held.length === 0) return 0;
+  await (
+    await manager.multicall(
+      held.map((role) =>
+        manager.interface.encodeFunctionData("renounceRole", [ROLE_IDS[role], deployer.address]),
+      ),
+    )
+  ).wait();
+  log(
+    `governance: the deployer ${deployer.address} renounced ${held.join(" and ")}: roles and upgrades change by the members' vote only`,
+  );
+  return 1;
 }
 
 /**

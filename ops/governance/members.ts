@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { getAddress, hexlify, toUtf8Bytes, toUtf8String, getBytes } from "ethers";
-import { z } from "zod/v4";
 import { enodeUrl, keyFromPublic } from "../besu/keys.js";
 import type { ConsortiumAccount } from "../contracts/consortium.js";
 import type { ConsortiumSpec } from "../consortium/index.js";
 import { ROLE_IDS } from "../contracts/roles.js";
 import { OperatorError } from "../errors.js";
+import { parseMemberFile } from "../members/assemble.js";
+import { MEMBER_FORMAT, type MemberFile } from "../members/member-file.js";
 
 /** A member as ConsortiumGovernance's MemberInput takes it (ids as bytes32, roles as ids). */
 export type MemberInput = {
@@ -96,99 +97,96 @@ export function membersFromNetwork(
   });
 }
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address: 0x and 40 hex digits");
+const JOIN_ROLES = Object.keys(TRADING_ROLES) as TradingRole[];
 
 /**
- * The public member file, minimal format `gridchain-member-minimal/1`: what an organisation that
- * wants to join hands the consortium. Public data only (no key ever leaves the organisation).
+ * Reads the joining organisation's public member file, the signed `gridchain-member/1` that
+ * `gridchain member init` writes, and checks every proof in it with the key ceremony's own reader
+ * (ops/members/assemble.ts parseMemberFile): a file changed after it was signed is refused before
+ * the members are asked to vote on it. One OperatorError names the file, the path and what is allowed.
  */
-const memberFileSchema = z.strictObject({
-  format: z.literal("gridchain-member-minimal/1"),
-  id: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, "2-32 lower-case letters, digits and dashes"),
-  name: z.string().min(1).optional(),
-  role: z.enum(["grid-operator", "producer"]),
-  voter: address.describe("the account that casts the organisation's vote"),
-  nodes: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1),
-        kind: z.enum(["validator", "rpc", "bootnode"]),
-        publicKey: z.string().describe("the node's 64-byte public key"),
-        host: z.string().min(1).describe("IPv4 address its peers reach it at"),
-        p2pPort: z.number().int().min(1).max(65535).default(30303),
-      }),
-    )
-    .default([]),
-  accounts: z
-    .array(
-      z.strictObject({
-        address,
-        role: z.enum(["grid-operator", "meter", "producer", "consumer"]),
-        zone: z.string().optional(),
-      }),
-    )
-    .default([]),
-});
-export type MemberFile = z.output<typeof memberFileSchema>;
-
-/** Reads a public member file; one error names the file, the field and what is allowed. */
 export function readMemberFile(path: string): MemberFile {
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (error) {
     throw new OperatorError(`${path}: cannot read the member file`, {
       details: (error as Error).message,
-      hint: "a member file is JSON in the format gridchain-member-minimal/1 (README: adding a member)",
+      hint: `a member file is the ${MEMBER_FORMAT} JSON 'gridchain member init' writes (README: the public member file)`,
     });
   }
-  const result = memberFileSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new OperatorError(`${path}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`, {
-      hint: "see README, 'How a consortium adds and removes a member', for the format",
+  // An unsigned or foreign file fails on its format first, not on the first unknown key in it.
+  const format = /"format"\s*:\s*("[^"]*")/.exec(text)?.[1];
+  if (format !== undefined && format !== JSON.stringify(MEMBER_FORMAT)) {
+    throw new OperatorError(`${path}: format: ${format}; allowed: "${MEMBER_FORMAT}"`, {
+      hint: "the joining member sends the signed member.json 'gridchain member init' wrote",
     });
   }
-  return result.data;
+  return parseMemberFile(text, path);
 }
 
-/** The MemberInput of a member file; zones are the consortium's zone ids (1-based, YAML order). */
+/**
+ * The MemberInput of a member file: its voter is its grid-operator account (grid company) or its
+ * first producer account, as for the members at deploy; zones are the consortium's zone ids
+ * (1-based, YAML order), an account's own zone or else its organisation's. The file must be made
+ * for this network (its proofs sign the network name and chain id) and hold trading roles only: a
+ * deployer account has no role in a running consortium.
+ */
 export function memberInputFromFile(
   file: MemberFile,
   spec: ConsortiumSpec,
   path: string,
 ): MemberInput {
+  const fail = (field: string, what: string, hint?: string): never => {
+    throw new OperatorError(`${path}: ${field}: ${what}`, { hint });
+  };
+  if (file.network.name !== spec.name || file.network.chainId !== spec.chainId) {
+    fail(
+      "network",
+      `made for ${file.network.name} (chain ${file.network.chainId}), not ${spec.name} (chain ${spec.chainId})`,
+      `the joining member runs 'gridchain member init --network ${spec.name} --chain-id ${spec.chainId}'`,
+    );
+  }
   const zoneIds = new Map(spec.market.zones.map((zone, index) => [zone.id, index + 1]));
-  const nodes = file.nodes.map((node, index) => {
-    let key;
-    try {
-      key = keyFromPublic(node.publicKey);
-    } catch (error) {
-      throw new OperatorError(`${path}: nodes[${index}].publicKey: ${(error as Error).message}`);
-    }
-    return { ...node, address: key.address, enode: enodeUrl(key, node.host, node.p2pPort) };
-  });
+  const roles = file.accounts.map((account, index) =>
+    JOIN_ROLES.includes(account.role as TradingRole)
+      ? (account.role as TradingRole)
+      : fail(`accounts[${index}].role`, `${account.role}; allowed: ${JOIN_ROLES.join(", ")}`),
+  );
+  const voterRole = file.organisation.role === "grid-operator" ? "grid-operator" : "producer";
+  const voter = file.accounts.find((account) => account.role === voterRole);
+  if (voter === undefined) {
+    fail(
+      "accounts",
+      `no ${voterRole} account to vote with`,
+      `a ${file.organisation.role} member votes through its first ${voterRole} account: 'gridchain member init --account ${voterRole}'`,
+    );
+  }
+  const nodes = file.nodes.map((node) => ({
+    ...node,
+    enode: enodeUrl(keyFromPublic(node.publicKey), node.host, node.p2pPort),
+  }));
   return {
-    id: memberId(file.id),
-    voter: getAddress(file.voter),
-    gridOperator: file.role === "grid-operator",
+    id: memberId(file.organisation.id),
+    voter: getAddress(voter!.address),
+    gridOperator: file.organisation.role === "grid-operator",
     enodes: nodes.map((node) => node.enode),
     validators: nodes
       .filter((node) => node.kind === "validator")
       .map((node) => getAddress(node.address)),
     accounts: file.accounts.map((account) => getAddress(account.address)),
-    roles: file.accounts.map((account) => TRADING_ROLES[account.role]),
+    roles: roles.map((role) => TRADING_ROLES[role]),
     zones: file.accounts.map((account, index) => {
-      if (account.zone === undefined) return 0;
-      const zone = zoneIds.get(account.zone);
-      if (zone === undefined) {
-        throw new OperatorError(
-          `${path}: accounts[${index}].zone: unknown zone "${account.zone}"; allowed: ${[...zoneIds.keys()].join(", ")}`,
-        );
-      }
-      return zone;
+      if (account.role !== "producer" && account.role !== "consumer") return 0;
+      const zone = account.zone ?? file.organisation.zone;
+      if (zone === undefined) return 0;
+      return (
+        zoneIds.get(zone) ??
+        fail(
+          account.zone === undefined ? "organisation.zone" : `accounts[${index}].zone`,
+          `unknown zone "${zone}"; allowed: ${[...zoneIds.keys()].join(", ")}`,
+        )
+      );
     }),
   };
 }

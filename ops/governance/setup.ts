@@ -9,6 +9,7 @@ import type { ConsortiumAccount } from "../contracts/consortium.js";
 import type { DeploymentManifest } from "../contracts/manifest.js";
 import { OperatorError } from "../errors.js";
 import { ensureGovernance, governanceRecordPath } from "./deploy.js";
+import { votingRules } from "./parameters.js";
 import { membersFromNetwork, type NodeRecord } from "./members.js";
 
 /**
@@ -62,8 +63,9 @@ export async function deployGovernanceFor(params: {
     deployer: params.deployer,
     manifest: params.manifest,
     validatorSet,
-    parameters: params.spec.governance,
+    parameters: votingRules(params.spec),
     members,
+    deployerKeepsAdmin: params.spec.governance.deployerKeepsAdmin,
     recordPath: governanceRecordPath(params.manifestPath),
     log: params.log,
   });

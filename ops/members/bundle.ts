@@ -16,6 +16,8 @@ import { OperatorError } from "../errors.js";
 import { isSecretFile, renderKubernetes } from "../kubernetes/render.js";
 import { MANIFEST_FILE, manifestPlan, type NetworkManifest } from "./assemble.js";
 import { nodeKeyFile } from "./init.js";
+import type { MemberFile } from "./member-file.js";
+import { followChain, type ChainMember } from "./roster.js";
 
 /**
  * The node keys a member's folder holds for its organisation in the manifest, each checked against
@@ -25,11 +27,16 @@ export function readMemberKeys(
   memberDir: string,
   manifest: NetworkManifest,
   organisation: string,
+  /** A member that joined by vote after the manifest: its own signed member file. */
+  joined?: MemberFile,
 ): Map<string, KeyPair> {
-  const member = manifest.members.find((candidate) => candidate.organisation.id === organisation);
+  const member =
+    manifest.members.find((candidate) => candidate.organisation.id === organisation) ??
+    (joined?.organisation.id === organisation ? joined : undefined);
   if (member === undefined) {
     throw new OperatorError(`the manifest has no member ${organisation}`, {
-      hint: `members: ${manifest.members.map((candidate) => candidate.organisation.id).join(", ")}`,
+      details: `members: ${manifest.members.map((candidate) => candidate.organisation.id).join(", ")}`,
+      hint: "a member that joined by vote renders with --rpc <a node's RPC>, which reads the members on chain",
     });
   }
   const keys = new Map<string, KeyPair>();
@@ -65,13 +72,28 @@ export function renderMemberBundle(
   manifestFile: string,
   organisation: string,
   nodeKeys: ReadonlyMap<string, KeyPair>,
+  /** The members on chain (and a joined member's own file): static nodes and allowlists follow them. */
+  chain?: { members: readonly ChainMember[]; member?: MemberFile },
 ): Map<string, RenderedFile> {
-  const plan = manifestPlan(manifest, manifestFile, { organisation, nodeKeys });
+  const self = { organisation, nodeKeys, member: chain?.member };
+  if (chain === undefined && !manifest.members.some((m) => m.organisation.id === organisation)) {
+    throw new OperatorError(
+      `${organisation} is not in the manifest: it joined after the network was assembled`,
+      {
+        hint: "render with --rpc <a node's RPC>: its nodes then follow the members on chain",
+      },
+    );
+  }
+  const plan =
+    chain === undefined
+      ? manifestPlan(manifest, manifestFile, self)
+      : followChain(manifest, manifestFile, chain.members, self);
   const files = new Map<string, RenderedFile>();
   const add = (path: string, content: string, mode = PUBLIC_MODE) =>
     files.set(path, { content, mode });
   add(MANIFEST_FILE, manifestText);
-  add("genesis.json", renderGenesis(plan));
+  // The genesis is the manifest's whatever joined or left since: a started chain's never changes.
+  add("genesis.json", renderGenesis(manifestPlan(manifest, manifestFile)));
   add("static-nodes.json", renderStaticNodes(plan));
   const permissions = renderPermissions(plan);
   const own = plan.nodes.filter((node) => node.inCompose);

@@ -54,6 +54,8 @@ describe("gridchain CLI: every operator error is one line, without a stack trace
         consumers: 2,
         zoneKw: 400,
         startingCredits: { consumer: "100" },
+        // The upgrade refusals below are the deployer's path, which a pilot keeps by opting out.
+        deployerKeepsAdmin: true,
       });
     await writeFile(config, yaml(name, port, 43_000 + (process.pid % 1000)));
     downConfig = join(dir, "down.yaml");

@@ -44,6 +44,8 @@ describe("gridchain CLI end to end (embedded engine)", function () {
         consumers: 2,
         zoneKw: 400,
         startingCredits: { consumer: "100" },
+        // The deployer's own upgrade path, which a pilot keeps by opting out of the handover.
+        deployerKeepsAdmin: true,
       }),
     );
     const generated = await gridchain("generate", "-c", config, "--out", networkDir);

@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { JsonRpcProvider, SigningKey, Wallet, ZeroHash, type Signer } from "ethers";
+import { JsonRpcProvider, Wallet, ZeroHash, type Signer } from "ethers";
 import { loadConsortium } from "../../ops/consortium/index.js";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
 import { execute, propose, proposalCalls, readMembers } from "../../ops/governance/client.js";
 import { governanceRecordPath, readGovernanceRecord } from "../../ops/governance/deploy.js";
+import { readChainMembers } from "../../ops/governance/roster.js";
 import { memberId, memberInputFromFile, readMemberFile } from "../../ops/governance/members.js";
 import {
   ConsortiumGovernance__factory,
@@ -16,6 +17,7 @@ import {
 } from "../../types/ethers-contracts/index.js";
 import { Registry } from "prom-client";
 import { GovernanceReader } from "../../ops/metrics/governance.js";
+import { accountKeyFile, initMember, memberFileText, nodeKeyFile } from "../../ops/members/init.js";
 import { gridchain } from "../support/cli.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../ops/helpers.js";
@@ -43,7 +45,8 @@ async function refused(promise: Promise<unknown>): Promise<string> {
   const errors = ConsortiumGovernance__factory.createInterface();
   return promise.then(
     () => "",
-    (error: { data?: string; message?: string }) =>
+    (error: { data?: string; message?: string; revert?: { name?: string } }) =>
+      error.revert?.name ??
       (typeof error.data === "string" ? errors.parseError(error.data)?.name : undefined) ??
       error.message ??
       "?",
@@ -51,7 +54,7 @@ async function refused(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("members' governance end to end (embedded engine)", function () {
-  this.timeout(300_000);
+  this.timeout(420_000);
   let chainArgs: string[] = [];
   after(async () => {
     if (chainArgs.length > 0) await gridchain("down", ...chainArgs);
@@ -101,29 +104,40 @@ describe("members' governance end to end (embedded engine)", function () {
     const genesisValidators = await set.getValidators();
     expect(genesisValidators).to.have.length(4);
 
-    // The joining organisation's public member file (its keys stay with it).
-    const node = Wallet.createRandom();
-    const hydro = Wallet.createRandom().connect(rpc);
+    // The deployer handed ADMIN to the governance: it cannot grant a role, a passed proposal can.
+    const deployer = key("deployer");
+    const meter = Wallet.createRandom().address;
+    expect(
+      await refused(manager.connect(deployer).grantRole.staticCall(ROLE_IDS.METER, meter, 0)),
+    ).to.equal("AccessManagerUnauthorizedAccount");
+    const grant = await propose(
+      governance,
+      grid,
+      proposalCalls.grantRole(await manager.getAddress(), ROLE_IDS.METER, meter),
+      0,
+      "a second meter",
+    );
+    await voteAll(grant, [grid, solar, wind]);
+    await advance(600 + 60);
+    await execute(governance, grid, grant);
+    expect((await manager.hasRole(ROLE_IDS.METER, meter))[0]).to.equal(true);
+
+    // The joining organisation's signed member file, as 'gridchain member init' makes it (its keys
+    // stay with it; the test holds them to sign for it).
+    const joining = initMember({
+      network: { name: "govtest", chainId: 4711 },
+      organisation: { id: "hydro-east", role: "producer", zone: "north" },
+      nodes: [{ kind: "validator", host: "203.0.113.7", p2pPort: 30303 }],
+      accounts: [{ role: "producer" }],
+    });
+    const node = new Wallet(joining.files.get(nodeKeyFile("hydro-east-validator-1"))!.content);
+    const hydro = new Wallet(
+      joining.files.get(accountKeyFile("hydro-east-producer-1"))!.content,
+      rpc,
+    );
     const consumer = key("consumer-1");
     const memberFile = join(dir, "hydro-east.member.json");
-    writeFileSync(
-      memberFile,
-      JSON.stringify({
-        format: "gridchain-member-minimal/1",
-        id: "hydro-east",
-        role: "producer",
-        voter: hydro.address,
-        nodes: [
-          {
-            name: "hydro-east-validator-1",
-            kind: "validator",
-            publicKey: `0x${SigningKey.computePublicKey(node.privateKey, false).slice(4)}`,
-            host: "203.0.113.7",
-          },
-        ],
-        accounts: [{ address: hydro.address, role: "producer", zone: "north" }],
-      }),
-    );
+    writeFileSync(memberFile, memberFileText(joining.member));
     const input = memberInputFromFile(
       readMemberFile(memberFile),
       loadConsortium(config),
@@ -136,6 +150,12 @@ describe("members' governance end to end (embedded engine)", function () {
     await advance(600 + 60);
     await execute(governance, storage, joinId);
     expect(await set.getValidators()).to.deep.equal([...genesisValidators, node.address]);
+    // What a joining member's render reads with --rpc: the members on chain, the newcomer in.
+    const joined = (await readChainMembers(`http://127.0.0.1:${port}`, { chainId: 4711 })).find(
+      (m) => m.organisation === "hydro-east",
+    );
+    expect(joined?.active).to.equal(true);
+    expect(joined?.enodes).to.deep.equal(input.enodes);
     expect((await manager.hasRole(ROLE_IDS.PRODUCER, hydro.address))[0]).to.equal(true);
 
     // Its account trades: an offer, a consumer's request, its confirm (auto review).
@@ -169,7 +189,7 @@ describe("members' governance end to end (embedded engine)", function () {
     for (const line of [
       "gridchain_governance_members 5",
       "gridchain_governance_contract_validators 5",
-      'gridchain_governance_proposals{state="executed"} 1',
+      'gridchain_governance_proposals{state="executed"} 2', // the grant and the join
       'gridchain_governance_proposals{state="active"} 1',
       'gridchain_governance_pending_votes{support="for"} 3',
     ]) {
@@ -198,6 +218,26 @@ describe("members' governance end to end (embedded engine)", function () {
     const members = await readMembers(governance);
     expect(members.find((m) => m.organisation === "hydro-east")!.active).to.equal(false);
     expect(await governance.memberCount()).to.equal(4n);
+    const left = (await readChainMembers(`http://127.0.0.1:${port}`, { chainId: 4711 })).find(
+      (m) => m.organisation === "hydro-east",
+    );
+    expect(left?.active).to.equal(false);
     rpc.destroy();
+
+    // The CLI: status names who holds ADMIN; members status shows the YAML's voting rules where
+    // they differ from the chain's, and says a proposal changes them.
+    const status = await gridchain("status", ...chainArgs);
+    expect(status.stdout).to.contain(
+      `ADMIN held by the members' governance ${record.governance} only; the deployer ${deployer.address} renounced it`,
+    );
+    writeFileSync(
+      config,
+      yaml(port).replace("votingPeriodSeconds: 600", "votingPeriodSeconds: 900"),
+    );
+    const rules = await gridchain("members", "status", ...chainArgs);
+    expect(rules.code, rules.stderr).to.equal(0);
+    expect(rules.stdout).to.contain(
+      `voting rules on chain: approval 6667 bps of members, voting 600 s, delay 60 s, window 600 s\n  ${config} governance differs: votingPeriodSeconds 900 (chain 600)\n  the chain's rules change only by a vote: 'gridchain members propose parameters' proposes the file's`,
+    );
   });
 });

@@ -13,7 +13,7 @@ const DELAY = 600;
 const CREDITS = 1_000_000n;
 
 describe("deploy from the consortium file", () => {
-  it("applies the capacity fee and least default, and schedules then executes grants under an admin delay", async () => {
+  it("applies the capacity fee and least default, schedules then executes grants under an admin delay, and names them as proposals once ADMIN is handed over", async () => {
     const [deployer, grid, meter, solar, alice, bob] = await ethers.getSigners();
     const a = (signer: { address: string }) => signer.address as Address;
     const setup = (consumers: Address[]): MarketSetup => ({
@@ -97,5 +97,27 @@ describe("deploy from the consortium file", () => {
     expect((await manager.hasRole(ROLE_IDS.CONSUMER, bob!.address))[0]).to.equal(true);
     expect(await credit.balanceOf(bob!.address)).to.equal(CREDITS);
     expect(await credit.balanceOf(alice!.address)).to.equal(CREDITS);
+
+    // The deployer hands ADMIN and UPGRADER over (as the governance step does): a later account
+    // of the file is named as a proposal to make, and nothing is granted, minted or upgraded.
+    const carol = (await ethers.getSigners())[6]!;
+    await (
+      await manager
+        .connect(deployer!)
+        .multicall([
+          manager.interface.encodeFunctionData("renounceRole", [
+            ROLE_IDS.UPGRADER,
+            deployer!.address,
+          ]),
+          manager.interface.encodeFunctionData("renounceRole", [ROLE_IDS.ADMIN, deployer!.address]),
+        ])
+    ).wait();
+    lines.length = 0;
+    await run([a(alice!), a(bob!), a(carol)], first);
+    expect(lines).to.include(
+      `1 accounts of the file lack their roles, and the members' governance holds ADMIN, not the deployer: propose each grant, e.g. 'gridchain members propose grant CONSUMER ${carol.address}'`,
+    );
+    expect((await manager.hasRole(ROLE_IDS.CONSUMER, carol.address))[0]).to.equal(false);
+    expect(await credit.balanceOf(carol.address)).to.equal(0n);
   });
 });

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SigningKey, Wallet } from "ethers";
+import { getAddress, id } from "ethers";
+import { keyFromPrivate, type KeyPair } from "../../ops/besu/keys.js";
 import { loadConsortium } from "../../ops/consortium/index.js";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
 import { OperatorError } from "../../ops/errors.js";
@@ -12,21 +13,26 @@ import {
   organisationOf,
   readMemberFile,
 } from "../../ops/governance/members.js";
+import { initMember, memberFileText } from "../../ops/members/init.js";
 import { tempDir } from "./helpers.js";
 
 const spec = loadConsortium("network/consortium.yaml");
-const node = new Wallet("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
-const publicKey = `0x${SigningKey.computePublicKey(node.privateKey, false).slice(4)}`;
-const valid = {
-  format: "gridchain-member-minimal/1",
-  id: "hydro-east",
-  role: "producer",
-  voter: "0x535d07716bb94c3de13d6856e61db0b804ff8361",
-  nodes: [{ name: "hydro-east-validator-1", kind: "validator", publicKey, host: "203.0.113.7" }],
-  accounts: [
-    { address: "0x535d07716bb94c3de13d6856e61db0b804ff8361", role: "producer", zone: "south" },
-  ],
-};
+const KEYS = Array.from({ length: 3 }, (_, i) => keyFromPrivate(id(`gridchain-member-file-${i}`)));
+
+type Init = Parameters<typeof initMember>[0];
+
+/** hydro-east's signed member file for the pilot network, made as 'gridchain member init' makes it. */
+function hydroEast(change: Partial<Init> = {}) {
+  const keys = [...KEYS];
+  return initMember({
+    network: { name: spec.name, chainId: spec.chainId },
+    organisation: { id: "hydro-east", role: "producer", zone: "south" },
+    nodes: [{ kind: "validator", host: "203.0.113.7", p2pPort: 30303 }],
+    accounts: [{ role: "producer" }, { role: "consumer", zone: "north" }],
+    generate: () => keys.shift()!,
+    ...change,
+  }).member;
+}
 
 function write(content: unknown): string {
   const path = join(tempDir(), "member.json");
@@ -44,34 +50,65 @@ function failure(action: () => unknown): OperatorError {
   throw new Error("no error");
 }
 
-describe("public member file (gridchain-member-minimal/1) and members from the network", () => {
-  it("a member file becomes the proposal's member: node-key validator address, enode, roles, zones", () => {
-    const path = write(valid);
+describe("public member file (gridchain-member/1) in a proposal, and members from the network", () => {
+  it("a signed member file becomes the proposal's member: node-key validator, enode, voter, roles, zones", () => {
+    const path = write(memberFileText(hydroEast()));
     const input = memberInputFromFile(readMemberFile(path), spec, path);
+    const [node, producer, consumer] = KEYS as [KeyPair, KeyPair, KeyPair];
     expect(input.id).to.equal(memberId("hydro-east"));
-    expect(input.validators).to.deep.equal([node.address]);
-    expect(input.enodes).to.deep.equal([`enode://${publicKey.slice(2)}@203.0.113.7:30303`]);
-    expect(input.roles).to.deep.equal([ROLE_IDS.PRODUCER]);
-    expect(input.zones).to.deep.equal([2]); // south is the pilot's second zone
+    expect(input.validators).to.deep.equal([getAddress(node.address)]);
+    expect(input.enodes).to.deep.equal([`enode://${node.publicKey.slice(2)}@203.0.113.7:30303`]);
+    expect(input.voter).to.equal(getAddress(producer.address));
+    expect(input.accounts).to.deep.equal([producer, consumer].map((k) => getAddress(k.address)));
+    expect(input.roles).to.deep.equal([ROLE_IDS.PRODUCER, ROLE_IDS.CONSUMER]);
+    // The producer takes its organisation's zone (south, the pilot's second), the consumer its own.
+    expect(input.zones).to.deep.equal([2, 1]);
+  });
+
+  it("refuses a member file changed after it was signed, with the key ceremony's own check", () => {
+    const member = hydroEast();
+    const changed = write({ ...member, nodes: [{ ...member.nodes[0]!, host: "203.0.113.8" }] });
+    expect(failure(() => readMemberFile(changed)).message).to.equal(
+      `${changed}: nodes[0].proof: not signed by hydro-east-validator-1's key over this file for network pilot (chain 2026)`,
+    );
+  });
+
+  it("the minimal unsigned format is gone: one error naming the file, the field and what is allowed", () => {
+    const old = write({ format: "gridchain-member-minimal/1", id: "hydro-east" });
+    expect(failure(() => readMemberFile(old)).message).to.equal(
+      `${old}: format: "gridchain-member-minimal/1"; allowed: "gridchain-member/1"`,
+    );
   });
 
   it("bad input is one error naming the file, the field and what is allowed", () => {
-    const wrongRole = write({ ...valid, role: "consumer" });
-    expect(failure(() => readMemberFile(wrongRole)).message).to.match(
-      new RegExp(`^${wrongRole}: role: `),
+    const other = write(memberFileText(hydroEast({ network: { name: "elsewhere", chainId: 9 } })));
+    expect(failure(() => memberInputFromFile(readMemberFile(other), spec, other)).message).to.equal(
+      `${other}: network: made for elsewhere (chain 9), not pilot (chain 2026)`,
     );
-    const badZone = write({ ...valid, accounts: [{ ...valid.accounts[0], zone: "east" }] });
+    const deployer = hydroEast({ accounts: [{ role: "producer" }, { role: "deployer" }] });
+    const withDeployer = write(memberFileText(deployer));
     expect(
-      failure(() => memberInputFromFile(readMemberFile(badZone), spec, badZone)).message,
-    ).to.equal(`${badZone}: accounts[0].zone: unknown zone "east"; allowed: north, south`);
+      failure(() => memberInputFromFile(readMemberFile(withDeployer), spec, withDeployer)).message,
+    ).to.equal(
+      `${withDeployer}: accounts[1].role: deployer; allowed: grid-operator, meter, producer, consumer`,
+    );
+    const badZone = write(memberFileText(hydroEast()).replace('"zone":"north"', '"zone":"east"'));
+    // The zone is signed too: changing it voids the proofs, so a bad zone comes from a signed file.
+    expect(failure(() => readMemberFile(badZone)).message).to.match(/proof: not signed/);
+    const east = hydroEast({ organisation: { id: "hydro-east", role: "producer", zone: "east" } });
+    const eastPath = write(memberFileText(east));
+    expect(
+      failure(() => memberInputFromFile(readMemberFile(eastPath), spec, eastPath)).message,
+    ).to.equal(`${eastPath}: organisation.zone: unknown zone "east"; allowed: north, south`);
+    const consumerOnly = hydroEast({ accounts: [{ role: "consumer" }] });
+    const noVoter = write(memberFileText(consumerOnly));
+    expect(
+      failure(() => memberInputFromFile(readMemberFile(noVoter), spec, noVoter)).message,
+    ).to.equal(`${noVoter}: accounts: no producer account to vote with`);
     const notJson = write("{");
-    expect(failure(() => readMemberFile(notJson)).message).to.equal(
-      `${notJson}: cannot read the member file`,
+    expect(failure(() => readMemberFile(notJson)).message).to.match(
+      new RegExp(`^${notJson}: not valid YAML`),
     );
-    const badKey = write({ ...valid, nodes: [{ ...valid.nodes[0], publicKey: "0x1234" }] });
-    expect(
-      failure(() => memberInputFromFile(readMemberFile(badKey), spec, badKey)).message,
-    ).to.match(new RegExp(`^${badKey}: nodes\\[0\\]\\.publicKey: `));
   });
 
   it("organisation ids of 1 to 32 characters round-trip through bytes32", () => {

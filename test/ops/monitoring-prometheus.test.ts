@@ -16,6 +16,13 @@ import {
   yaml,
 } from "../../ops/metrics/prometheus.js";
 import { deployMarket, type Address } from "../../ops/contracts/index.js";
+import { toAddress } from "../../ops/besu/keys.js";
+import {
+  VALIDATOR_CONTRACT_ADDRESS,
+  validatorContractAlloc,
+} from "../../ops/besu/validator-contract.js";
+import { ensureGovernance, readGovernanceRecord } from "../../ops/governance/deploy.js";
+import { memberId, type MemberInput } from "../../ops/governance/members.js";
 import {
   BOND,
   DEFAULT_PER_KWH,
@@ -60,7 +67,7 @@ function sample(text: string, series: string): number {
   return Number(line.split(" ")[1]);
 }
 
-describe("monitoring against a real Prometheus (embedded chain, deployed market, exporter)", function () {
+describe("monitoring against a real Prometheus (embedded chain, deployed market and governance, exporter)", function () {
   this.timeout(120_000);
   let dir: string;
   let engine: EmbeddedEngine;
@@ -75,6 +82,14 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
     for (const key of KEYS) {
       genesis.alloc[new Wallet(key).address] = { balance: "0x56bc75e2d63100000" };
     }
+    // The genesis validator contract, as `generate` writes it for a contract-mode QBFT network.
+    const validators = [1, 2, 3, 4].map((i) =>
+      toAddress(id(`gridchain-validator-${i}`).slice(0, 42)),
+    );
+    genesis.alloc[VALIDATOR_CONTRACT_ADDRESS] = validatorContractAlloc(
+      validators,
+      toAddress(new Wallet(KEYS[0]!).address),
+    );
     await writeFile(genesisPath, JSON.stringify(genesis));
     engine = new EmbeddedEngine({ networkDir: dir, port: await freePort() });
     await engine.up();
@@ -180,17 +195,56 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
     );
     expect(await market.offerCount()).to.equal(2n);
     expect((await market.getOffer(1n)).seller).to.equal(solar.address);
+    // The members' governance, wired as `gridchain deploy` wires it: one member per organisation.
+    const recordPath = join(dir, "monitoring.governance.json");
+    const member = (name: string, voter: Signer, index: number): MemberInput => ({
+      id: memberId(name),
+      voter: voter.address,
+      gridOperator: name === "grid",
+      enodes: [],
+      validators: [validators[index]!],
+      accounts: [],
+      roles: [],
+      zones: [],
+    });
+    await ensureGovernance({
+      hre,
+      connection,
+      deployer: admin,
+      manifest,
+      validatorSet: VALIDATOR_CONTRACT_ADDRESS,
+      parameters: {
+        approvalBps: 6667,
+        votingPeriodSeconds: 600,
+        executionDelaySeconds: 0,
+        executionWindowSeconds: 600,
+      },
+      members: [
+        member("grid", grid, 0),
+        member("solar", solar, 1),
+        member("wind", wind, 2),
+        member("storage", bob, 3),
+      ],
+      deployerKeepsAdmin: false,
+      recordPath,
+      log: () => undefined,
+    });
+    const governance = readGovernanceRecord(recordPath)!;
     await connection.close();
 
     exporter = await startExporter({
       rpcUrl: engine.rpcUrl(),
       market: await marketAddresses(engine.rpcUrl(), manifest),
+      governance,
       port: 0,
       pollMs: 250,
     });
     metricsText = await eventually(async () => {
       const text = await (await fetch(exporter.url)).text();
-      return text.includes('gridchain_market_orders{state="established"} 2') ? text : undefined;
+      return text.includes('gridchain_market_orders{state="established"} 2') &&
+        text.includes("gridchain_governance_members 4")
+        ? text
+        : undefined;
     }, 20_000);
 
     await writeFile(join(dir, "recording.yml"), yaml(recordingRules()));
@@ -243,6 +297,8 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
     ).to.equal(1);
     // Two producers' bonds of 1000 credits each sit in the market contract.
     expect(sample(metricsText, 'gridchain_value_locked_credits{kind="bonds"}')).to.equal(2000);
+    expect(sample(metricsText, "gridchain_governance_members")).to.equal(4);
+    expect(sample(metricsText, "gridchain_governance_contract_validators")).to.equal(4);
   });
 
   it("every dashboard query that needs no load test returns data; the others evaluate", async () => {
@@ -262,10 +318,7 @@ describe("monitoring against a real Prometheus (embedded chain, deployed market,
       expect(result.status, `${panel}: ${expr}: ${result.error}`).to.equal("success");
       const needsLoadTest = /gridchain_loadtest_|gridchain:(trade|confirmation)/.test(expr);
       const needsBesu = /gridchain_validator|gridchain_besu_/.test(expr);
-      // The members' governance is deployed by `gridchain deploy`, not by this test's market; its
-      // gauges are checked by the governance end-to-end test.
-      const needsGovernance = /gridchain_governance_/.test(expr);
-      if (!needsLoadTest && !needsBesu && !needsGovernance && result.data!.result.length === 0) {
+      if (!needsLoadTest && !needsBesu && result.data!.result.length === 0) {
         empty.push(`${panel}: ${expr}`);
       }
     }

@@ -32,6 +32,8 @@ export function smallConsortiumYaml(options: {
   zoneKw: number;
   slotSeconds?: number;
   startingCredits: { consumer: string; producer?: string };
+  /** A pilot's opt-out: the deployer keeps ADMIN and UPGRADER beside the members' governance. */
+  deployerKeepsAdmin?: boolean;
 }): string {
   const { name, chainId, port, producers, consumers, zoneKw, slotSeconds } = options;
   const credits = Object.entries(options.startingCredits)
@@ -59,7 +61,7 @@ ${slotSeconds === undefined ? "" : `  slotSeconds: ${slotSeconds}\n`}  zones:
     - { id: south, importKw: ${zoneKw}, exportKw: ${zoneKw} }
   startingCredits:
 ${credits}
-engine:
+${options.deployerKeepsAdmin === true ? "governance: { deployerKeepsAdmin: true }\n" : ""}engine:
   embedded:
     port: ${port}
 `;
