@@ -63,7 +63,7 @@ describe("load-test scenarios", function () {
 
   it("suggests the key meant for a misspelt one, with its line", function () {
     expect(problem("name: mine\nAgents: 10\nruns:\n  - trades: 5\n")).to.equal(
-      'scenario.yaml: Agents: unknown key "Agents" (did you mean agents?); allowed here: name, agents, producerShare, runs, load, trade, review, metering, timeouts, workers, runner, docker, stress; line 2',
+      'scenario.yaml: Agents: unknown key "Agents" (did you mean agents?); allowed here: name, agents, producerShare, runs, load, trade, payments, review, metering, timeouts, workers, runner, docker, stress; line 2',
     );
   });
 
@@ -73,10 +73,10 @@ describe("load-test scenarios", function () {
     );
   });
 
-  it("rejects payments too small to split", function () {
+  it("rejects installments over direct channels too small to split", function () {
     expect(
       problem(
-        'name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  wh: 1\n  pricePerKwh: "0.001"\n  paymentsPerTrade: 5\n',
+        'name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  wh: 1\n  pricePerKwh: "0.001"\n  paymentsPerTrade: 5\npayments:\n  topology: direct\n',
       ),
     ).to.contain("trade.paymentsPerTrade: a trade costs 1 base units of credit");
   });
