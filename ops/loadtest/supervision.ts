@@ -1,7 +1,7 @@
 import { OperatorError } from "../errors.js";
 import type { TradeTracker } from "./confirmations.js";
 import type { LoadTestContext } from "./context.js";
-import type { AgentSpec, FromWorker } from "./protocol.js";
+import type { AgentSpec, FromWorker, ToWorker, WorkerInit } from "./protocol.js";
 import { approveOrder } from "./settlement.js";
 import type { Worker } from "./types.js";
 
@@ -14,6 +14,8 @@ export class Supervisor {
   /** The consumers of the live workers, in the order trades go round them. */
   buyers: { worker: Worker; id: string }[] = [];
   workersLost = 0;
+  /** Takes the workers' messages about payments through the hub (true when it took one). */
+  onPayments: ((worker: Worker, message: FromWorker) => boolean) | undefined;
   /** Set once the coordinator asks the workers to stop: their exits are no longer losses. */
   private stopping = false;
 
@@ -22,7 +24,10 @@ export class Supervisor {
     private readonly tracker: TradeTracker,
   ) {}
 
-  async start(agents: AgentSpec[]): Promise<void> {
+  async start(
+    agents: AgentSpec[],
+    payments: Pick<WorkerInit, "hub" | "producers"> = {},
+  ): Promise<void> {
     const { scenario, runner, outDir, storeDir } = this.ctx.options;
     const count = Math.min(
       scenario.workers,
@@ -64,6 +69,7 @@ export class Supervisor {
           agents: group,
           terms: this.ctx.terms,
           storeDir,
+          ...payments,
         });
         await ready;
         this.ctx.options.onWorker?.(handle);
@@ -91,7 +97,7 @@ export class Supervisor {
     });
   }
 
-  async broadcast(message: { type: "setup" }, answer: FromWorker["type"]): Promise<FromWorker[]> {
+  async broadcast(message: ToWorker, answer: FromWorker["type"]): Promise<FromWorker[]> {
     return Promise.all(
       this.workers.map((worker) => {
         const waiting = this.expect(worker, answer);
@@ -114,6 +120,7 @@ export class Supervisor {
   private onMessage(worker: Worker, message: FromWorker): void {
     // After the journal is closed nothing more can be recorded; the test has ended.
     if (this.ctx.journalClosed) return;
+    if (this.onPayments?.(worker, message)) return;
     switch (message.type) {
       case "tx":
         this.tracker.onTx(message);
