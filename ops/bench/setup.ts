@@ -5,7 +5,10 @@
  * channel per participant with the hub and its deposits (or the scenario's topology), then the
  * first offers. Prints one row per size from the test's journal; the chain is stopped after each.
  *
- *   npm run bench:setup -- [consortium.yaml]   (default: network/examples/loadtest-3000.yaml)
+ *   npm run bench:setup -- [consortium.yaml]
+ *
+ * Without a file: one grid validator, one producer organisation, as many accounts as agents (a fifth
+ * of them producers) in two zones, 1 s blocks.
  *
  * Environment: SIZES (default "300,1000,3000"), PAYMENTS (hub, direct or onchain; default hub).
  */
@@ -18,7 +21,35 @@ import { generate } from "../commands/generate.js";
 import { loadtest } from "../commands/loadtest.js";
 import { computeReport, readJournal } from "../loadtest/report.js";
 
-const source = process.argv[2] ?? "network/examples/loadtest-3000.yaml";
+const source = process.argv[2];
+/** One grid validator, one producer organisation, the agents' accounts in two zones. */
+const consortium = (agents: number) => `name: setupbench
+chainId: 3001
+consensus:
+  blockPeriodSeconds: 1
+organisations:
+  - id: grid
+    role: grid-operator
+    zone: north
+    validators: 1
+  - id: solar
+    role: producer
+    zone: south
+    validators: 1
+accounts:
+  producers: ${Math.round(agents * 0.2)}
+  consumers: ${agents - Math.round(agents * 0.2)}
+market:
+  zones:
+    - { id: north, importKw: 100000, exportKw: 100000 }
+    - { id: south, importKw: 100000, exportKw: 100000 }
+  startingCredits:
+    producer: "100"
+    consumer: "1000"
+engine:
+  embedded:
+    port: 18645
+`;
 const sizes = (process.env.SIZES ?? "300,1000,3000").split(",").map(Number);
 const topology = process.env.PAYMENTS ?? "hub";
 const say = (line: string) => console.log(line);
@@ -30,7 +61,7 @@ const rows: string[] = [];
 for (const agents of sizes) {
   const dir = mkdtempSync(join(tmpdir(), "gridchain-bench-setup-"));
   const config = join(dir, "consortium.yaml");
-  writeFileSync(config, readFileSync(source, "utf8"));
+  writeFileSync(config, source === undefined ? consortium(agents) : readFileSync(source, "utf8"));
   const options = {
     config,
     network: join(dir, "network"),
@@ -51,9 +82,9 @@ for (const agents of sizes) {
       workers: 2,
     }),
   );
+  await generate({ config, out: options.network, rotate: false });
   const context = await chainContext(options);
   try {
-    await generate({ config, out: options.network, rotate: false });
     await context.engine.up();
     rememberEngine(context);
     await context.engine.ready();
