@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { OperatorError } from "../../ops/errors.js";
+import { scenarioProblem } from "../helpers/loadtest.js";
 import { InNonceOrder } from "../../ops/loadtest/hub-wire.js";
 import { Pairing, planHubDeposits } from "../../ops/loadtest/pairing.js";
 import { parseScenario, presetScenario } from "../../ops/loadtest/scenario.js";
@@ -9,15 +9,7 @@ const sellers = (seed: number, producers: number, trades: number) => {
   return Array.from({ length: trades }, (_, i) => pairing.sellerOf(i + 1));
 };
 
-function problem(text: string): string {
-  try {
-    parseScenario(text, "scenario.yaml");
-  } catch (error) {
-    expect(error).to.be.instanceOf(OperatorError);
-    return (error as OperatorError).oneLine();
-  }
-  throw new Error("the scenario was accepted");
-}
+const problem = scenarioProblem;
 
 describe("load-test pairing and hub plan", function () {
   it("draws the same sellers from the same seed, other sellers from another seed", function () {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { OperatorError } from "../../ops/errors.js";
+import { scenarioProblem } from "../helpers/loadtest.js";
 import { tradeTerms } from "../../ops/loadtest/coordinator.js";
 import {
   PRESETS,
@@ -9,15 +9,7 @@ import {
   transactionsPerTrade,
 } from "../../ops/loadtest/scenario.js";
 
-function problem(text: string): string {
-  try {
-    parseScenario(text, "scenario.yaml");
-  } catch (error) {
-    expect(error).to.be.instanceOf(OperatorError);
-    return (error as OperatorError).oneLine();
-  }
-  throw new Error("the scenario was accepted");
-}
+const problem = scenarioProblem;
 
 describe("load-test scenarios", function () {
   it("every preset validates against the schema", function () {
