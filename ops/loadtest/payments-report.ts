@@ -20,8 +20,8 @@ const PAYMENT_KINDS: ReadonlySet<TxKind> = new Set([
  */
 export const BENCH_GAS: Readonly<Record<"open" | "approve" | "deposit" | "transfer", number>> = {
   open: 154_491,
-  approve: 46_323,
-  deposit: 104_707,
+  approve: 51_290,
+  deposit: 104_685,
   transfer: 39_351,
 };
 
