@@ -72,10 +72,19 @@ export class AgentPayments {
     return this.pairing !== undefined && this.init.terms.path === "standing";
   }
 
-  /** Trade `trade`'s seller and the offer it buys from. */
+  /**
+   * Trade `trade`'s seller and the offer it buys from: the pairing's producer, or when it has no
+   * offer (its worker was lost) the next producer in the list that has one.
+   */
   sellerOf(trade: number): Counterparty & { offer: bigint | undefined } {
-    const seller = this.init.producers![this.pairing!.sellerOf(trade)]!;
-    return { ...seller, offer: this.book.get(seller.id) };
+    const producers = this.init.producers!;
+    const drawn = this.pairing!.sellerOf(trade);
+    for (let step = 0; step < producers.length; step++) {
+      const seller = producers[(drawn + step) % producers.length]!;
+      const offer = this.book.get(seller.id);
+      if (offer !== undefined) return { ...seller, offer };
+    }
+    return { ...producers[drawn]!, offer: undefined };
   }
 
   offerBook(offers: Record<string, string>): void {

@@ -238,8 +238,12 @@ export class HubService {
       if (view.closed || !this.routes.has(view.partner)) continue;
       for (const lock of view.receivedLocks) {
         if (!(await this.outcomes.outcome(lock.orderId)).decided) continue;
-        await this.release(channelId, lock.orderId);
-        this.released += 1;
+        try {
+          if (await this.release(channelId, lock.orderId)) this.released += 1;
+        } catch (error) {
+          // Left locked: either side can still unlock it on chain after closing the channel.
+          this.ctx.log(`hub: order ${lock.orderId} not released: ${(error as Error).message}`);
+        }
       }
     }
     return this.released;
@@ -294,9 +298,11 @@ export class HubService {
       });
   }
 
-  private async release(channelId: bigint, orderId: bigint): Promise<void> {
+  /** Releases one decided order on both hops; false when its buyer's worker is gone. */
+  private async release(channelId: bigint, orderId: bigint): Promise<boolean> {
     const client = this.hub.client;
     const buyer = this.routes.get(client.channel(channelId).partner)!;
+    if (!buyer.worker.alive) return false;
     const back = await this.ask(buyer.worker, "hub-released", orderId, {
       type: "hub-release",
       orderId: orderId.toString(),
@@ -323,6 +329,7 @@ export class HubService {
       seller: seller.id,
       proof: toWire(out),
     });
+    return true;
   }
 
   private ask(
@@ -347,6 +354,7 @@ export class HubService {
     const partner = this.hub.client.channel(sent.proof.channelId).partner;
     const route = this.routes.get(partner);
     if (route === undefined) throw new OperatorError(`no agent of this test is ${partner}`);
+    if (!route.worker.alive) throw new OperatorError(`${route.id}'s worker was lost`);
     return route;
   }
 

@@ -60,17 +60,19 @@ function mix(seed: number, block: number): number {
 
 /** What the hub deposits toward each seller, and in all, for the trades the test plans. */
 export type HubPlan = {
-  /** Credits (base units) per producer address, for every producer (0 when it sells nothing). */
+  /** Credits (base units) per producer address, for every producer. */
   perSeller: Map<string, bigint>;
   total: bigint;
-  /** Trades the plan covers: the schedule's, plus one block of producers for a run cut by time. */
+  /** Trades the schedule plans. */
   trades: number;
 };
 
 /**
  * Hub liquidity from the schedule: every planned trade's seller by the pairing, and the lock the
  * hub forwards for it (the price less its fee). Locks stay pending until their orders are decided,
- * so the hub needs all of them at once; one block of extra trades covers a timed run's last starts.
+ * so the hub needs all of them at once. Each seller gets twice its share and five trades more, like
+ * its bond and its offers: a timed run's last starts, and the trades of a lost worker's producers
+ * that move to the others, still find the hub able to forward.
  */
 export function planHubDeposits(input: {
   producers: readonly string[];
@@ -80,15 +82,14 @@ export function planHubDeposits(input: {
   pricePerKwh: bigint;
   feePerKwh: bigint;
 }): HubPlan {
-  const { producers, seed, wh, pricePerKwh, feePerKwh } = input;
+  const { producers, seed, wh, pricePerKwh, feePerKwh, plannedTrades } = input;
   const pairing = new Pairing(seed, producers.length);
   const amount = forwardAmount((wh * pricePerKwh) / 1000n, wh, feePerKwh);
-  const trades = input.plannedTrades + producers.length;
   const planned: PlannedTrade[] = [];
-  for (let trade = 1; trade <= trades; trade++) {
-    planned.push({ seller: producers[pairing.sellerOf(trade)]!, amount });
+  for (let trade = 1; trade <= plannedTrades; trade++) {
+    planned.push({ seller: producers[pairing.sellerOf(trade)]!, amount: 2n * amount });
   }
+  for (const seller of producers) planned.push({ seller, amount: 5n * amount });
   const { perSeller, total } = planHubLiquidity(planned);
-  for (const producer of producers) if (!perSeller.has(producer)) perSeller.set(producer, 0n);
-  return { perSeller, total, trades };
+  return { perSeller, total, trades: plannedTrades };
 }

@@ -34,8 +34,23 @@ export class TestPayments {
     return { producers, ...(this.hub === undefined ? {} : { hub: this.hub.address }) };
   }
 
-  /** Routes the hub's messages; call before the workers start. */
+  /**
+   * Routes the hub's messages; call before the workers start. A lost worker's producers leave the
+   * offer book, so no buyer pays a seller that can no longer accept.
+   */
   attach(supervisor: Supervisor): void {
+    const { ctx } = this;
+    if (ctx.terms.topology !== "direct") {
+      supervisor.onLost = (lost) => {
+        const gone = new Set(lost.agents.map((agent) => agent.id));
+        const offers = Object.fromEntries(
+          Object.entries(ctx.offerBook).filter(([id]) => !gone.has(id)),
+        );
+        ctx.offerBook = offers;
+        for (const worker of supervisor.workers)
+          if (worker.alive) worker.handle.send({ type: "offer-book", offers });
+      };
+    }
     const hub = this.hub;
     if (hub !== undefined)
       supervisor.onPayments = (worker, message) => hub.onMessage(worker, message);

@@ -229,6 +229,7 @@ export async function publishOffers(
   });
   // Where any consumer buys from any producer, every worker needs every producer's offer.
   if (ctx.terms.topology !== "direct") {
+    ctx.offerBook = offers;
     for (const worker of supervisor.workers)
       if (worker.alive) worker.handle.send({ type: "offer-book", offers });
   }

@@ -16,6 +16,8 @@ export class Supervisor {
   workersLost = 0;
   /** Takes the workers' messages about payments through the hub (true when it took one). */
   onPayments: ((worker: Worker, message: FromWorker) => boolean) | undefined;
+  /** Told of a lost worker once its trades ended (its producers sell nothing more). */
+  onLost: ((worker: Worker) => void) | undefined;
   /** Set once the coordinator asks the workers to stop: their exits are no longer losses. */
   private stopping = false;
 
@@ -165,6 +167,7 @@ export class Supervisor {
     this.ctx.journal.write({ t: "worker-lost", worker: worker.id, at: Date.now(), detail });
     this.ctx.log(`worker ${worker.id} lost: ${detail}`);
     this.tracker.failWorker(worker, detail);
+    this.onLost?.(worker);
     lost?.({ type: "fatal", message: detail });
   }
 

@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import { scenarioProblem } from "../helpers/loadtest.js";
+import { JsonRpcProvider } from "ethers";
+import { AgentPayments } from "../../ops/loadtest/agent-payments.js";
 import { InNonceOrder } from "../../ops/loadtest/hub-wire.js";
+import { echoInit } from "../helpers/loadtest-workers.js";
 import { Pairing, planHubDeposits } from "../../ops/loadtest/pairing.js";
 import { parseScenario, presetScenario } from "../../ops/loadtest/scenario.js";
 
@@ -49,7 +52,7 @@ describe("load-test pairing and hub plan", function () {
     expect(new Set(drawn.map((seller, i) => `${i % 8}>${seller}`)).size).to.be.greaterThan(8);
   });
 
-  it("plans the hub's deposit toward each seller from the schedule's trades less its fee", function () {
+  it("plans the hub's deposit toward each seller from the schedule's trades less its fee, twice its share and five more", function () {
     const producers = ["0xa", "0xb", "0xc"];
     const plan = planHubDeposits({
       producers,
@@ -59,13 +62,13 @@ describe("load-test pairing and hub plan", function () {
       pricePerKwh: 120_000n,
       feePerKwh: 1_000n,
     });
-    // 10 planned trades and one block of 3 for a timed run's last starts; each forwards 119,000.
-    expect(plan.trades).to.equal(13);
-    expect(plan.total).to.equal(13n * 119_000n);
-    const drawn = sellers(1, 3, 13);
+    // Twice each seller's share of the 10 planned trades, and 5 more, at 119,000 forwarded each.
+    expect(plan.trades).to.equal(10);
+    expect(plan.total).to.equal((2n * 10n + 5n * 3n) * 119_000n);
+    const drawn = sellers(1, 3, 10);
     for (const [index, producer] of producers.entries()) {
       const count = BigInt(drawn.filter((seller) => seller === index).length);
-      expect(plan.perSeller.get(producer)).to.equal(count * 119_000n);
+      expect(plan.perSeller.get(producer)).to.equal((2n * count + 5n) * 119_000n);
     }
     expect([...plan.perSeller.values()].reduce((a, b) => a + b, 0n)).to.equal(plan.total);
   });
@@ -106,5 +109,37 @@ describe("load-test pairing and hub plan", function () {
     expect(
       parseScenario(`${base}payments: { topology: onchain, pairingSeed: 9 }\n`, "s.yaml").payments,
     ).to.include({ topology: "onchain", pairingSeed: 9 });
+  });
+
+  it("a buyer pays no producer whose worker was lost: the next producer with an offer sells", function () {
+    const producers = ["p0", "p1", "p2", "p3"].map((id, i) => ({
+      id,
+      address: `0x${String(i + 1).padStart(40, "0")}` as const,
+    }));
+    const init = {
+      ...echoInit(0, 0),
+      producers,
+      terms: { ...echoInit(0, 0).terms, path: "standing" as const, topology: "hub" as const },
+    };
+    const reader = new JsonRpcProvider("http://127.0.0.1:9", 1, { staticNetwork: true });
+    const payments = new AgentPayments(
+      init,
+      new Map(),
+      reader,
+      () => {},
+      async () => "0x",
+    );
+    payments.offerBook({ p0: "10", p1: "11", p2: "12", p3: "13" });
+    const drawn = sellers(1, 4, 40);
+    expect(Array.from({ length: 40 }, (_, i) => payments.sellerOf(i + 1).id)).to.deep.equal(
+      drawn.map((index) => producers[index]!.id),
+    );
+    payments.offerBook({ p0: "10", p2: "12", p3: "13" });
+    for (let trade = 1; trade <= 40; trade++) {
+      const { id, offer } = payments.sellerOf(trade);
+      expect(id).to.equal(drawn[trade - 1] === 1 ? "p2" : producers[drawn[trade - 1]!]!.id);
+      expect(offer).to.equal(BigInt(id.slice(1)) + 10n);
+    }
+    reader.destroy();
   });
 });
