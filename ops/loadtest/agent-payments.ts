@@ -220,6 +220,39 @@ export class AgentPayments {
     return { payments: 1, paymentSeconds: [(performance.now() - started) / 1000] };
   }
 
+  /**
+   * Over a direct channel (buyer and seller in this worker): the order's price in
+   * `paymentsPerTrade` installments, each proof verified and stored by the seller before the next.
+   */
+  async payDirect(buyer: PayingAgent, seller: PayingAgent, orderId: bigint): Promise<Paid> {
+    const { terms } = this.init;
+    const count = terms.paymentsPerTrade;
+    const total = (BigInt(terms.wh) * BigInt(terms.pricePerKwh)) / 1000n;
+    const channelId = buyer.channel!.channelWith(seller.spec.address);
+    if (channelId === undefined)
+      throw new TradeFailure(
+        "channel",
+        `${buyer.spec.id} has no open channel with ${seller.spec.id}`,
+      );
+    const paymentSeconds: number[] = [];
+    const each = total / BigInt(count);
+    for (let i = 0; i < count; i += 1) {
+      const amount = i === count - 1 ? total - each * BigInt(count - 1) : each;
+      const started = performance.now();
+      try {
+        const proof = await buyer.channel!.pay(channelId, amount, { orderId });
+        await seller.channel!.receive(proof);
+      } catch (error) {
+        throw new TradeFailure(
+          "channel",
+          `payment ${i + 1} of ${count}: ${(error as Error).message}`,
+        );
+      }
+      paymentSeconds.push((performance.now() - started) / 1000);
+    }
+    return { payments: count, paymentSeconds };
+  }
+
   /** Messages of the hub's payments; false for any other message. */
   handle(message: ToWorker): boolean {
     switch (message.type) {

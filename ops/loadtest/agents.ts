@@ -438,30 +438,7 @@ export class Agents {
     }
     if (buyer.channel === undefined) return { payments: 0, paymentSeconds };
     if (terms.topology === "hub") return this.payments.payThroughHub(buyer, command.trade, orderId);
-    const seller = this.agents.get(to.id)!;
-    const total = (BigInt(terms.wh) * BigInt(terms.pricePerKwh)) / 1000n;
-    const channelId = buyer.channel.channelWith(seller.spec.address as `0x${string}`);
-    if (channelId === undefined)
-      throw new TradeFailure(
-        "channel",
-        `${buyer.spec.id} has no open channel with ${seller.spec.id}`,
-      );
-    const each = total / BigInt(count);
-    for (let i = 0; i < count; i += 1) {
-      const amount = i === count - 1 ? total - each * BigInt(count - 1) : each;
-      const started = performance.now();
-      try {
-        const proof = await buyer.channel.pay(channelId, amount, { orderId });
-        await seller.channel!.receive(proof);
-      } catch (error) {
-        throw new TradeFailure(
-          "channel",
-          `payment ${i + 1} of ${count}: ${(error as Error).message}`,
-        );
-      }
-      paymentSeconds.push((performance.now() - started) / 1000);
-    }
-    return { payments: count, paymentSeconds };
+    return this.payments.payDirect(buyer, this.agents.get(to.id)!, orderId);
   }
 
   private end(
