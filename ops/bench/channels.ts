@@ -20,6 +20,7 @@ import type {
 import { ChannelClient } from "../channels/client.js";
 import { acceptLock, acceptRelease, lockOrder, releaseLock } from "../channels/dvp.js";
 import { HubMediator } from "../channels/hub.js";
+import { Pairing } from "../loadtest/pairing.js";
 import type { OrderSource, OutcomeSource } from "../channels/market.js";
 import { ethersEcdsa, libsecp256k1Ecdsa, type Ecdsa } from "../channels/ecdsa.js";
 import {
@@ -225,7 +226,7 @@ async function gas(): Promise<Record<string, bigint>> {
   const connection = await hre.network.create();
   const { ethers, networkHelpers } = connection;
   const upgrades = await upgradesFor(hre, connection);
-  const [admin, grid, alice, bob] = await ethers.getSigners();
+  const [admin, grid, alice, bob, carol] = await ethers.getSigners();
   const manager = (await upgrades.deployProxy(
     await ethers.getContractFactory("GridAccessManager"),
     [admin!.address],
@@ -261,6 +262,12 @@ async function gas(): Promise<Record<string, bigint>> {
   const used = async (tx: Promise<ContractTransactionResponse>) =>
     (await (await tx).wait())!.gasUsed;
   const result: Record<string, bigint> = {};
+
+  // A first approval, as each participant gives once before its first channel deposit.
+  await credit.connect(grid!).mint(carol!.address, 10n ** 12n, ZERO_HASH);
+  result["approve (first)"] = await used(
+    credit.connect(carol!).approve(channelsAddress, 10n ** 6n),
+  );
 
   // An ERC-20 transfer per payment: the seller already holds credits (warm, non-zero balance).
   result["GridCredit transfer (one payment on chain)"] = await used(
@@ -347,6 +354,50 @@ async function gas(): Promise<Record<string, bigint>> {
   return result;
 }
 
+/**
+ * Gas to pay a load test's executed trades by each topology, every channel opened, funded and
+ * settled cooperatively: the hub's one channel per participant, a direct channel per traded pair
+ * (the seeded pairing of the load test, consumers in turn), or one transfer per trade.
+ */
+function topologies(g: Record<string, bigint>): void {
+  const settled = Number(
+    g["open"]! + g["approve (first)"]! + g["deposit (first)"]! + g["cooperative settle"]!,
+  );
+  const transfer = Number(g["GridCredit transfer (one payment on chain)"]);
+  const approve = Number(g["approve (first)"]);
+  console.log(
+    `\ngas per settled channel (open, approve, deposit, cooperative settle): ${fmt(settled)}`,
+  );
+  console.log(
+    "  shape                              topology  channels  gas (millions)  payments per channel",
+  );
+  for (const [name, producers, consumers, trades] of [
+    ["smoke (4 producers, 8 consumers)", 4, 8, 60],
+    ["paper (600 producers, 2400 consumers)", 600, 2400, 4597],
+  ] as const) {
+    const pairing = new Pairing(1, producers);
+    const pairs = new Set<string>();
+    for (let trade = 1; trade <= trades; trade++)
+      pairs.add(`${(trade - 1) % consumers}>${pairing.sellerOf(trade)}`);
+    const rows: [string, number, number][] = [
+      // The producers' channels are funded by the hub, which approves once for all of them.
+      [
+        "hub",
+        producers + consumers,
+        (producers + consumers) * (settled - approve) + (consumers + 1) * approve,
+      ],
+      ["direct", pairs.size, pairs.size * settled],
+      ["onchain", 0, trades * transfer],
+    ];
+    for (const [topology, channels, gas] of rows) {
+      const perChannel = channels === 0 ? "—" : (trades / channels).toFixed(2);
+      console.log(
+        `  ${name.padEnd(36)} ${topology.padEnd(9)} ${String(channels).padStart(8)}  ${(gas / 1e6).toFixed(1).padStart(14)}  ${perChannel.padStart(20)}`,
+      );
+    }
+  }
+}
+
 function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
@@ -390,6 +441,7 @@ console.log("\non-chain gas per step");
 for (const [step, value] of Object.entries(g))
   console.log(`  ${step.padEnd(42)} ${fmt(Number(value))}`);
 const transfer = Number(g["GridCredit transfer (one payment on chain)"]);
+topologies(g);
 const happy = Number(g["open"]! + 2n * g["deposit (first)"]! + g["cooperative settle"]!);
 const dispute = Number(
   g["open"]! + 2n * g["deposit (first)"]! + g["close"]! + g["update"]! + g["settle"]!,

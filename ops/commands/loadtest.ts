@@ -15,6 +15,8 @@ export type LoadTestCommandOptions = ChainOptions & {
   workers?: string;
   /** standing (one `buy` per trade) or request-confirm (two transactions); overrides the scenario. */
   tradePath?: string;
+  /** hub, direct or onchain: how orders are paid; overrides the scenario. */
+  payments?: string;
   out?: string;
   /** Serve /metrics (load test on --metrics-port, chain and market exporter on 9464). */
   metrics: boolean;
@@ -47,6 +49,10 @@ export function register(program: Command): void {
       "--trade-path <path>",
       "standing (offers carry acceptance terms: one buy per trade) or request-confirm (two transactions); overrides the scenario",
     )
+    .option(
+      "--payments <topology>",
+      "hub (one channel each with the grid operator's hub, any consumer buys from any producer), direct (a channel per consumer with one seller) or onchain (a transfer per order); overrides the scenario",
+    )
     .option("--out <dir>", "output folder (default: network/<name>/loadtest/<time>-<scenario>)")
     .option("--no-metrics", "serve no /metrics while the test runs")
     .option("--metrics-port <port>", "port of the load test's /metrics on 127.0.0.1", "9465")
@@ -64,6 +70,7 @@ export function register(program: Command): void {
         "Examples:",
         "  gridchain loadtest --preset smoke",
         "  gridchain loadtest --preset stress --trade-path request-confirm",
+        "  gridchain loadtest --preset smoke --payments direct",
         "  gridchain loadtest -c network/examples/loadtest-3000.yaml --preset paper",
         "  gridchain loadtest --scenario my-scenario.yaml --runner docker",
         "  gridchain loadtest --preset smoke --docker-host unix:///var/run/docker.sock --docker-host unix:///run/docker-b.sock",
@@ -80,6 +87,10 @@ export function register(program: Command): void {
   command
     .command("report <journal>")
     .description("recompute the report (JSON, Markdown, HTML) from a load test's journal")
+    .option(
+      "--payments <topology>",
+      "hub (one channel each with the grid operator's hub, any consumer buys from any producer), direct (a channel per consumer with one seller) or onchain (a transfer per order); overrides the scenario",
+    )
     .option("--out <dir>", "output folder (default: the journal's folder)")
     .action(async (journal: string, options: { out?: string }) => {
       const { readJournal, computeReport, renderMarkdown, writeReport } =
@@ -162,6 +173,16 @@ export async function loadtest(
       );
     }
     scenario.trade.path = options.tradePath;
+  }
+  if (options.payments !== undefined) {
+    const { PAYMENT_TOPOLOGIES } = await import("../loadtest/scenario.js");
+    const topology = PAYMENT_TOPOLOGIES.find((name) => name === options.payments);
+    if (topology === undefined) {
+      throw new OperatorError(`--payments ${options.payments} is not a payment topology`, {
+        hint: `use ${PAYMENT_TOPOLOGIES.join(", ")}`,
+      });
+    }
+    scenario.payments.topology = topology;
   }
   const metricsPort = port("--metrics-port", options.metricsPort);
   const exporterPort = port("--exporter-port", options.exporterPort);

@@ -25,6 +25,9 @@ export const GAS: Partial<Record<TxKind, bigint>> = {
   channel_open: 200_000n,
   channel_deposit: 150_000n,
   approve: 80_000n,
+  channel_approve: 80_000n,
+  // a GridCredit transfer paying an order (~39k measured, npm run bench:channels)
+  transfer: 80_000n,
   bond_deposit: 120_000n,
 };
 

@@ -12,9 +12,11 @@ import { JsonRpc } from "./chain/rpc.js";
 import { AccountSender, type SendResult } from "./chain/sender.js";
 import { GAS, TradeFailure, eventArg, failure, marketEvents, rejects } from "./agent-support.js";
 import { sendReported } from "./reported.js";
+import { AgentPayments, type Counterparty } from "./agent-payments.js";
 import type {
   AgentSpec,
   FromWorker,
+  HubChannelFact,
   OffersCommand,
   TradeCommand,
   TradeEnd,
@@ -54,6 +56,8 @@ export class Agents {
   private readonly offers = new Map<string, bigint>();
   private readonly trades = new Map<number, ActiveTrade>();
   private readonly reader: JsonRpcProvider;
+  /** How orders are paid in the `hub` and `onchain` topologies (and who sells to whom). */
+  readonly payments: AgentPayments;
   private closed = false;
 
   constructor(
@@ -69,13 +73,16 @@ export class Agents {
       staticNetwork: true,
       batchMaxCount: 100,
     });
+    this.payments = new AgentPayments(init, this.agents, this.reader, emit, (to, data) =>
+      this.call(to, data),
+    );
   }
 
   /** Starts the block follower, reads every agent's nonce and opens its channel store. */
   async start(): Promise<void> {
     await this.follower.start();
     const timeoutMs = this.init.terms.confirmationTimeoutSeconds * 1000;
-    const payments = this.init.terms.paymentsPerTrade > 0;
+    const payments = this.init.terms.paymentsPerTrade > 0 && this.init.terms.topology !== "onchain";
     await Promise.all(
       this.init.agents.map(async (spec) => {
         const sender = new AccountSender({
@@ -109,15 +116,16 @@ export class Agents {
   }
 
   /**
-   * Producers lock their bond; consumers open (or reuse) a channel with their seller and raise
-   * their deposit to what the test may spend. Idempotent: a second test on the same chain sends
-   * only what is missing.
+   * Producers lock their bond; consumers open (or reuse) a channel with the hub (or, for direct
+   * channels, with their seller) and raise their deposit to what the test may spend. Idempotent: a
+   * second test on the same chain sends only what is missing.
    */
   async setup(): Promise<void> {
     const started = Date.now();
     let transactions = 0;
     const { contracts, terms } = this.init;
     const bond = BigInt(terms.bond);
+    const channels: HubChannelFact[] = [];
     const send = async (agent: Agent, kind: TxKind, to: string, data: string) => {
       const result = await this.send(agent, kind, to, data);
       transactions += 1;
@@ -129,30 +137,21 @@ export class Agents {
     await Promise.all(
       [...this.agents.values()].map(async (agent) => {
         const { spec } = agent;
+        // A producer's bond backs its defaults; a consumer's, the line capacity fee it reserves
+        // when it buys across zones (paired topologies).
+        const wantedBond = spec.role === "producer" ? bond : BigInt(terms.buyerBond);
+        const bonding = wantedBond > 0n ? this.topUpBond(agent, wantedBond, send) : undefined;
         if (spec.role === "producer") {
-          const [free] = MARKET.decodeFunctionResult(
-            "bondOf",
-            await this.call(contracts.market, MARKET.encodeFunctionData("bondOf", [spec.address])),
-          )[0] as [bigint, bigint];
-          if (free >= bond) return;
-          const missing = bond - free;
-          await Promise.all([
-            send(
-              agent,
-              "approve",
-              contracts.credit,
-              CREDIT.encodeFunctionData("approve", [contracts.market, missing]),
-            ),
-            send(
-              agent,
-              "bond_deposit",
-              contracts.market,
-              MARKET.encodeFunctionData("depositBond", [missing]),
-            ),
-          ]);
+          await bonding;
           return;
         }
-        if (agent.channel === undefined) return;
+        if (agent.channel === undefined) return void (await bonding);
+        if (terms.topology === "hub") {
+          const [fact] = await Promise.all([this.payments.setupConsumer(agent, send), bonding]);
+          channels.push(fact);
+          return;
+        }
+        await bonding;
         const seller = this.agents.get(spec.seller!)!;
         let channelId = CHANNELS.decodeFunctionResult(
           "channelOfPair",
@@ -193,7 +192,41 @@ export class Agents {
         await seller.channel!.sync(channelId);
       }),
     );
-    this.emit({ type: "setup-done", transactions, seconds: (Date.now() - started) / 1000 });
+    this.emit({
+      type: "setup-done",
+      transactions,
+      seconds: (Date.now() - started) / 1000,
+      ...(terms.topology === "hub" ? { channels } : {}),
+    });
+  }
+
+  /** Raises the agent's free bond in the market to `wanted` (approve and deposit, pipelined). */
+  private async topUpBond(
+    agent: Agent,
+    wanted: bigint,
+    send: (agent: Agent, kind: TxKind, to: string, data: string) => Promise<unknown>,
+  ): Promise<void> {
+    const { contracts } = this.init;
+    const [free] = MARKET.decodeFunctionResult(
+      "bondOf",
+      await this.call(contracts.market, MARKET.encodeFunctionData("bondOf", [agent.spec.address])),
+    )[0] as [bigint, bigint];
+    if (free >= wanted) return;
+    const missing = wanted - free;
+    await Promise.all([
+      send(
+        agent,
+        "approve",
+        contracts.credit,
+        CREDIT.encodeFunctionData("approve", [contracts.market, missing]),
+      ),
+      send(
+        agent,
+        "bond_deposit",
+        contracts.market,
+        MARKET.encodeFunctionData("depositBond", [missing]),
+      ),
+    ]);
   }
 
   /**
@@ -275,9 +308,14 @@ export class Agents {
     const { command } = active;
     const { contracts, terms } = this.init;
     const buyer = this.agents.get(command.buyer)!;
-    const seller = this.agents.get(buyer.spec.seller!)!;
-    const offer = this.offers.get(seller.spec.id);
-    if (offer === undefined) throw new TradeFailure("other", `${seller.spec.id} has no offer`);
+    // Any producer (by the seeded pairing) where no channel per pair is needed; else the fixed one.
+    const seller: Counterparty = this.payments.paired
+      ? this.payments.sellerOf(command.trade)
+      : { id: buyer.spec.seller!, address: this.agents.get(buyer.spec.seller!)!.spec.address };
+    const offer = this.payments.paired
+      ? this.payments.sellerOf(command.trade).offer
+      : this.offers.get(seller.id);
+    if (offer === undefined) throw new TradeFailure("other", `${seller.id} has no offer`);
     const wh = BigInt(terms.wh);
     const context = { trade: command.trade, run: command.run };
 
@@ -306,11 +344,18 @@ export class Agents {
       throw new TradeFailure("revert", `request ${requested.hash} reverted`);
     }
     const orderId = eventArg(requested, MARKET, "OrderRequested", "orderId") as bigint;
-    const base = { orderId: orderId.toString(), payments: 0, paymentSeconds: [] as number[] };
+    const base = {
+      orderId: orderId.toString(),
+      seller: seller.id,
+      payments: 0,
+      paymentSeconds: [] as number[],
+    };
+    // Two transactions: the seller confirms from its own account, so it lives in this worker.
+    const sellerAgent = this.agents.get(seller.id)!;
 
     if (rejects(command.trade, terms.rejectShare)) {
       const rejected = await this.send(
-        seller,
+        sellerAgent,
         "reject",
         contracts.market,
         MARKET.encodeFunctionData("reject", [orderId]),
@@ -322,7 +367,7 @@ export class Agents {
     }
 
     const confirmed = await this.send(
-      seller,
+      sellerAgent,
       "confirm",
       contracts.market,
       MARKET.encodeFunctionData("confirm", [orderId]),
@@ -338,13 +383,18 @@ export class Agents {
   private async decided(
     active: ActiveTrade,
     buyer: Agent,
-    seller: Agent,
+    seller: Counterparty,
     orderId: bigint,
     accepted: MinedReceipt,
     kind: "confirm" | "buy",
   ): Promise<Omit<TradeEnd, "type" | "trade" | "run" | "at">> {
     const { command } = active;
-    const base = { orderId: orderId.toString(), payments: 0, paymentSeconds: [] as number[] };
+    const base = {
+      orderId: orderId.toString(),
+      seller: seller.id,
+      payments: 0,
+      paymentSeconds: [] as number[],
+    };
     const decided = marketEvents(accepted);
     const denied = decided.find((event) => event.name === "OrderDenied");
     if (denied !== undefined) {
@@ -368,38 +418,27 @@ export class Agents {
       );
     }
 
-    return { ...base, ...(await this.pay(buyer, seller, orderId)), outcome: "executed" };
+    return {
+      ...base,
+      ...(await this.pay(buyer, seller, orderId, command)),
+      outcome: "executed",
+    };
   }
 
-  /** The buyer pays the order in installments over its channel; the seller verifies each proof. */
-  private async pay(buyer: Agent, seller: Agent, orderId: bigint) {
+  /** The order is paid by the test's topology: through the hub, on chain, or over a direct channel. */
+  private async pay(buyer: Agent, to: Counterparty, orderId: bigint, command: TradeCommand) {
     const { terms } = this.init;
     const count = terms.paymentsPerTrade;
     const paymentSeconds: number[] = [];
-    if (count === 0 || buyer.channel === undefined) return { payments: 0, paymentSeconds };
-    const total = (BigInt(terms.wh) * BigInt(terms.pricePerKwh)) / 1000n;
-    const channelId = buyer.channel.channelWith(seller.spec.address as `0x${string}`);
-    if (channelId === undefined)
-      throw new TradeFailure(
-        "channel",
-        `${buyer.spec.id} has no open channel with ${seller.spec.id}`,
+    if (count === 0) return { payments: 0, paymentSeconds };
+    if (terms.topology === "onchain") {
+      return this.payments.payOnChain(buyer, to, (kind, target, data) =>
+        this.send(buyer, kind, target, data, { trade: command.trade, run: command.run }),
       );
-    const each = total / BigInt(count);
-    for (let i = 0; i < count; i += 1) {
-      const amount = i === count - 1 ? total - each * BigInt(count - 1) : each;
-      const started = performance.now();
-      try {
-        const proof = await buyer.channel.pay(channelId, amount, { orderId });
-        await seller.channel!.receive(proof);
-      } catch (error) {
-        throw new TradeFailure(
-          "channel",
-          `payment ${i + 1} of ${count}: ${(error as Error).message}`,
-        );
-      }
-      paymentSeconds.push((performance.now() - started) / 1000);
     }
-    return { payments: count, paymentSeconds };
+    if (buyer.channel === undefined) return { payments: 0, paymentSeconds };
+    if (terms.topology === "hub") return this.payments.payThroughHub(buyer, command.trade, orderId);
+    return this.payments.payDirect(buyer, this.agents.get(to.id)!, orderId);
   }
 
   private end(

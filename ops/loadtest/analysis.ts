@@ -20,6 +20,7 @@ import {
   type TradeCounts,
 } from "./report-model.js";
 
+import { paymentsReport } from "./payments-report.js";
 import { summariseResources, type ResourceSample } from "./resources.js";
 import { timeSeries } from "./series.js";
 import { greatest, least, percentile, stats } from "./statistics.js";
@@ -65,6 +66,7 @@ export function computeReport(
     skipped: null,
   };
   const income: { before?: string; after?: string } = {};
+  let offersSeconds = 0;
 
   const facts = (run: number): RunFacts => {
     let entry = runs.get(run);
@@ -82,7 +84,15 @@ export function computeReport(
         else warnings.push("the journal holds more than one test record; the first one is used");
         break;
       case "setup":
-        setup = { seconds: record.seconds, transactions: record.transactions };
+        setup = {
+          seconds: record.seconds,
+          transactions: record.transactions,
+          phases: record.phases ?? {},
+          offersSeconds: 0,
+        };
+        break;
+      case "offers":
+        offersSeconds += record.seconds;
         break;
       case "run": {
         const entry = facts(record.run);
@@ -137,6 +147,8 @@ export function computeReport(
         income[record.phase] = record.credits;
         break;
       case "done":
+      case "payments":
+      case "hub-end":
         break;
     }
   }
@@ -215,7 +227,8 @@ export function computeReport(
         };
   return {
     test: test === null ? null : withoutType(test),
-    setup,
+    setup: setup === null ? null : { ...setup, offersSeconds },
+    payments: paymentsReport(records, totalDuration),
     runs: runReports,
     totals,
     transactionsOutsideRuns,

@@ -25,6 +25,8 @@ export class LoadTestContext {
   journalClosed = false;
   /** The grid operator's sender, once funding has set it up. */
   operator: AccountSender | undefined;
+  /** Every live producer's current offer (where any consumer buys from any producer). */
+  offerBook: Record<string, string> = {};
   /** The delivery window of each run's offers. */
   readonly runWindows = new Map<number, Window>();
 

@@ -3,8 +3,9 @@ import { OperatorError } from "../errors.js";
 import { TradeTracker } from "./confirmations.js";
 import { LoadTestContext } from "./context.js";
 import { epochs, runOne, stepHeld } from "./schedule.js";
+import { TestPayments } from "./payments.js";
 import { meter, recordGridIncome } from "./settlement.js";
-import { fund, pickAgents, publishOffers, ReviewSwitch } from "./setup.js";
+import { fund, pickAgents, publishOffers, ReviewSwitch, sizeBuyerBond } from "./setup.js";
 import { Supervisor } from "./supervision.js";
 import { plannedRuns } from "./terms.js";
 import type { LoadTestOptions, LoadTestResult } from "./types.js";
@@ -30,6 +31,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
   const tracker = new TradeTracker(ctx, runs.length);
   const supervisor = new Supervisor(ctx, tracker);
   const review = new ReviewSwitch(ctx, tracker);
+  let payments: TestPayments | undefined;
   const { journal, follower } = ctx;
   const onAbort = () => {
     ctx.interrupted = true;
@@ -53,6 +55,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       chainId: options.chainId,
       blockPeriodSeconds: options.blockPeriodSeconds,
       paymentsPerTrade: scenario.trade.paymentsPerTrade,
+      topology: scenario.payments.topology,
       tradePath: scenario.trade.path,
       ...(scenario.stress === undefined
         ? {}
@@ -84,23 +87,33 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       }),
     );
     const setupStarted = Date.now();
+    const phases: Record<string, number> = {};
+    const since = (at: number) => (Date.now() - at) / 1000;
+    await sizeBuyerBond(ctx);
+    payments = await TestPayments.start(ctx, tracker);
+    payments.attach(supervisor);
     // The workers start (processes, nonces, channel stores) while the grid operator mints: the
     // agents need their credits only once the workers set them up.
-    const since = (at: number) => ((Date.now() - at) / 1000).toFixed(1);
     const [minted] = await Promise.all([
       fund(ctx, tracker, agents).then((count) => {
-        ctx.log(`funding: done in ${since(setupStarted)} s`);
+        phases.funding = since(setupStarted);
+        ctx.log(`funding: done in ${phases.funding.toFixed(1)} s`);
         return count;
       }),
-      supervisor
-        .start(agents)
-        .then(() =>
-          ctx.log(
-            `workers: ${supervisor.workers.length} ${options.runner.kind} workers ready in ${since(setupStarted)} s`,
-          ),
-        ),
+      supervisor.start(agents, payments.init(agents)).then(() => {
+        phases.workers = since(setupStarted);
+        ctx.log(
+          `workers: ${supervisor.workers.length} ${options.runner.kind} workers ready in ${phases.workers.toFixed(1)} s`,
+        );
+      }),
     ]);
+    // The hub funds its channels with the producers while the agents bond and open theirs.
+    const agentsStarted = Date.now();
+    payments.fundHub(agents);
     const setupTxs = await supervisor.broadcast({ type: "setup" }, "setup-done");
+    phases.agents = since(agentsStarted);
+    await payments.ready(supervisor, setupTxs);
+    phases.channels = since(agentsStarted);
     const transactions =
       minted +
       setupTxs.reduce((sum, done) => sum + (done.type === "setup-done" ? done.transactions : 0), 0);
@@ -109,6 +122,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       at: Date.now(),
       seconds: (Date.now() - setupStarted) / 1000,
       transactions,
+      phases,
     });
     ctx.log(
       `setup: ${agents.length} agents ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s (${transactions} transactions)`,
@@ -131,13 +145,17 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
         });
       }
     }
-    if (!ctx.interrupted) await meter(ctx, tracker);
+    if (!ctx.interrupted) {
+      await meter(ctx, tracker);
+      await payments.settle();
+    }
     await recordGridIncome(ctx, "after");
   } finally {
     clearInterval(metricsTimer);
     signal?.removeEventListener("abort", onAbort);
     if (ctx.interrupted) journal.write({ t: "interrupted", at: Date.now(), signal: "SIGINT" });
     tracker.endAll("interrupted", "the test stopped before the trade ended");
+    await payments?.stop().catch((error: unknown) => ctx.log(`hub: ${(error as Error).message}`));
     await supervisor.stop();
     await review.restore();
     follower.stop();

@@ -9,6 +9,7 @@ import { describeIssue } from "../yaml-issues.js";
 const time = z.number().finite().nonnegative();
 const count = z.number().int().nonnegative();
 const decimal = z.string().regex(/^\d+$/, "a decimal integer string");
+const signedDecimal = z.string().regex(/^-?\d+$/, "a decimal integer string");
 
 /** One schema per record type of protocol.ts; unknown extra fields are dropped, not rejected. */
 const RECORD_SCHEMAS = {
@@ -27,6 +28,7 @@ const RECORD_SCHEMAS = {
     blockPeriodSeconds: z.number().finite().positive(),
     paymentsPerTrade: count,
     tradePath: z.enum(["standing", "request-confirm"]).optional(),
+    topology: z.enum(["hub", "direct", "onchain"]).optional(),
     stress: z
       .object({
         successFloor: z.number().min(0).max(1),
@@ -50,6 +52,35 @@ const RECORD_SCHEMAS = {
     at: time,
     seconds: z.number().finite(),
     transactions: count,
+    phases: z.record(z.string(), z.number().finite().nonnegative()).optional(),
+  }),
+  offers: z.object({
+    t: z.literal("offers"),
+    run: count,
+    at: time,
+    seconds: z.number().finite().nonnegative(),
+    offers: count,
+  }),
+  payments: z.object({
+    t: z.literal("payments"),
+    at: time,
+    topology: z.enum(["hub", "direct", "onchain"]),
+    hub: z.string().optional(),
+    feePerKwh: decimal.optional(),
+    plannedTrades: count.optional(),
+    plannedLiquidity: decimal.optional(),
+    deposited: decimal.optional(),
+    channels: count.optional(),
+    netBefore: signedDecimal.optional(),
+  }),
+  "hub-end": z.object({
+    t: z.literal("hub-end"),
+    at: time,
+    mediated: count,
+    released: count,
+    lockedIn: decimal,
+    lockedOut: decimal,
+    net: signedDecimal,
   }),
   run: z.object({
     t: z.literal("run"),
@@ -92,6 +123,7 @@ const RECORD_SCHEMAS = {
     reason: z.enum(FAILURE_REASONS).optional(),
     detail: z.string().optional(),
     orderId: z.string().optional(),
+    seller: z.string().optional(),
     payments: count,
     paymentSeconds: z.array(z.number().finite().nonnegative()),
     failedPayments: count.optional(),

@@ -38,10 +38,18 @@ export type TradeTerms = {
   path: "standing" | "request-confirm";
   /** Share of requests the seller turns down (request-confirm only). */
   rejectShare: number;
+  /** How orders are paid: through the hub, over direct channels, or by on-chain transfers. */
+  topology: "hub" | "direct" | "onchain";
+  /** Seeds the pairing of any consumer with any producer (`hub`, `onchain`; see pairing.ts). */
+  pairingSeed: number;
+  /** The hub's mediation fee per kWh (credits, base units). */
+  hubFeePerKwh: string;
   /** A consumer's channel deposit (credits, base units). */
   channelDeposit: string;
   /** A producer's bond (credits, base units), minted by the grid operator and locked. */
   bond: string;
+  /** A consumer's bond for the line capacity fees of its orders across zones ("0": none). */
+  buyerBond: string;
   confirmationTimeoutSeconds: number;
   tradeTimeoutSeconds: number;
 };
@@ -69,6 +77,31 @@ export type WorkerInit = {
   terms: TradeTerms;
   /** Folder of the agents' channel stores (write-ahead logs). */
   storeDir: string;
+  /** The grid operator's hub every agent keeps its one channel with (`hub` topology). */
+  hub?: Address;
+  /** Every producer of the test in pairing order (`hub` and `onchain`: any consumer buys from any). */
+  producers?: { id: string; address: Address }[];
+};
+
+/** A balance proof with its locks as it travels in a message: amounts and ids as decimal strings. */
+export type WireLockedProof = {
+  channelId: string;
+  nonce: string;
+  transferredAmount: string;
+  additionalHash: string;
+  sender: string;
+  signature: string;
+  locks: { orderId: string; amount: string }[];
+};
+
+/** An agent's channel with the hub as its worker set it up (the hub records it without a read). */
+export type HubChannelFact = {
+  agent: string;
+  address: Address;
+  channelId: string;
+  participant1: Address;
+  /** The agent's total deposit. */
+  deposit: string;
 };
 
 /** Producers publish one offer each (standing, when the trade path is) for a run's delivery window. */
@@ -91,6 +124,18 @@ export type ToWorker =
   | TradeCommand
   /** The grid operator's answer to an order that awaited manual review. */
   | { type: "reviewed"; trade: number; approved: boolean; detail?: string }
+  /** Every producer's current offer: a buyer may buy from any (`hub`, `onchain`). */
+  | { type: "offer-book"; offers: Record<string, string> }
+  /** The hub opened and funded these producers' channels: their clients read them from chain. */
+  | { type: "hub-channels"; channels: Record<string, string> }
+  /** The hub's lock on an order, forwarded to the order's seller. */
+  | { type: "hub-forward"; trade: number; seller: string; orderId: string; proof: WireLockedProof }
+  /** The seller accepted the hub's lock (or the hub or the seller refused): the buyer's payment ended. */
+  | { type: "hub-paid"; trade: number; ok: boolean; detail?: string }
+  /** The order is decided: the buyer releases its lock toward the hub by the outcome. */
+  | { type: "hub-release"; orderId: string; buyer: string }
+  /** The hub releases its lock toward the seller by the same outcome. */
+  | { type: "hub-settle"; orderId: string; seller: string; proof: WireLockedProof }
   | { type: "stop" };
 
 // ---- worker -> coordinator
@@ -121,6 +166,8 @@ export type TradeEnd = {
   reason?: FailureReason;
   detail?: string;
   orderId?: string;
+  /** Who sold (agent id), when the trade reached an order. */
+  seller?: string;
   /** Channel payments made for the trade, and the seconds each took (sign to acknowledgement). */
   payments: number;
   paymentSeconds: number[];
@@ -130,7 +177,19 @@ export type TradeEnd = {
 
 export type FromWorker =
   | { type: "ready"; worker: number; agents: number }
-  | { type: "setup-done"; transactions: number; seconds: number }
+  | {
+      type: "setup-done";
+      transactions: number;
+      seconds: number;
+      /** The agents' channels with the hub (`hub` topology). */
+      channels?: HubChannelFact[];
+    }
+  /** The buyer locked an order's price toward the hub; the hub forwards it to the seller. */
+  | { type: "hub-lock"; trade: number; orderId: string; proof: WireLockedProof }
+  | { type: "hub-accepted"; trade: number; ok: boolean; detail?: string }
+  | { type: "hub-released"; orderId: string; ok: boolean; proof?: WireLockedProof; detail?: string }
+  | { type: "hub-settled"; orderId: string; ok: boolean; detail?: string }
+  | { type: "hub-channels-done" }
   | { type: "offers-done"; run: number; offers: Record<string, string> }
   | TxEvent
   | TradeEnd
@@ -156,6 +215,8 @@ export type JournalRecord =
       chainId: number;
       blockPeriodSeconds: number;
       paymentsPerTrade: number;
+      /** How orders were paid (older journals lack it: direct channels). */
+      topology?: "hub" | "direct" | "onchain";
       /** How trades reached the chain (older journals lack it: request-confirm). */
       tradePath?: "standing" | "request-confirm";
       /** A stress test's bounds: the knee is the last rate that kept them. */
@@ -168,7 +229,42 @@ export type JournalRecord =
       /** The proxies the test traded on. */
       contracts?: { market: string; review: string; credit: string; channels: string };
     }
-  | { t: "setup"; at: number; seconds: number; transactions: number }
+  | {
+      t: "setup";
+      at: number;
+      seconds: number;
+      transactions: number;
+      /** Seconds of each part of the setup (funding, workers, agents, hub); they overlap. */
+      phases?: Record<string, number>;
+    }
+  /** An offer epoch's offers were published (setup of its runs, outside any run). */
+  | { t: "offers"; run: number; at: number; seconds: number; offers: number }
+  /**
+   * How the test pays: the topology, and for the hub its account, the liquidity planned from the
+   * schedule and deposited, and its books' net (received less sent) before the first run.
+   */
+  | {
+      t: "payments";
+      at: number;
+      topology: "hub" | "direct" | "onchain";
+      hub?: string;
+      feePerKwh?: string;
+      plannedTrades?: number;
+      plannedLiquidity?: string;
+      deposited?: string;
+      channels?: number;
+      netBefore?: string;
+    }
+  /** The hub's books at the end: locks pending each way, orders released, net received less sent. */
+  | {
+      t: "hub-end";
+      at: number;
+      mediated: number;
+      released: number;
+      lockedIn: string;
+      lockedOut: string;
+      net: string;
+    }
   | {
       t: "run";
       run: number;

@@ -119,9 +119,67 @@ export type PaperFigures = typeof PAPER_TABLE_1;
 
 export type TestRecord = Extract<JournalRecord, { t: "test" }>;
 
+/** A table of the report: headers, rows of cells, which columns are numbers. */
+export type Table = { headers: string[]; rows: string[][]; numeric?: boolean[] };
+/** A section of the report's text (heading, paragraphs, one table), rendered as Markdown and HTML. */
+export type Section = { level: 1 | 2; title: string; text?: string[]; table?: Table };
+
+/** What paying a test's executed trades costs on chain in one topology. */
+export type TopologyCost = {
+  topology: "hub" | "direct" | "onchain";
+  channels: number;
+  /** On-chain payment transactions (channel opens, approvals, deposits; or transfers). */
+  transactions: number;
+  /** Gas (decimal string): measured in this test for its topology, else estimated. */
+  gas: string;
+  measured: boolean;
+};
+
+/** How the test paid its orders (payments-report.ts). */
+export type PaymentsReport = {
+  topology: "hub" | "direct" | "onchain";
+  participants: number;
+  channelsOpened: number;
+  /** On-chain payment transactions mined, and their gas (decimal string), in all and by kind. */
+  transactions: number;
+  gas: string;
+  gasByKind: Partial<Record<TxKind, string>>;
+  /** Payments made (hub: one mediated lock per executed order). */
+  payments: number;
+  /** Distinct buyer-seller pairs among the executed trades. */
+  tradedPairs: number;
+  /** Hub: payments mediated per second of the runs. */
+  mediatedPerSecond: number | null;
+  /** Hub: its plan from the schedule and its books at the end (credits as decimal strings). */
+  hub: {
+    address: string | null;
+    feePerKwh: string | null;
+    plannedTrades: number | null;
+    plannedLiquidity: string | null;
+    deposited: string | null;
+    channels: number | null;
+    mediated: number | null;
+    released: number | null;
+    lockedIn: string | null;
+    lockedOut: string | null;
+    /** What the hub received less what it sent during the test: its fees on released orders. */
+    earned: string | null;
+  } | null;
+  /** The chosen topology (measured) next to the other two (estimated from the same trades). */
+  comparison: TopologyCost[];
+};
+
 export type LoadReport = {
   test: Omit<TestRecord, "t"> | null;
-  setup: { seconds: number; transactions: number } | null;
+  setup: {
+    seconds: number;
+    transactions: number;
+    /** Seconds of each part of the setup (they overlap), when the journal has them. */
+    phases: Record<string, number>;
+    /** Seconds spent publishing offers (each offer epoch's, outside every run). */
+    offersSeconds: number;
+  } | null;
+  payments: PaymentsReport | null;
   runs: RunReport[];
   totals: Summary;
   /** Transactions of the journal outside any run (setup). */

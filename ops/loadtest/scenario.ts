@@ -3,8 +3,13 @@ import { z } from "zod/v4";
 import { OperatorError } from "../errors.js";
 import { creditsSchema } from "../consortium/spec.js";
 import { parseYamlWith } from "../yaml.js";
+import { MAX_MEDIATION_FEE_PER_KWH } from "../channels/locks.js";
 
 const positiveInt = z.number().int().positive();
+
+/** How the load test pays its orders (see `payments` below). */
+export const PAYMENT_TOPOLOGIES = ["hub", "direct", "onchain"] as const;
+export type PaymentTopology = (typeof PAYMENT_TOPOLOGIES)[number];
 const share = z.number().min(0).max(1);
 
 const runSchema = z
@@ -56,6 +61,23 @@ export const scenarioSchema = z
         path: z.enum(["standing", "request-confirm"]).default("standing"),
         /** Share of requests the seller turns down (`request-confirm` only: exercises `rejected`). */
         rejectShare: share.default(0),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * How orders are paid (when `trade.paymentsPerTrade` > 0): `hub` - every participant keeps one
+     * channel with the grid operator's hub, any consumer buys from any producer (seeded random
+     * pairing) and each order is paid with one lock on its outcome, buyer -> hub -> seller;
+     * `direct` - each consumer keeps a channel with one fixed seller and pays in
+     * `paymentsPerTrade` installments; `onchain` - one GridCredit transfer per order (the baseline).
+     */
+    payments: z
+      .object({
+        topology: z.enum(PAYMENT_TOPOLOGIES).default("hub"),
+        /** Seeds the consumer-producer pairing of `hub` and `onchain`: the same seed, the same pairs. */
+        pairingSeed: z.number().int().min(0).max(0xffffffff).default(1),
+        /** The hub's mediation fee, GridCredit per kWh forwarded (the grid company's income). */
+        hubFeePerKwh: creditsSchema.default(1_000n),
       })
       .strict()
       .prefault({}),
@@ -199,7 +221,8 @@ export function parseScenario(text: string, file: string): Scenario {
       "set trade.path: request-confirm, or rejectShare: 0",
     );
   }
-  if (data.trade.paymentsPerTrade > 0) {
+  checkHubFee(data, fail);
+  if (data.trade.paymentsPerTrade > 0 && data.payments.topology === "direct") {
     const amount = (BigInt(data.trade.wh) * data.trade.pricePerKwh) / 1000n;
     if (amount < BigInt(data.trade.paymentsPerTrade)) {
       fail(
@@ -210,6 +233,31 @@ export function parseScenario(text: string, file: string): Scenario {
     }
   }
   return data;
+}
+
+/**
+ * The hub's fee must leave the seller a payment: below the price per kWh, and within what a
+ * deployment accepts (ops/channels/locks.ts, MAX_MEDIATION_FEE_PER_KWH).
+ */
+function checkHubFee(
+  data: Scenario,
+  fail: (path: string, message: string, hint?: string) => never,
+): void {
+  if (data.payments.topology !== "hub") return;
+  const fee = data.payments.hubFeePerKwh;
+  if (fee > MAX_MEDIATION_FEE_PER_KWH) {
+    fail(
+      "payments.hubFeePerKwh",
+      `at most ${MAX_MEDIATION_FEE_PER_KWH} base units (1 GridCredit) per kWh`,
+    );
+  }
+  if (fee >= data.trade.pricePerKwh) {
+    fail(
+      "payments.hubFeePerKwh",
+      `the fee must be below trade.pricePerKwh (${data.trade.pricePerKwh} base units): the hub forwards the price less its fee`,
+      "lower payments.hubFeePerKwh",
+    );
+  }
 }
 
 /** On-chain transactions of a trade that runs every step: `buy`, or `request` and `confirm`. */

@@ -64,13 +64,11 @@ export async function fund(
   await operator.init();
   const needs = agents.map((agent) => ({
     agent,
-    need: BigInt(
+    need:
       agent.role === "producer"
-        ? ctx.terms.bond
-        : ctx.terms.paymentsPerTrade > 0
-          ? ctx.terms.channelDeposit
-          : "0",
-    ),
+        ? BigInt(ctx.terms.bond)
+        : BigInt(ctx.terms.buyerBond) +
+          (ctx.terms.paymentsPerTrade > 0 ? BigInt(ctx.terms.channelDeposit) : 0n),
   }));
   const balances = await Promise.all(
     needs.map(({ agent }) =>
@@ -101,6 +99,25 @@ export async function fund(
     });
   if (mints.length > 0) ctx.log(`funding: minted credits to ${mints.length} agents`);
   return mints.length;
+}
+
+/**
+ * Where any consumer buys from any producer, a consumer buys across zones and reserves line
+ * capacity: the market takes the capacity fee from its bond. Sizes that bond like its channel
+ * deposit, for twice its share of the trades, at the review's fee per kWh.
+ */
+export async function sizeBuyerBond(ctx: LoadTestContext): Promise<void> {
+  if (ctx.terms.topology === "direct" || ctx.terms.path !== "standing") return;
+  const [fee] = REVIEW.decodeFunctionResult(
+    "capacityFee",
+    await ctx.rpc.call<string>("eth_call", [
+      { to: ctx.options.contracts.review, data: REVIEW.encodeFunctionData("capacityFee") },
+      "latest",
+    ]),
+  ) as unknown as [bigint];
+  const price = BigInt(ctx.terms.pricePerKwh);
+  const trades = (BigInt(ctx.terms.channelDeposit) * 1000n) / (BigInt(ctx.terms.wh) * price);
+  ctx.terms.buyerBond = ((trades * BigInt(ctx.terms.wh) * fee) / 1000n).toString();
 }
 
 /** Switches the review to the scenario's mode for the test and back to what it was after it. */
@@ -180,7 +197,8 @@ export async function publishOffers(
     worker.agents.filter((agent) => agent.role === "producer"),
   );
   const perProducer = Math.ceil((epoch.trades / Math.max(1, producers.length)) * 2) + 5;
-  await Promise.all(
+  const started = Date.now();
+  const answers = await Promise.all(
     supervisor.workers
       .filter((worker) => worker.alive)
       .map((worker) => {
@@ -199,4 +217,20 @@ export async function publishOffers(
         return done;
       }),
   );
+  const offers: Record<string, string> = {};
+  for (const answer of answers)
+    if (answer.type === "offers-done") Object.assign(offers, answer.offers);
+  ctx.journal.write({
+    t: "offers",
+    run: epoch.runs[0]!,
+    at: Date.now(),
+    seconds: (Date.now() - started) / 1000,
+    offers: Object.keys(offers).length,
+  });
+  // Where any consumer buys from any producer, every worker needs every producer's offer.
+  if (ctx.terms.topology !== "direct") {
+    ctx.offerBook = offers;
+    for (const worker of supervisor.workers)
+      if (worker.alive) worker.handle.send({ type: "offer-book", offers });
+  }
 }

@@ -1,7 +1,7 @@
 import { OperatorError } from "../errors.js";
 import type { TradeTracker } from "./confirmations.js";
 import type { LoadTestContext } from "./context.js";
-import type { AgentSpec, FromWorker } from "./protocol.js";
+import type { AgentSpec, FromWorker, ToWorker, WorkerInit } from "./protocol.js";
 import { approveOrder } from "./settlement.js";
 import type { Worker } from "./types.js";
 
@@ -14,6 +14,10 @@ export class Supervisor {
   /** The consumers of the live workers, in the order trades go round them. */
   buyers: { worker: Worker; id: string }[] = [];
   workersLost = 0;
+  /** Takes the workers' messages about payments through the hub (true when it took one). */
+  onPayments: ((worker: Worker, message: FromWorker) => boolean) | undefined;
+  /** Told of a lost worker once its trades ended (its producers sell nothing more). */
+  onLost: ((worker: Worker) => void) | undefined;
   /** Set once the coordinator asks the workers to stop: their exits are no longer losses. */
   private stopping = false;
 
@@ -22,7 +26,10 @@ export class Supervisor {
     private readonly tracker: TradeTracker,
   ) {}
 
-  async start(agents: AgentSpec[]): Promise<void> {
+  async start(
+    agents: AgentSpec[],
+    payments: Pick<WorkerInit, "hub" | "producers"> = {},
+  ): Promise<void> {
     const { scenario, runner, outDir, storeDir } = this.ctx.options;
     const count = Math.min(
       scenario.workers,
@@ -64,6 +71,7 @@ export class Supervisor {
           agents: group,
           terms: this.ctx.terms,
           storeDir,
+          ...payments,
         });
         await ready;
         this.ctx.options.onWorker?.(handle);
@@ -91,7 +99,7 @@ export class Supervisor {
     });
   }
 
-  async broadcast(message: { type: "setup" }, answer: FromWorker["type"]): Promise<FromWorker[]> {
+  async broadcast(message: ToWorker, answer: FromWorker["type"]): Promise<FromWorker[]> {
     return Promise.all(
       this.workers.map((worker) => {
         const waiting = this.expect(worker, answer);
@@ -114,6 +122,7 @@ export class Supervisor {
   private onMessage(worker: Worker, message: FromWorker): void {
     // After the journal is closed nothing more can be recorded; the test has ended.
     if (this.ctx.journalClosed) return;
+    if (this.onPayments?.(worker, message)) return;
     switch (message.type) {
       case "tx":
         this.tracker.onTx(message);
@@ -158,6 +167,7 @@ export class Supervisor {
     this.ctx.journal.write({ t: "worker-lost", worker: worker.id, at: Date.now(), detail });
     this.ctx.log(`worker ${worker.id} lost: ${detail}`);
     this.tracker.failWorker(worker, detail);
+    this.onLost?.(worker);
     lost?.({ type: "fatal", message: detail });
   }
 

@@ -4,10 +4,10 @@
  */
 import { formatUnits } from "ethers";
 import { FAILURE_REASONS } from "../metrics/catalogue.js";
-import type { LoadReport, Offered, RunReport, Stats, Summary } from "./report-model.js";
+import { paymentSections, setupLine } from "./payments-tables.js";
+import type { LoadReport, Offered, RunReport, Section, Stats, Summary } from "./report-model.js";
 
-export type Table = { headers: string[]; rows: string[][]; numeric?: boolean[] };
-export type Section = { level: 1 | 2; title: string; text?: string[]; table?: Table };
+export type { Section, Table } from "./report-model.js";
 
 const NONE = "—";
 
@@ -100,11 +100,7 @@ function describeTest(report: LoadReport): string[] {
       `Grid income (tariffs and capacity fees kept, read from the chain): ${credits(income.earned)} GridCredit earned during the test (${credits(income.before)} held before the first run, ${credits(income.after)} after metering).`,
     );
   }
-  if (report.setup !== null) {
-    lines.push(
-      `Setup: ${report.setup.transactions} transactions in ${report.setup.seconds.toFixed(1)} s.`,
-    );
-  }
+  if (report.setup !== null) lines.push(setupLine(report.setup));
   return lines;
 }
 
@@ -266,6 +262,8 @@ export function reportSections(report: LoadReport): Section[] {
       },
     },
   ];
+
+  sections.push(...paymentSections(report));
 
   const reasons = FAILURE_REASONS.filter(
     (reason) => report.totals.trades.failedByReason[reason] !== undefined,

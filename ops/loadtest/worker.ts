@@ -40,6 +40,8 @@ async function handle(message: ToWorker): Promise<void> {
       await agents?.stop();
       process.stdout.end(() => process.exit(0));
       return;
+    default:
+      agents!.payments.handle(message);
   }
 }
 

@@ -74,6 +74,9 @@ export const TRANSACTION_KINDS = [
   "channel_deposit",
   "channel_close",
   "channel_settle",
+  // Paying through channels: the approval before a channel deposit; an order paid on chain.
+  "channel_approve",
+  "transfer",
 ] as const;
 
 /** Trade outcomes as DESIGN.md defines them; success ratio = executed / (executed + failed). */

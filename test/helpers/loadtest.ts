@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { OperatorError } from "../../ops/errors.js";
 import type { JournalRecord, TxKind } from "../../ops/loadtest/protocol.js";
+import { parseScenario } from "../../ops/loadtest/scenario.js";
 
 /** Journal times are epoch milliseconds; tests count from here. */
 export const T0 = 1_767_225_600_000;
@@ -173,4 +174,15 @@ export async function expectOperatorError(
     return;
   }
   expect.fail(`expected OperatorError: ${message}`);
+}
+
+/** The one-line error a scenario text is refused with (fails if it is accepted). */
+export function scenarioProblem(text: string): string {
+  try {
+    parseScenario(text, "scenario.yaml");
+  } catch (error) {
+    expect(error).to.be.instanceOf(OperatorError);
+    return (error as OperatorError).oneLine();
+  }
+  throw new Error("the scenario was accepted");
 }

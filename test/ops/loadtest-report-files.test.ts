@@ -66,7 +66,7 @@ describe("load-test report: journal file and outputs", () => {
     const unknown = writeJournal([good, '{"t":"trades","at":1}', good]);
     await expectOperatorError(
       () => readJournal(unknown),
-      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, run, trade, tx, end, block, run-end, metered, metering-skipped, grid-income, worker-lost, interrupted, done`,
+      `${unknown}: line 2: t: unknown record type "trades"; allowed: test, setup, offers, payments, hub-end, run, trade, tx, end, block, run-end, metered, metering-skipped, grid-income, worker-lost, interrupted, done`,
     );
     const badKind = writeJournal([
       good,
@@ -75,7 +75,7 @@ describe("load-test report: journal file and outputs", () => {
     ]);
     await expectOperatorError(
       () => readJournal(badKind),
-      `${badKind}: line 2: tx record: kind: must be one of "publish", "request", "confirm", "buy", "reject", "cancel", "review", "meter", "settle_default", "mint", "approve", "bond_deposit", "channel_open", "channel_deposit", "channel_close", "channel_settle", got "teleport"`,
+      `${badKind}: line 2: tx record: kind: must be one of "publish", "request", "confirm", "buy", "reject", "cancel", "review", "meter", "settle_default", "mint", "approve", "bond_deposit", "channel_open", "channel_deposit", "channel_close", "channel_settle", "channel_approve", "transfer", got "teleport"`,
     );
     const badGas = writeJournal([
       good,

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { OperatorError } from "../../ops/errors.js";
+import { scenarioProblem } from "../helpers/loadtest.js";
 import { tradeTerms } from "../../ops/loadtest/coordinator.js";
 import {
   PRESETS,
@@ -9,15 +9,7 @@ import {
   transactionsPerTrade,
 } from "../../ops/loadtest/scenario.js";
 
-function problem(text: string): string {
-  try {
-    parseScenario(text, "scenario.yaml");
-  } catch (error) {
-    expect(error).to.be.instanceOf(OperatorError);
-    return (error as OperatorError).oneLine();
-  }
-  throw new Error("the scenario was accepted");
-}
+const problem = scenarioProblem;
 
 describe("load-test scenarios", function () {
   it("every preset validates against the schema", function () {
@@ -63,7 +55,7 @@ describe("load-test scenarios", function () {
 
   it("suggests the key meant for a misspelt one, with its line", function () {
     expect(problem("name: mine\nAgents: 10\nruns:\n  - trades: 5\n")).to.equal(
-      'scenario.yaml: Agents: unknown key "Agents" (did you mean agents?); allowed here: name, agents, producerShare, runs, load, trade, review, metering, timeouts, workers, runner, docker, stress; line 2',
+      'scenario.yaml: Agents: unknown key "Agents" (did you mean agents?); allowed here: name, agents, producerShare, runs, load, trade, payments, review, metering, timeouts, workers, runner, docker, stress; line 2',
     );
   });
 
@@ -73,10 +65,10 @@ describe("load-test scenarios", function () {
     );
   });
 
-  it("rejects payments too small to split", function () {
+  it("rejects installments over direct channels too small to split", function () {
     expect(
       problem(
-        'name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  wh: 1\n  pricePerKwh: "0.001"\n  paymentsPerTrade: 5\n',
+        'name: mine\nagents: 10\nruns:\n  - trades: 5\ntrade:\n  wh: 1\n  pricePerKwh: "0.001"\n  paymentsPerTrade: 5\npayments:\n  topology: direct\n',
       ),
     ).to.contain("trade.paymentsPerTrade: a trade costs 1 base units of credit");
   });
