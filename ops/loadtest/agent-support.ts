@@ -1,5 +1,6 @@
 import { Interface, type LogDescription } from "ethers";
 import { EnergyMarket__factory } from "../../types/ethers-contracts/index.js";
+import { eventReader } from "./chain/events.js";
 import type { MinedReceipt } from "./chain/follower.js";
 import { RpcError, RpcTransportError } from "./chain/rpc.js";
 import { TxError } from "./chain/sender.js";
@@ -43,15 +44,13 @@ export function rejects(trade: number, share: number): boolean {
   return ((trade * 2654435761) % 1_000_000) / 1_000_000 < share;
 }
 
+/** The market's events in a receipt; other contracts' logs (the token's transfers) are skipped. */
 export function marketEvents(receipt: MinedReceipt): LogDescription[] {
+  const reader = eventReader(MARKET);
   const events: LogDescription[] = [];
   for (const log of receipt.logs) {
-    try {
-      const parsed = MARKET.parseLog(log);
-      if (parsed !== null) events.push(parsed);
-    } catch {
-      // Another contract's log (the token's transfers).
-    }
+    const parsed = reader.parse(log);
+    if (parsed !== null) events.push(parsed);
   }
   return events;
 }
@@ -62,13 +61,10 @@ export function eventArg(
   event: string,
   arg: string,
 ): unknown {
+  const reader = eventReader(iface);
   for (const log of receipt.logs) {
-    try {
-      const parsed = iface.parseLog(log);
-      if (parsed?.name === event) return parsed.args.getValue(arg);
-    } catch {
-      // Not this contract's event.
-    }
+    const parsed = reader.parse(log);
+    if (parsed?.name === event) return parsed.args.getValue(arg);
   }
   throw new Error(`no ${event} event in transaction ${receipt.hash}`);
 }
