@@ -102,6 +102,7 @@ const RECORD_SCHEMAS = {
     number: count,
     timestamp: time,
     seenAt: time,
+    announcedAt: time.optional(),
     transactions: count,
     gasUsed: decimal,
     gasLimit: decimal,

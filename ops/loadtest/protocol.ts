@@ -187,6 +187,8 @@ export type JournalRecord =
       number: number;
       timestamp: number;
       seenAt: number;
+      /** When the newHeads notification arrived; absent when the block was found by polling. */
+      announcedAt?: number;
       transactions: number;
       gasUsed: string;
       gasLimit: string;
