@@ -1,6 +1,6 @@
-import { Interface, type LogDescription } from "ethers";
+import { Interface } from "ethers";
 import { EnergyMarket__factory } from "../../types/ethers-contracts/index.js";
-import { eventReader } from "./chain/events.js";
+import { eventReader, type LazyEvent } from "./chain/events.js";
 import type { MinedReceipt } from "./chain/follower.js";
 import { RpcError, RpcTransportError } from "./chain/rpc.js";
 import { TxError } from "./chain/sender.js";
@@ -45,14 +45,8 @@ export function rejects(trade: number, share: number): boolean {
 }
 
 /** The market's events in a receipt; other contracts' logs (the token's transfers) are skipped. */
-export function marketEvents(receipt: MinedReceipt): LogDescription[] {
-  const reader = eventReader(MARKET);
-  const events: LogDescription[] = [];
-  for (const log of receipt.logs) {
-    const parsed = reader.parse(log);
-    if (parsed !== null) events.push(parsed);
-  }
-  return events;
+export function marketEvents(receipt: MinedReceipt): LazyEvent[] {
+  return eventReader(MARKET).events(receipt.logs);
 }
 
 export function eventArg(
@@ -61,11 +55,8 @@ export function eventArg(
   event: string,
   arg: string,
 ): unknown {
-  const reader = eventReader(iface);
-  for (const log of receipt.logs) {
-    const parsed = reader.parse(log);
-    if (parsed?.name === event) return parsed.args.getValue(arg);
-  }
+  const value = eventReader(iface).arg(receipt.logs, event, arg);
+  if (value !== undefined) return value;
   throw new Error(`no ${event} event in transaction ${receipt.hash}`);
 }
 
