@@ -21,6 +21,7 @@ const cell = (value: number | null, scale = 1) =>
 console.log(`${parts.transactions} transactions, block period ${period} s`);
 console.log("part                      p50 s   p95 s   p99 s   p50 per.  p99 per.");
 for (const [name, s] of [
+  ["send -> node took it", parts.intake],
   ["send -> newHeads", parts.waitForBlock],
   ["newHeads -> receipt", parts.learn],
   ["confirmation", parts.confirmation],

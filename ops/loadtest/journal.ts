@@ -78,6 +78,7 @@ const RECORD_SCHEMAS = {
     agent: z.string(),
     hash: z.string(),
     sentAt: time,
+    acceptedAt: time.optional(),
     minedAt: time.optional(),
     block: count.optional(),
     status: z.enum(["success", "reverted", "lost"]),

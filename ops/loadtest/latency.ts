@@ -4,6 +4,9 @@ import { stats } from "./statistics.js";
 
 /**
  * Where a transaction's confirmation time goes, in seconds, from the journal alone:
+ * - `intake`: from the send (the worker stamps it before signing) to the node's answer that it
+ *   took the transaction: signing, the JSON-RPC batch window, the HTTP round trip, and the
+ *   worker's event loop when busy (transactions whose acceptance was not seen are left out);
  * - `waitForBlock`: from the send to the node's newHeads notification of the block that holds it.
  *   Sent at a random moment, a transaction waits half a block period on average for the next block
  *   (the floor), a whole one when it is sent just after a block is cut or misses the next block;
@@ -16,6 +19,7 @@ import { stats } from "./statistics.js";
  */
 export type ConfirmationParts = {
   transactions: number;
+  intake: Stats;
   waitForBlock: Stats;
   learn: Stats;
   confirmation: Stats;
@@ -35,6 +39,7 @@ export function confirmationParts(
     }
   }
   notifications.sort((a, b) => a - b);
+  const intake: number[] = [];
   const wait: number[] = [];
   const learn: number[] = [];
   const total: number[] = [];
@@ -45,6 +50,7 @@ export function confirmationParts(
     const at = announced.get(record.block);
     if (at === undefined) continue;
     wait.push((at - record.sentAt) / 1000);
+    if (record.acceptedAt !== undefined) intake.push((record.acceptedAt - record.sentAt) / 1000);
     learn.push((record.minedAt - at) / 1000);
     total.push((record.minedAt - record.sentAt) / 1000);
     const share = periodShare(notifications, record.sentAt);
@@ -52,6 +58,7 @@ export function confirmationParts(
   }
   return {
     transactions: total.length,
+    intake: stats(intake),
     waitForBlock: stats(wait),
     learn: stats(learn),
     confirmation: stats(total),

@@ -104,6 +104,8 @@ export type TxEvent = {
   agent: string;
   hash: string;
   sentAt: number;
+  /** When the node took the transaction that was mined (its eth_sendRawTransaction answer). */
+  acceptedAt?: number;
   /** When the worker saw the block holding it; absent when it never got a receipt. */
   minedAt?: number;
   block?: number;
