@@ -12,7 +12,7 @@ import {
   defaultFor,
   marketFixtures,
 } from "../helpers/market.js";
-import { recordReading, settleDefault, refusal } from "../helpers/metering.js";
+import { recordReading, settleDefault, refusal, expectRefused } from "../helpers/metering.js";
 
 /**
  * The market's rules against the attacks an adversarial review found: each test performs the attack
@@ -151,33 +151,25 @@ describe("EnergyMarket rules", () => {
     it("refuses an earlier window's reading above the later one", async () => {
       const w = await loadFixture(twoWindows);
       await recordReading(w, w.second, meterId, 9_000n, 1_000n);
-      await expect(recordReading(w, w.first, meterId, 9_001n, 1_000n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          w.first,
-          refusal(w.market, "MarketMeterReadingAboveLater", [
-            meterId,
-            9_001n,
-            w.deliveryEnd + SLOT,
-            9_000n,
-          ]),
-        );
+      await expectRefused(
+        recordReading(w, w.first, meterId, 9_001n, 1_000n),
+        w.market,
+        w.first,
+        "MarketMeterReadingAboveLater",
+        [meterId, 9_001n, w.deliveryEnd + SLOT, 9_000n],
+      );
     });
 
     it("lets two orders ending at the same moment both take the meter's one true reading", async () => {
       const w = await loadFixture(twoWindows);
       await recordReading(w, w.second, meterId, 9_000n, 1_000n);
-      await expect(recordReading(w, w.third, meterId, 9_001n, 1_000n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          w.third,
-          refusal(w.market, "MarketMeterReadingMismatch", [
-            meterId,
-            w.deliveryEnd + SLOT,
-            9_000n,
-            9_001n,
-          ]),
-        );
+      await expectRefused(
+        recordReading(w, w.third, meterId, 9_001n, 1_000n),
+        w.market,
+        w.third,
+        "MarketMeterReadingMismatch",
+        [meterId, w.deliveryEnd + SLOT, 9_000n, 9_001n],
+      );
       await expect(recordReading(w, w.third, meterId, 9_000n, 1_000n))
         .to.emit(w.market, "MeterReadingRecorded")
         .withArgs(w.third, meterId, w.meter.address, 9_000n, 1_000n, 0n);

@@ -9,7 +9,7 @@ import {
   defaultFor,
   marketFixtures,
 } from "../helpers/market.js";
-import { recordReading, settleDefault, refusal } from "../helpers/metering.js";
+import { recordReading, settleDefault, expectRefused } from "../helpers/metering.js";
 
 /** Metering, default settlement, bonds, upgrades, logs and pause. */
 const connection = await hre.network.create();
@@ -23,12 +23,13 @@ describe("EnergyMarket", () => {
 
     it("refuses a reading before the delivery window is over", async () => {
       const w = await loadFixture(establishedTrade);
-      await expect(recordReading(w, w.orderId, meterId, 10n, 10_000n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          w.orderId,
-          refusal(w.market, "MarketDeliveryNotOver", [w.orderId, w.deliveryEnd]),
-        );
+      await expectRefused(
+        recordReading(w, w.orderId, meterId, 10n, 10_000n),
+        w.market,
+        w.orderId,
+        "MarketDeliveryNotOver",
+        [w.orderId, w.deliveryEnd],
+      );
     });
 
     it("lets only the meter role record readings", async () => {
@@ -50,16 +51,13 @@ describe("EnergyMarket", () => {
       expect(order.deliveredWh).to.equal(10_000n);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
       expect(await w.market.lastMeterReading(meterId)).to.equal(52_000n);
-      await expect(recordReading(w, w.orderId, meterId, 53_000n, 10_000n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          w.orderId,
-          refusal(w.market, "MarketUnexpectedOrderStatus", [
-            w.orderId,
-            OrderStatus.Delivered,
-            OrderStatus.Established,
-          ]),
-        );
+      await expectRefused(
+        recordReading(w, w.orderId, meterId, 53_000n, 10_000n),
+        w.market,
+        w.orderId,
+        "MarketUnexpectedOrderStatus",
+        [w.orderId, OrderStatus.Delivered, OrderStatus.Established],
+      );
     });
 
     it("keeps one reading per meter and window end, never lower for a later window", async () => {
@@ -77,23 +75,20 @@ describe("EnergyMarket", () => {
       await w.market.connect(w.solar).confirm(third);
       await time.increaseTo(w.deliveryEnd + 900n);
       await recordReading(w, first, meterId, 5_000n, 1_000n);
-      await expect(recordReading(w, second, meterId, 4_999n, 1_000n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          second,
-          refusal(w.market, "MarketMeterReadingMismatch", [meterId, w.deliveryEnd, 5_000n, 4_999n]),
-        );
-      await expect(recordReading(w, third, meterId, 4_999n, 1_000n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          third,
-          refusal(w.market, "MarketMeterReadingBelowEarlier", [
-            meterId,
-            4_999n,
-            w.deliveryEnd,
-            5_000n,
-          ]),
-        );
+      await expectRefused(
+        recordReading(w, second, meterId, 4_999n, 1_000n),
+        w.market,
+        second,
+        "MarketMeterReadingMismatch",
+        [meterId, w.deliveryEnd, 5_000n, 4_999n],
+      );
+      await expectRefused(
+        recordReading(w, third, meterId, 4_999n, 1_000n),
+        w.market,
+        third,
+        "MarketMeterReadingBelowEarlier",
+        [meterId, 4_999n, w.deliveryEnd, 5_000n],
+      );
     });
 
     it("pays a shortfall pro rata from the locked bond, rounding down, once", async () => {
@@ -110,9 +105,13 @@ describe("EnergyMarket", () => {
       expect(await w.credit.balanceOf(w.alice.address)).to.equal(666_700n);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND - 666_700n, 0n]);
       expect((await w.market.getOrder(w.orderId)).status).to.equal(OrderStatus.DefaultSettled);
-      await expect(settleDefault(w, w.orderId, w.outsider))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(w.orderId, refusal(w.market, "MarketDefaultAlreadySettled", [w.orderId]));
+      await expectRefused(
+        settleDefault(w, w.orderId, w.outsider),
+        w.market,
+        w.orderId,
+        "MarketDefaultAlreadySettled",
+        [w.orderId],
+      );
     });
 
     it("rounds a pro-rata payout down and returns the remainder to the seller", async () => {
@@ -134,19 +133,14 @@ describe("EnergyMarket", () => {
 
     it("refuses to settle an order that did not default", async () => {
       const w = await loadFixture(establishedTrade);
-      await expect(settleDefault(w, w.orderId))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(
-          w.orderId,
-          refusal(w.market, "MarketUnexpectedOrderStatus", [
-            w.orderId,
-            OrderStatus.Established,
-            OrderStatus.Defaulted,
-          ]),
-        );
-      await expect(settleDefault(w, 99n))
-        .to.emit(w.market, "BatchItemRefused")
-        .withArgs(99n, refusal(w.market, "MarketUnknownOrder", [99n]));
+      await expectRefused(
+        settleDefault(w, w.orderId),
+        w.market,
+        w.orderId,
+        "MarketUnexpectedOrderStatus",
+        [w.orderId, OrderStatus.Established, OrderStatus.Defaulted],
+      );
+      await expectRefused(settleDefault(w, 99n), w.market, 99n, "MarketUnknownOrder", [99n]);
     });
   });
 

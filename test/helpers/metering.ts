@@ -1,3 +1,4 @@
+import { expect } from "chai";
 import type { BytesLike, Signer } from "ethers";
 import type { EnergyMarket } from "../../types/ethers-contracts/index.js";
 
@@ -32,4 +33,17 @@ export function refusal(market: EnergyMarket, name: string, args: readonly unkno
 /** A `withArgs` predicate: the `BatchItemRefused` reason is the market's custom error `name`. */
 export function refusalNamed(market: EnergyMarket, name: string) {
   return (reason: string) => market.interface.parseError(reason)?.name === name;
+}
+
+/** Asserts that the batch call `sent` refused `orderId` with the market's custom error `name`. */
+export function expectRefused(
+  sent: Promise<unknown>,
+  market: EnergyMarket,
+  orderId: bigint,
+  name: string,
+  args: readonly unknown[],
+) {
+  return expect(sent)
+    .to.emit(market, "BatchItemRefused")
+    .withArgs(orderId, refusal(market, name, args));
 }
