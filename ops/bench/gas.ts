@@ -13,6 +13,7 @@ import { deployMarket, type Address } from "../contracts/index.js";
 import { encodeLocks, lockedTotal, locksCommitment, locksroot } from "../channels/locks.js";
 import { INTENT_TYPES, typedDataDomain } from "../channels/proofs.js";
 import { formatProfile, profileTransaction } from "./gas-profile.js";
+import { batchRows } from "./gas-batch.js";
 
 const SLOT_SECONDS = 900n;
 const LINE_W = 4_000_000n; // 4 MW: the bench never hits a capacity limit
@@ -227,19 +228,30 @@ await networkHelpers.time.increaseTo(end);
 const meterId = ethers.id("meter:alice");
 rows.push([
   "meter reading, delivered in full",
-  await gasOf(market.connect(meter).recordMeterReading(first.orderId, meterId, 10_000n, 10_000n)),
+  await gasOf(
+    market
+      .connect(meter)
+      .recordMeterReadings([
+        { orderId: first.orderId, meterId, readingWh: 10_000n, deliveredWh: 10_000n },
+      ]),
+  ),
 ]);
 rows.push([
   "meter reading, shortfall",
   await gasOf(
-    market
-      .connect(meter)
-      .recordMeterReading(newBuyer.orderId, ethers.id("meter:bob"), 4_000n, 4_000n),
+    market.connect(meter).recordMeterReadings([
+      {
+        orderId: newBuyer.orderId,
+        meterId: ethers.id("meter:bob"),
+        readingWh: 4_000n,
+        deliveredWh: 4_000n,
+      },
+    ]),
   ),
 ]);
 rows.push([
   "default settlement",
-  await gasOf(market.connect(alice).settleDefault(newBuyer.orderId)),
+  await gasOf(market.connect(alice).settleDefaults([newBuyer.orderId])),
 ]);
 
 // ---------------------------------------------------------------- a channel settled with locks
@@ -258,7 +270,11 @@ for (let id = 1n; id <= (await market.orderCount()); id++) {
   const status = (await market.getOrder(id)).status;
   if (status === 7n) {
     reading += 10_000n;
-    await market.connect(meter).recordMeterReading(id, ethers.id(`meter:${id}`), reading, 7_000n);
+    await market
+      .connect(meter)
+      .recordMeterReadings([
+        { orderId: id, meterId: ethers.id(`meter:${id}`), readingWh: reading, deliveredWh: 7_000n },
+      ]);
   }
   if (status >= 7n) orderIds.push(id);
 }
@@ -318,6 +334,19 @@ const settledWithLocks = async (count: number) => {
 };
 await settledWithLocks(1);
 await settledWithLocks(Math.min(8, orderIds.length));
+
+// ---------------------------------------------------------------- batched records
+rows.push(
+  ...(await batchRows({
+    market,
+    seller: solar,
+    buyer: carol,
+    meter,
+    slotSeconds: SLOT_SECONDS,
+    latest: () => networkHelpers.time.latest(),
+    increaseTo: (timestamp) => networkHelpers.time.increaseTo(timestamp),
+  })),
+);
 
 const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`${"step".padEnd(width)}  gas`);

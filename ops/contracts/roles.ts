@@ -60,7 +60,7 @@ export const ROLE_TABLE: readonly RoleRule[] = [
     functions: ["approveOrder", "denyOrder", "pause", "unpause", "withdrawGridIncome"],
     role: "GRID_OPERATOR",
   },
-  { contract: "EnergyMarket", functions: ["recordMeterReading"], role: "METER" },
+  { contract: "EnergyMarket", functions: ["recordMeterReadings"], role: "METER" },
   { contract: "EnergyMarket", functions: ["upgradeToAndCall"], role: "UPGRADER" },
   {
     contract: "PaymentChannels",

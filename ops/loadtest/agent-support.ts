@@ -1,5 +1,6 @@
-import { Interface, type LogDescription } from "ethers";
+import { Interface } from "ethers";
 import { EnergyMarket__factory } from "../../types/ethers-contracts/index.js";
+import { eventReader, type LazyEvent } from "./chain/events.js";
 import type { MinedReceipt } from "./chain/follower.js";
 import { RpcError, RpcTransportError } from "./chain/rpc.js";
 import { TxError } from "./chain/sender.js";
@@ -46,17 +47,9 @@ export function rejects(trade: number, share: number): boolean {
   return ((trade * 2654435761) % 1_000_000) / 1_000_000 < share;
 }
 
-export function marketEvents(receipt: MinedReceipt): LogDescription[] {
-  const events: LogDescription[] = [];
-  for (const log of receipt.logs) {
-    try {
-      const parsed = MARKET.parseLog(log);
-      if (parsed !== null) events.push(parsed);
-    } catch {
-      // Another contract's log (the token's transfers).
-    }
-  }
-  return events;
+/** The market's events in a receipt; other contracts' logs (the token's transfers) are skipped. */
+export function marketEvents(receipt: MinedReceipt): LazyEvent[] {
+  return eventReader(MARKET).events(receipt.logs);
 }
 
 export function eventArg(
@@ -65,14 +58,8 @@ export function eventArg(
   event: string,
   arg: string,
 ): unknown {
-  for (const log of receipt.logs) {
-    try {
-      const parsed = iface.parseLog(log);
-      if (parsed?.name === event) return parsed.args.getValue(arg);
-    } catch {
-      // Not this contract's event.
-    }
-  }
+  const value = eventReader(iface).arg(receipt.logs, event, arg);
+  if (value !== undefined) return value;
   throw new Error(`no ${event} event in transaction ${receipt.hash}`);
 }
 

@@ -120,12 +120,13 @@ export class TradeTracker {
     kind: TxKind,
     to: string,
     data: string,
-    context: { trade?: number; run?: number } = {},
+    context: { trade?: number; run?: number; gasLimit?: bigint } = {},
   ) {
-    return sendReported(sender, { to, data, gasLimit: 300_000n }, (event) => this.onTx(event), {
+    const { gasLimit = 300_000n, ...about } = context;
+    return sendReported(sender, { to, data, gasLimit }, (event) => this.onTx(event), {
       kind,
       agent: sender.address,
-      ...context,
+      ...about,
     });
   }
 

@@ -81,6 +81,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
         number: block.number,
         timestamp: block.timestamp,
         seenAt: block.seenAt,
+        ...(block.announcedAt === undefined ? {} : { announcedAt: block.announcedAt }),
         transactions: block.transactions,
         gasUsed: block.gasUsed.toString(),
         gasLimit: block.gasLimit.toString(),

@@ -149,6 +149,8 @@ export type TxEvent = {
   agent: string;
   hash: string;
   sentAt: number;
+  /** When the node took the transaction that was mined (its eth_sendRawTransaction answer). */
+  acceptedAt?: number;
   /** When the worker saw the block holding it; absent when it never got a receipt. */
   minedAt?: number;
   block?: number;
@@ -283,6 +285,8 @@ export type JournalRecord =
       number: number;
       timestamp: number;
       seenAt: number;
+      /** When the newHeads notification arrived; absent when the block was found by polling. */
+      announcedAt?: number;
       transactions: number;
       gasUsed: string;
       gasLimit: string;

@@ -19,6 +19,7 @@ export async function sendReported(
       ...about,
       hash: result.hash,
       sentAt: result.sentAt,
+      ...(result.acceptedAt === undefined ? {} : { acceptedAt: result.acceptedAt }),
       minedAt: result.seenAt,
       block: result.blockNumber,
       status: result.status,

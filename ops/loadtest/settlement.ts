@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Interface, keccak256, toUtf8Bytes } from "ethers";
 import { EnergyMarket__factory } from "../../types/ethers-contracts/index.js";
 import { OperatorError } from "../errors.js";
+import { batchGasLimit, batches, refusedItems } from "../market/batch.js";
 import type { TradeTracker } from "./confirmations.js";
 import type { LoadTestContext } from "./context.js";
 import type { Worker } from "./types.js";
@@ -44,6 +45,8 @@ export async function approveOrder(
 /**
  * Metering a sample after the delivery window: the meter records a reading for a share of the
  * executed orders, a part of them short, and the short ones are settled from the seller's bond.
+ * Both go in batches (one transaction per `MAX_BATCH_ITEMS` orders), as the grid operator would:
+ * a refused item fails that order alone.
  */
 export async function meter(ctx: LoadTestContext, tracker: TradeTracker): Promise<void> {
   const { scenario, accounts, contracts } = ctx.options;
@@ -78,59 +81,67 @@ export async function meter(ctx: LoadTestContext, tracker: TradeTracker): Promis
   const sender = ctx.senderFor(meterAccount.id);
   await sender.init();
   const wh = BigInt(ctx.terms.wh);
-  await Promise.all(
-    chosen.map(async ({ trade, run, orderId }, index) => {
-      const short = index < Math.round(count * shortfallShare);
-      const delivered = short ? (wh * 8n) / 10n : wh;
-      const meterId = keccak256(toUtf8Bytes(`gridchain load test order ${orderId}`));
-      let outcome: "delivered" | "default settled" | "failed" = short
-        ? "default settled"
-        : "delivered";
-      let detail: string | undefined;
-      try {
-        const reading = await tracker.sendAs(
-          sender,
-          "meter",
-          contracts.market,
-          MARKET.encodeFunctionData("recordMeterReading", [
-            BigInt(orderId),
-            meterId,
-            delivered + 1n,
-            delivered,
-          ]),
-          { trade, run },
-        );
-        if (reading.status !== "success")
-          throw new Error(`recordMeterReading ${reading.hash} reverted`);
-        if (short) {
-          const settled = await tracker.sendAs(
-            sender,
-            "settle_default",
-            contracts.market,
-            MARKET.encodeFunctionData("settleDefault", [BigInt(orderId)]),
-            { trade, run },
-          );
-          if (settled.status !== "success")
-            throw new Error(`settleDefault ${settled.hash} reverted`);
-        }
-      } catch (error) {
-        outcome = "failed";
-        detail = (error as Error).message;
-      }
-      ctx.journal.write({
-        t: "metered",
-        trade,
-        run,
-        orderId,
-        deliveredWh: delivered.toString(),
-        outcome,
-        ...(detail === undefined ? {} : { detail }),
-        at: Date.now(),
+  const shortCount = Math.round(count * shortfallShare);
+  const items = chosen.map(({ trade, run, orderId }, index) => {
+    const short = index < shortCount;
+    return { trade, run, orderId, short, delivered: short ? (wh * 8n) / 10n : wh };
+  });
+  // Each item's outcome until a batch says otherwise; a refused item or a failed batch fails it.
+  const failed = new Map<string, string>();
+  // The meter's readings go in batches, one transaction each; then the shortfalls, likewise.
+  const send = async (
+    kind: "meter" | "settle_default",
+    batch: typeof items,
+    data: string,
+  ): Promise<void> => {
+    try {
+      const result = await tracker.sendAs(sender, kind, contracts.market, data, {
+        gasLimit: batchGasLimit(batch.length),
       });
-    }),
-  );
+      if (result.status !== "success") throw new Error(`${kind} batch ${result.hash} reverted`);
+      for (const [orderId, reason] of refusedItems(MARKET, result.logs))
+        failed.set(orderId.toString(), `${kind} refused: ${reason}`);
+    } catch (error) {
+      for (const item of batch) failed.set(item.orderId, (error as Error).message);
+    }
+  };
+  for (const batch of batches(items)) {
+    await send(
+      "meter",
+      batch,
+      MARKET.encodeFunctionData("recordMeterReadings", [
+        batch.map(({ orderId, delivered }) => ({
+          orderId: BigInt(orderId),
+          meterId: keccak256(toUtf8Bytes(`gridchain load test order ${orderId}`)),
+          readingWh: delivered + 1n,
+          deliveredWh: delivered,
+        })),
+      ]),
+    );
+  }
+  const shortfalls = items.filter((item) => item.short && !failed.has(item.orderId));
+  for (const batch of batches(shortfalls)) {
+    await send(
+      "settle_default",
+      batch,
+      MARKET.encodeFunctionData("settleDefaults", [batch.map(({ orderId }) => BigInt(orderId))]),
+    );
+  }
+  for (const { trade, run, orderId, short, delivered } of items) {
+    const detail = failed.get(orderId);
+    ctx.journal.write({
+      t: "metered",
+      trade,
+      run,
+      orderId,
+      deliveredWh: delivered.toString(),
+      outcome: detail !== undefined ? "failed" : short ? "default settled" : "delivered",
+      ...(detail === undefined ? {} : { detail }),
+      at: Date.now(),
+    });
+  }
   ctx.log(
-    `metering: ${count} orders metered, ${Math.round(count * shortfallShare)} shortfalls settled from bonds`,
+    `metering: ${count} orders metered, ${shortCount} shortfalls settled from bonds, in ${batches(items).length + batches(shortfalls).length} transactions, ${failed.size} failed`,
   );
 }
 

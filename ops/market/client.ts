@@ -1,6 +1,7 @@
 import type { ContractTransactionResponse, Signer } from "ethers";
 import { keccak256, toUtf8Bytes } from "ethers";
 import type { EnergyMarket, GridCredit, GridReview } from "../../types/ethers-contracts/index.js";
+import { batches, refusedItems } from "./batch.js";
 
 /** Energy in watt-hours. */
 export type Wh = bigint;
@@ -54,6 +55,12 @@ export type Offer = {
   /** A standing offer accepts every request within its terms: a consumer's `buy` is one transaction. */
   standing?: boolean;
 };
+
+/** One meter reading for {@link MarketClient.recordDeliveries}. */
+export type Delivery = { orderId: bigint; meterName: string; deliveredWh: Wh; readingWh: Wh };
+
+/** An item of a batch call: done, or refused with the market's rule that it broke. */
+export type BatchOutcome = { orderId: bigint; refused?: string };
 
 /** How an order ended after the seller's answer and the grid's review. */
 export type Confirmation = { status: OrderStatus; denialReason: string; reviewVersion: bigint };
@@ -129,8 +136,31 @@ export class MarketClient {
    * D. After the delivery window the grid's meter records what was delivered, with the meter's
    * true cumulative reading at the window's end. The market keeps one reading per meter and window
    * end: orders that end together on one meter state the same reading, and windows may be recorded
-   * in any order as long as readings never fall with time.
+   * in any order as long as readings never fall with time. One transaction per `MAX_BATCH_ITEMS`
+   * readings; an item the market refuses is returned with the rule it broke, the others recorded.
    */
+  async recordDeliveries(meter: Signer, readings: readonly Delivery[]): Promise<BatchOutcome[]> {
+    // Refusals are matched to items by order id: the second reading of an order would be refused.
+    if (new Set(readings.map((reading) => reading.orderId)).size !== readings.length)
+      throw new Error("recordDeliveries: an order is named twice");
+    const outcomes: BatchOutcome[] = [];
+    for (const batch of batches(readings)) {
+      const receipt = await wait(
+        this.contracts.market.connect(meter).recordMeterReadings(
+          batch.map((reading) => ({
+            orderId: reading.orderId,
+            meterId: keccak256(toUtf8Bytes(reading.meterName)),
+            readingWh: reading.readingWh,
+            deliveredWh: reading.deliveredWh,
+          })),
+        ),
+      );
+      outcomes.push(...this.batchOutcomes(receipt, batch));
+    }
+    return outcomes;
+  }
+
+  /** D. One reading ({@link recordDeliveries} with one item); a refused reading throws its rule. */
   async recordDelivery(
     meter: Signer,
     orderId: bigint,
@@ -138,19 +168,48 @@ export class MarketClient {
     deliveredWh: Wh,
     readingWh: Wh,
   ): Promise<Confirmation> {
-    const meterId = keccak256(toUtf8Bytes(meterName));
-    await wait(
-      this.contracts.market
-        .connect(meter)
-        .recordMeterReading(orderId, meterId, readingWh, deliveredWh),
-    );
+    const [outcome] = await this.recordDeliveries(meter, [
+      { orderId, meterName, deliveredWh, readingWh },
+    ]);
+    if (outcome!.refused !== undefined)
+      throw new Error(`order ${orderId}: the market refused the reading: ${outcome!.refused}`);
     return this.outcome(orderId);
   }
 
-  /** D. A shortfall is paid to the buyer from the seller's locked bond; returns the payout. */
+  /**
+   * D. Metered shortfalls are paid to the buyers from the sellers' locked bonds, one transaction
+   * per `MAX_BATCH_ITEMS` orders; each outcome carries the payout or the rule that refused it.
+   */
+  async settleDefaults(
+    caller: Signer,
+    orderIds: readonly bigint[],
+  ): Promise<(BatchOutcome & { payout?: Credits })[]> {
+    const outcomes: (BatchOutcome & { payout?: Credits })[] = [];
+    for (const batch of batches(orderIds)) {
+      const receipt = await wait(this.contracts.market.connect(caller).settleDefaults(batch));
+      const payouts = new Map<bigint, Credits>();
+      for (const log of receipt.logs) {
+        const parsed = this.contracts.market.interface.parseLog(log);
+        if (parsed?.name === "DefaultSettled")
+          payouts.set(parsed.args.getValue("orderId"), parsed.args.getValue("payout"));
+      }
+      for (const outcome of this.batchOutcomes(
+        receipt,
+        batch.map((orderId) => ({ orderId })),
+      )) {
+        const payout = payouts.get(outcome.orderId);
+        outcomes.push(payout === undefined ? outcome : { ...outcome, payout });
+      }
+    }
+    return outcomes;
+  }
+
+  /** D. One shortfall ({@link settleDefaults} with one order); returns the payout. */
   async settleDefault(caller: Signer, orderId: bigint): Promise<Credits> {
-    const receipt = await wait(this.contracts.market.connect(caller).settleDefault(orderId));
-    return this.eventArg(receipt, "DefaultSettled", "payout");
+    const [outcome] = await this.settleDefaults(caller, [orderId]);
+    if (outcome!.payout === undefined)
+      throw new Error(`order ${orderId}: the market refused the settlement: ${outcome!.refused}`);
+    return outcome!.payout;
   }
 
   /** The grid's network usage charge per kWh from `sellerZone` to `buyerZone` (GridCredit units). */
@@ -183,6 +242,17 @@ export class MarketClient {
       denialReason: DENIAL_REASONS[Number(order.denialReason)]!,
       reviewVersion: order.reviewVersion,
     };
+  }
+
+  private batchOutcomes(
+    receipt: Awaited<ReturnType<typeof wait>>,
+    items: readonly { orderId: bigint }[],
+  ): BatchOutcome[] {
+    const refused = refusedItems(this.contracts.market.interface, receipt.logs);
+    return items.map(({ orderId }) => {
+      const reason = refused.get(orderId);
+      return reason === undefined ? { orderId } : { orderId, refused: reason };
+    });
   }
 
   private eventArg(

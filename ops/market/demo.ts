@@ -274,16 +274,21 @@ export async function runDemoSession(params: DemoParams): Promise<DemoRow[]> {
     metered
       .filter((entry) => entry.buyer.account.id === meterOf && entry.end <= end)
       .reduce((sum, entry) => sum + entry.delivered, 0n);
+  // One transaction records every reading: the meter's batch.
+  const recorded = await client.recordDeliveries(
+    meter.signer,
+    metered.map(({ orderId, buyer, end, delivered }) => ({
+      orderId,
+      meterName: `meter:${buyer.account.id}`,
+      deliveredWh: delivered,
+      readingWh: readingAt(buyer.account.id, end),
+    })),
+  );
   const readings = await Promise.all(
-    metered.map(async ({ orderId, buyer, end, delivered, quantity }) => {
-      const outcome = await client.recordDelivery(
-        meter.signer,
-        orderId,
-        `meter:${buyer.account.id}`,
-        delivered,
-        readingAt(buyer.account.id, end),
-      );
-      return { orderId, delivered, quantity, outcome };
+    metered.map(async ({ orderId, delivered, quantity }, index) => {
+      const refused = recorded[index]!.refused;
+      if (refused !== undefined) throw new Error(`order ${orderId}: reading refused: ${refused}`);
+      return { orderId, delivered, quantity, outcome: await client.outcome(orderId) };
     }),
   );
   for (const { orderId, delivered, quantity, outcome } of readings) {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { BOND, OrderStatus, deployWorld, publishStandingOffer } from "../helpers/market.js";
+import { recordReading, settleDefault, expectRefused } from "../helpers/metering.js";
 
 /** Finding 5: the buyer is bound by its payment; the market tells a paid order from an unpaid one. */
 const connection = await hre.network.create();
@@ -31,12 +32,19 @@ describe("EnergyMarket payments (finding 5)", () => {
     expect((await w.market.getOffer(1n)).remainingWh).to.equal(10_000n);
     // Nothing is delivered, yet the buyer can neither have it metered short nor collect a default.
     await time.increaseTo(w.deliveryEnd);
-    await expect(
-      w.market.connect(w.meter).recordMeterReading(w.orderId, METER, 1n, 0n),
-    ).to.be.revertedWithCustomError(w.market, "MarketUnexpectedOrderStatus");
-    await expect(w.market.settleDefault(w.orderId)).to.be.revertedWithCustomError(
+    await expectRefused(
+      recordReading(w, w.orderId, METER, 1n, 0n),
       w.market,
+      w.orderId,
       "MarketUnexpectedOrderStatus",
+      [w.orderId, OrderStatus.Cancelled, OrderStatus.Established],
+    );
+    await expectRefused(
+      settleDefault(w, w.orderId),
+      w.market,
+      w.orderId,
+      "MarketUnexpectedOrderStatus",
+      [w.orderId, OrderStatus.Cancelled, OrderStatus.Defaulted],
     );
     expect(await w.market.isPaid(w.orderId)).to.equal(false);
     expect(await w.market.paymentOutcome(w.orderId)).to.deep.equal([
@@ -67,8 +75,8 @@ describe("EnergyMarket payments (finding 5)", () => {
       .withArgs(w.orderId, w.deliveryStart);
     // The seller stays bound by its bond: a short delivery pays the buyer its default.
     await time.increaseTo(w.deliveryEnd);
-    await w.market.connect(w.meter).recordMeterReading(w.orderId, METER, 1n, 0n);
-    await expect(w.market.settleDefault(w.orderId)).to.emit(w.market, "DefaultSettled");
+    await recordReading(w, w.orderId, METER, 1n, 0n);
+    await expect(settleDefault(w, w.orderId)).to.emit(w.market, "DefaultSettled");
   });
 
   it("lets only the seller state an order's payment, and only while the order is open", async () => {
@@ -97,7 +105,7 @@ describe("EnergyMarket payments (finding 5)", () => {
       w.deliveryEnd,
     ]);
     await time.increaseTo(w.deliveryEnd);
-    await w.market.connect(w.meter).recordMeterReading(w.orderId, METER, 1n, 7_000n);
+    await recordReading(w, w.orderId, METER, 1n, 7_000n);
     expect(await w.market.paymentOutcome(w.orderId)).to.deep.equal([
       true,
       7_000n,

@@ -12,6 +12,7 @@ import {
   defaultFor,
   marketFixtures,
 } from "../helpers/market.js";
+import { recordReading, settleDefault, refusal, expectRefused } from "../helpers/metering.js";
 
 /**
  * The market's rules against the attacks an adversarial review found: each test performs the attack
@@ -89,8 +90,8 @@ describe("EnergyMarket rules", () => {
         .to.be.revertedWithCustomError(w.market, "MarketOrderInDelivery")
         .withArgs(w.orderId, w.deliveryStart);
       const meterId = ethers.id("meter:alice");
-      await w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 1n, 0n);
-      await expect(w.market.settleDefault(w.orderId))
+      await recordReading(w, w.orderId, meterId, 1n, 0n);
+      await expect(settleDefault(w, w.orderId))
         .to.emit(w.market, "DefaultSettled")
         .withArgs(w.orderId, w.alice.address, w.solar.address, 10_000n, defaultFor(10_000n), 0n);
     });
@@ -132,9 +133,9 @@ describe("EnergyMarket rules", () => {
 
     it("takes an earlier window's true reading after a later window was recorded", async () => {
       const w = await loadFixture(twoWindows);
-      await w.market.connect(w.meter).recordMeterReading(w.second, meterId, 9_000n, 1_000n);
+      await recordReading(w, w.second, meterId, 9_000n, 1_000n);
       // The attack (an accident here): today the earlier order could never be metered.
-      await expect(w.market.connect(w.meter).recordMeterReading(w.first, meterId, 8_000n, 1_000n))
+      await expect(recordReading(w, w.first, meterId, 8_000n, 1_000n))
         .to.emit(w.market, "MeterReadingRecorded")
         .withArgs(w.first, meterId, w.meter.address, 8_000n, 1_000n, 0n);
       expect((await w.market.getOrder(w.first)).status).to.equal(OrderStatus.Delivered);
@@ -149,19 +150,27 @@ describe("EnergyMarket rules", () => {
 
     it("refuses an earlier window's reading above the later one", async () => {
       const w = await loadFixture(twoWindows);
-      await w.market.connect(w.meter).recordMeterReading(w.second, meterId, 9_000n, 1_000n);
-      await expect(w.market.connect(w.meter).recordMeterReading(w.first, meterId, 9_001n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingAboveLater")
-        .withArgs(meterId, 9_001n, w.deliveryEnd + SLOT, 9_000n);
+      await recordReading(w, w.second, meterId, 9_000n, 1_000n);
+      await expectRefused(
+        recordReading(w, w.first, meterId, 9_001n, 1_000n),
+        w.market,
+        w.first,
+        "MarketMeterReadingAboveLater",
+        [meterId, 9_001n, w.deliveryEnd + SLOT, 9_000n],
+      );
     });
 
     it("lets two orders ending at the same moment both take the meter's one true reading", async () => {
       const w = await loadFixture(twoWindows);
-      await w.market.connect(w.meter).recordMeterReading(w.second, meterId, 9_000n, 1_000n);
-      await expect(w.market.connect(w.meter).recordMeterReading(w.third, meterId, 9_001n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingMismatch")
-        .withArgs(meterId, w.deliveryEnd + SLOT, 9_000n, 9_001n);
-      await expect(w.market.connect(w.meter).recordMeterReading(w.third, meterId, 9_000n, 1_000n))
+      await recordReading(w, w.second, meterId, 9_000n, 1_000n);
+      await expectRefused(
+        recordReading(w, w.third, meterId, 9_001n, 1_000n),
+        w.market,
+        w.third,
+        "MarketMeterReadingMismatch",
+        [meterId, w.deliveryEnd + SLOT, 9_000n, 9_001n],
+      );
+      await expect(recordReading(w, w.third, meterId, 9_000n, 1_000n))
         .to.emit(w.market, "MeterReadingRecorded")
         .withArgs(w.third, meterId, w.meter.address, 9_000n, 1_000n, 0n);
       expect(await w.market.meterReadingAt(meterId, w.deliveryEnd + SLOT)).to.deep.equal([
@@ -181,16 +190,22 @@ describe("EnergyMarket rules", () => {
       }
       await time.increaseTo(ends[2]!);
       const record = (index: number, readingWh: bigint) =>
-        w.market.connect(w.meter).recordMeterReading(orders[index]!, meterId, readingWh, 1_000n);
+        recordReading(w, orders[index]!, meterId, readingWh, 1_000n);
       await record(2, 30_000n);
       await record(0, 10_000n);
       // Below the first window's reading: the meter would have run backwards.
       await expect(record(1, 9_999n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingBelowEarlier")
-        .withArgs(meterId, 9_999n, ends[0]!, 10_000n);
+        .to.emit(w.market, "BatchItemRefused")
+        .withArgs(
+          orders[1]!,
+          refusal(w.market, "MarketMeterReadingBelowEarlier", [meterId, 9_999n, ends[0]!, 10_000n]),
+        );
       await expect(record(1, 30_001n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingAboveLater")
-        .withArgs(meterId, 30_001n, ends[2]!, 30_000n);
+        .to.emit(w.market, "BatchItemRefused")
+        .withArgs(
+          orders[1]!,
+          refusal(w.market, "MarketMeterReadingAboveLater", [meterId, 30_001n, ends[2]!, 30_000n]),
+        );
       await expect(record(1, 20_000n)).to.emit(w.market, "MeterReadingRecorded");
       expect(await w.market.lastMeterReading(meterId)).to.equal(30_000n);
     });
@@ -336,10 +351,10 @@ describe("EnergyMarket rules", () => {
         .to.emit(w.market, "OrderDenied")
         .withArgs(honest, Denial.ExportCapacity, await w.review.parametersVersion());
       await time.increaseTo(w.deliveryEnd);
-      await expect(w.market.connect(w.meter).recordMeterReading(squat, ethers.id("m"), 1n, 0n))
+      await expect(recordReading(w, squat, ethers.id("m"), 1n, 0n))
         .to.emit(w.market, "GridChargesSettled")
         .withArgs(squat, w.solar.address, 0n, 200_000n, 0n);
-      await w.market.settleDefault(squat);
+      await settleDefault(w, squat);
       // What the pair lost went to the grid, not from one of them to the other.
       expect(before - (await holdings())).to.equal(10n * FEE_PER_KWH);
       expect(await w.market.gridIncome()).to.equal(10n * FEE_PER_KWH);
@@ -356,9 +371,7 @@ describe("EnergyMarket rules", () => {
       await w.market.connect(w.solar).confirm(orderId);
       expect((await w.market.getOrder(orderId)).capacityFeePerKwh).to.equal(FEE_PER_KWH);
       await time.increaseTo(w.deliveryEnd);
-      await expect(
-        w.market.connect(w.meter).recordMeterReading(orderId, ethers.id("m"), 7_500n, 7_500n),
-      )
+      await expect(recordReading(w, orderId, ethers.id("m"), 7_500n, 7_500n))
         .to.emit(w.market, "GridChargesSettled")
         .withArgs(orderId, w.solar.address, 0n, 50_000n, 150_000n);
       // The default stays locked for settlement; of the 200_000 fee, 50_000 (2.5 kWh short) is kept.

@@ -10,6 +10,7 @@ import {
   defaultFor,
   marketFixtures,
 } from "../helpers/market.js";
+import { recordReading, settleDefault, expectRefused } from "../helpers/metering.js";
 
 /** Metering, default settlement, bonds, upgrades, logs and pause. */
 const connection = await hre.network.create();
@@ -23,15 +24,19 @@ describe("EnergyMarket", () => {
 
     it("refuses a reading before the delivery window is over", async () => {
       const w = await loadFixture(establishedTrade);
-      await expect(w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 10n, 10_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketDeliveryNotOver")
-        .withArgs(w.orderId, w.deliveryEnd);
+      await expectRefused(
+        recordReading(w, w.orderId, meterId, 10n, 10_000n),
+        w.market,
+        w.orderId,
+        "MarketDeliveryNotOver",
+        [w.orderId, w.deliveryEnd],
+      );
     });
 
     it("lets only the meter role record readings", async () => {
       const w = await loadFixture(establishedTrade);
       await time.increaseTo(w.deliveryEnd);
-      await expect(w.market.connect(w.grid).recordMeterReading(w.orderId, meterId, 10n, 10_000n))
+      await expect(recordReading(w, w.orderId, meterId, 10n, 10_000n, w.grid))
         .to.be.revertedWithCustomError(w.market, "AccessManagedUnauthorized")
         .withArgs(w.grid.address);
     });
@@ -39,9 +44,7 @@ describe("EnergyMarket", () => {
     it("closes a fully delivered order and frees the bond", async () => {
       const w = await loadFixture(establishedTrade);
       await time.increaseTo(w.deliveryEnd);
-      await expect(
-        w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 52_000n, 10_000n),
-      )
+      await expect(recordReading(w, w.orderId, meterId, 52_000n, 10_000n))
         .to.emit(w.market, "MeterReadingRecorded")
         .withArgs(w.orderId, meterId, w.meter.address, 52_000n, 10_000n, 0n);
       const order = await w.market.getOrder(w.orderId);
@@ -49,11 +52,13 @@ describe("EnergyMarket", () => {
       expect(order.deliveredWh).to.equal(10_000n);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
       expect(await w.market.lastMeterReading(meterId)).to.equal(52_000n);
-      await expect(
-        w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 53_000n, 10_000n),
-      )
-        .to.be.revertedWithCustomError(w.market, "MarketUnexpectedOrderStatus")
-        .withArgs(w.orderId, OrderStatus.Delivered, OrderStatus.Established);
+      await expectRefused(
+        recordReading(w, w.orderId, meterId, 53_000n, 10_000n),
+        w.market,
+        w.orderId,
+        "MarketUnexpectedOrderStatus",
+        [w.orderId, OrderStatus.Delivered, OrderStatus.Established],
+      );
     });
 
     it("keeps one reading per meter and window end, never lower for a later window", async () => {
@@ -70,22 +75,30 @@ describe("EnergyMarket", () => {
       const third = await requestOrder(w, w.alice, later, 1_000n);
       await w.market.connect(w.solar).confirm(third);
       await time.increaseTo(w.deliveryEnd + 900n);
-      await w.market.connect(w.meter).recordMeterReading(first, meterId, 5_000n, 1_000n);
-      await expect(w.market.connect(w.meter).recordMeterReading(second, meterId, 4_999n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingMismatch")
-        .withArgs(meterId, w.deliveryEnd, 5_000n, 4_999n);
-      await expect(w.market.connect(w.meter).recordMeterReading(third, meterId, 4_999n, 1_000n))
-        .to.be.revertedWithCustomError(w.market, "MarketMeterReadingBelowEarlier")
-        .withArgs(meterId, 4_999n, w.deliveryEnd, 5_000n);
+      await recordReading(w, first, meterId, 5_000n, 1_000n);
+      await expectRefused(
+        recordReading(w, second, meterId, 4_999n, 1_000n),
+        w.market,
+        second,
+        "MarketMeterReadingMismatch",
+        [meterId, w.deliveryEnd, 5_000n, 4_999n],
+      );
+      await expectRefused(
+        recordReading(w, third, meterId, 4_999n, 1_000n),
+        w.market,
+        third,
+        "MarketMeterReadingBelowEarlier",
+        [meterId, 4_999n, w.deliveryEnd, 5_000n],
+      );
     });
 
     it("pays a shortfall pro rata from the locked bond, rounding down, once", async () => {
       const w = await loadFixture(establishedTrade);
       await time.increaseTo(w.deliveryEnd);
-      await w.market.connect(w.meter).recordMeterReading(w.orderId, meterId, 3_333n, 3_333n);
+      await recordReading(w, w.orderId, meterId, 3_333n, 3_333n);
       expect((await w.market.getOrder(w.orderId)).status).to.equal(OrderStatus.Defaulted);
       // defaultAmount 1_000_000 for 10 kWh; shortfall 6_667 Wh -> 666_700 to alice, 333_300 back.
-      await expect(w.market.connect(w.outsider).settleDefault(w.orderId))
+      await expect(settleDefault(w, w.orderId, w.outsider))
         .to.emit(w.market, "DefaultSettled")
         .withArgs(w.orderId, w.alice.address, w.solar.address, 6_667n, 666_700n, 333_300n)
         .and.to.emit(w.credit, "Transfer")
@@ -93,9 +106,13 @@ describe("EnergyMarket", () => {
       expect(await w.credit.balanceOf(w.alice.address)).to.equal(666_700n);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND - 666_700n, 0n]);
       expect((await w.market.getOrder(w.orderId)).status).to.equal(OrderStatus.DefaultSettled);
-      await expect(w.market.connect(w.outsider).settleDefault(w.orderId))
-        .to.be.revertedWithCustomError(w.market, "MarketDefaultAlreadySettled")
-        .withArgs(w.orderId);
+      await expectRefused(
+        settleDefault(w, w.orderId, w.outsider),
+        w.market,
+        w.orderId,
+        "MarketDefaultAlreadySettled",
+        [w.orderId],
+      );
     });
 
     it("rounds a pro-rata payout down and returns the remainder to the seller", async () => {
@@ -108,8 +125,8 @@ describe("EnergyMarket", () => {
       // ceil(3 Wh * 7 / 1000) = 1 locked; a 1 Wh shortfall pays floor(1 * 1 / 3) = 0.
       expect((await w.market.getOrder(orderId)).defaultAmount).to.equal(1n);
       await time.increaseTo(w.deliveryEnd);
-      await w.market.connect(w.meter).recordMeterReading(orderId, meterId, 1n, 2n);
-      await expect(w.market.settleDefault(orderId))
+      await recordReading(w, orderId, meterId, 1n, 2n);
+      await expect(settleDefault(w, orderId))
         .to.emit(w.market, "DefaultSettled")
         .withArgs(orderId, w.alice.address, w.solar.address, 1n, 0n, 1n);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND, 0n]);
@@ -117,12 +134,14 @@ describe("EnergyMarket", () => {
 
     it("refuses to settle an order that did not default", async () => {
       const w = await loadFixture(establishedTrade);
-      await expect(w.market.settleDefault(w.orderId))
-        .to.be.revertedWithCustomError(w.market, "MarketUnexpectedOrderStatus")
-        .withArgs(w.orderId, OrderStatus.Established, OrderStatus.Defaulted);
-      await expect(w.market.settleDefault(99n))
-        .to.be.revertedWithCustomError(w.market, "MarketUnknownOrder")
-        .withArgs(99n);
+      await expectRefused(
+        settleDefault(w, w.orderId),
+        w.market,
+        w.orderId,
+        "MarketUnexpectedOrderStatus",
+        [w.orderId, OrderStatus.Established, OrderStatus.Defaulted],
+      );
+      await expectRefused(settleDefault(w, 99n), w.market, 99n, "MarketUnknownOrder", [99n]);
     });
   });
 
@@ -292,10 +311,11 @@ describe("EnergyMarket", () => {
       await expect(w.market.expireOrder(stale)).to.emit(w.market, "OrderExpired");
       await expect(w.market.connect(w.wind).withdrawBond(1n)).to.emit(w.market, "BondWithdrawn");
       await time.increaseTo(w.deliveryEnd);
-      await expect(
-        w.market.connect(w.meter).recordMeterReading(w.orderId, ethers.id("m"), 1n, 0n),
-      ).to.emit(w.market, "MeterReadingRecorded");
-      await expect(w.market.settleDefault(w.orderId))
+      await expect(recordReading(w, w.orderId, ethers.id("m"), 1n, 0n)).to.emit(
+        w.market,
+        "MeterReadingRecorded",
+      );
+      await expect(settleDefault(w, w.orderId))
         .to.emit(w.market, "DefaultSettled")
         .withArgs(w.orderId, w.alice.address, w.solar.address, 10_000n, 1_000_000n, 0n);
     });

@@ -10,6 +10,7 @@ import {
   deployWorld,
   publishStandingOffer,
 } from "../helpers/market.js";
+import { recordReading, settleDefault } from "../helpers/metering.js";
 
 /** What booking energy or line capacity costs the party who books it. */
 const connection = await hre.network.create();
@@ -67,7 +68,7 @@ describe("EnergyMarket: booking costs the party who books", () => {
       await w.market.connect(w.alice).buy(w.offerId, 10_000n);
       await time.increaseTo(w.deliveryEnd);
       // 4 kWh delivered: the buyer gets the fee for those back, the grid keeps the 6 kWh not used.
-      await expect(w.market.connect(w.meter).recordMeterReading(1n, ethers.id("m"), 4_000n, 4_000n))
+      await expect(recordReading(w, 1n, ethers.id("m"), 4_000n, 4_000n))
         .to.emit(w.market, "BuyerCapacityFeeSettled")
         .withArgs(1n, w.alice.address, 6n * FEE_PER_KWH, 4n * FEE_PER_KWH)
         .and.to.emit(w.market, "GridChargesSettled")
@@ -78,7 +79,7 @@ describe("EnergyMarket: booking costs the party who books", () => {
       ]);
       expect(await w.market.gridIncome()).to.equal(6n * FEE_PER_KWH);
       // The seller's default for the shortfall still pays the buyer.
-      await w.market.settleDefault(1n);
+      await settleDefault(w, 1n);
       expect((await w.market.getOrder(1n)).status).to.equal(OrderStatus.DefaultSettled);
       expect(await w.market.bondOf(w.solar.address)).to.deep.equal([
         BOND - (defaultFor(10_000n) * 6_000n) / 10_000n,

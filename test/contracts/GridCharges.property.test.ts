@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import hre from "hardhat";
 import { BOND, deployWorld } from "../helpers/market.js";
+import { recordReading, settleDefault } from "../helpers/metering.js";
 
 /**
  * Grid charges conserve money: whatever the tariff, fee, quantity, delivery and path, the market
@@ -73,10 +74,8 @@ describe("Grid charges (property)", () => {
             const shortfall = quantityWh - carried;
             expectedIncome = ceilKwh(carried, tariff) + (crossZone ? ceilKwh(shortfall, fee) : 0n);
             await networkHelpers.time.increaseTo(w.deliveryEnd);
-            await w.market
-              .connect(w.meter)
-              .recordMeterReading(orderId, ethers.id("meter"), 1n, deliveredWh);
-            if (shortfall > 0n) await w.market.settleDefault(orderId);
+            await recordReading(w, orderId, ethers.id("meter"), 1n, deliveredWh);
+            if (shortfall > 0n) await settleDefault(w, orderId);
             const payout = (await w.credit.balanceOf(buyer.address)) - buyerBefore;
             expect(payout).to.equal((defaultAmount * shortfall) / quantityWh);
           }

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { Denial, OrderStatus, SLOT_SECONDS, deployWorld } from "../helpers/market.js";
+import { recordReading, settleDefault } from "../helpers/metering.js";
 
 const connection = await hre.network.create();
 const { networkHelpers } = connection;
@@ -221,12 +222,10 @@ describe("EnergyMarket default settlement (property)", () => {
           const defaultAmount = (quantityWh * defaultPerKwh + 999n) / 1000n;
           expect((await w.market.getOrder(orderId)).defaultAmount).to.equal(defaultAmount);
           await networkHelpers.time.increaseTo(w.deliveryEnd);
-          await w.market
-            .connect(w.meter)
-            .recordMeterReading(orderId, connection.ethers.id("meter:bob"), 1n, deliveredWh);
+          await recordReading(w, orderId, connection.ethers.id("meter:bob"), 1n, deliveredWh);
           const bondBefore = await w.market.bondOf(w.solar.address);
           const buyerBefore = await w.credit.balanceOf(w.bob.address);
-          if (deliveredWh < quantityWh) await w.market.settleDefault(orderId);
+          if (deliveredWh < quantityWh) await settleDefault(w, orderId);
           const payout = (await w.credit.balanceOf(w.bob.address)) - buyerBefore;
           const bondAfter = await w.market.bondOf(w.solar.address);
           const returned = bondAfter.free - bondBefore.free;

@@ -8,6 +8,7 @@ import {
   requestOrder,
   defaultFor,
 } from "../helpers/market.js";
+import { recordReading } from "../helpers/metering.js";
 
 /** The grid's network usage charge per kWh by zone pair, paid to the grid operator at metering. */
 const connection = await hre.network.create();
@@ -53,9 +54,7 @@ describe("Grid tariff", () => {
     // A later tariff change does not touch an approved order: it keeps the quote of its review.
     await w.review.connect(w.grid).setTariff(1, 2, 1n);
     await time.increaseTo(w.deliveryEnd);
-    await expect(
-      w.market.connect(w.meter).recordMeterReading(orderId, ethers.id("m"), 10_000n, 10_000n),
-    )
+    await expect(recordReading(w, orderId, ethers.id("m"), 10_000n, 10_000n))
       .to.emit(w.market, "GridChargesSettled")
       .withArgs(orderId, w.solar.address, tariff, 0n, 0n);
     expect(await w.market.bondOf(w.solar.address)).to.deep.equal([BOND - tariff, 0n]);
@@ -70,9 +69,7 @@ describe("Grid tariff", () => {
     await w.market.connect(w.solar).confirm(orderId);
     await time.increaseTo(w.deliveryEnd);
     // 3_333 Wh carried at 5_000 per kWh: 16_665 credits.
-    await expect(
-      w.market.connect(w.meter).recordMeterReading(orderId, ethers.id("m"), 3_333n, 3_333n),
-    )
+    await expect(recordReading(w, orderId, ethers.id("m"), 3_333n, 3_333n))
       .to.emit(w.market, "GridChargesSettled")
       .withArgs(orderId, w.solar.address, 16_665n, 0n, 50_000n - 16_665n);
     expect((await w.market.getOrder(orderId)).status).to.equal(OrderStatus.Defaulted);

@@ -15,6 +15,7 @@ import {
   updateWith,
   type LockWorld,
 } from "../helpers/locks.js";
+import { refusalNamed } from "../helpers/metering.js";
 
 describe("PaymentChannels locks: delivery versus payment", function () {
   this.timeout(120_000);
@@ -94,10 +95,9 @@ describe("PaymentChannels locks: delivery versus payment", function () {
     // The market, not the channel, holds the outcome: final, nothing delivered; the seller's bond
     // comes back when the stale order is expired.
     expect((await w.market.paymentOutcome(orderId))[0]).to.equal(true);
-    await expect(meter(w, orderId, 10_000n, 100n)).to.be.revertedWithCustomError(
-      w.market,
-      "MarketMeteringClosed",
-    );
+    await expect(meter(w, orderId, 10_000n, 100n))
+      .to.emit(w.market, "BatchItemRefused")
+      .withArgs(orderId, refusalNamed(w.market, "MarketMeteringClosed"));
     await expect(w.market.expireOrder(orderId)).to.emit(w.market, "OrderExpired");
   });
 

@@ -17,6 +17,7 @@ import {
   updateWith,
   type LockWorld,
 } from "../helpers/locks.js";
+import { refusalNamed } from "../helpers/metering.js";
 
 const FEE_PER_KWH = 10_000n; // 0.01 credits per kWh: 100_000 on 10 kWh
 
@@ -88,10 +89,9 @@ describe("PaymentChannels mediated transfers through the hub", function () {
     await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd + GRACE + 1n);
     await w.channels.unlock(r.inbound, w.alice.address, encodeLocks(r.inLocks));
     // The meter cannot read after the deadline, so no reading turns the outcome between two unlocks.
-    await expect(meter(w, r.orderId, 10_000n, 100n)).to.be.revertedWithCustomError(
-      w.market,
-      "MarketMeteringClosed",
-    );
+    await expect(meter(w, r.orderId, 10_000n, 100n))
+      .to.emit(w.market, "BatchItemRefused")
+      .withArgs(r.orderId, refusalNamed(w.market, "MarketMeteringClosed"));
     await expect(w.channels.unlock(r.outbound, w.grid.address, encodeLocks(r.outLocks)))
       .to.emit(w.channels, "LocksUnlocked")
       .withArgs(r.outbound, w.grid.address, w.solar.address, 0n, r.forwarded);

@@ -7,6 +7,7 @@ import { lockedTotal, locksCommitment, locksroot, type Lock } from "../../ops/ch
 import type { PaymentChannels } from "../../types/ethers-contracts/index.js";
 import { signProofIntent } from "./channels.js";
 import { deployWorld, publishOffer, requestOrder, type MarketWorld } from "./market.js";
+import { recordReading } from "./metering.js";
 
 /** Hardhat's simulated accounts come from its well-known test mnemonic: the clients need the keys. */
 const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
@@ -192,5 +193,5 @@ export async function meter(w: LockWorld, orderId: bigint, deliveredWh: bigint, 
   const now = BigInt(await w.connection.networkHelpers.time.latest());
   if (now < w.deliveryEnd) await w.connection.networkHelpers.time.increaseTo(w.deliveryEnd);
   const meterId = `0x${orderId.toString(16).padStart(64, "0")}`;
-  await w.market.connect(w.meter).recordMeterReading(orderId, meterId, reading, deliveredWh);
+  return recordReading(w, orderId, meterId, reading, deliveredWh);
 }

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { rpcCall } from "../../ops/engines/rpc.js";
 import {
   BlockFollower,
+  type BlockSeen,
   pollIntervalMs,
   samePortWebSocket,
 } from "../../ops/loadtest/chain/follower.js";
@@ -9,7 +10,7 @@ import { startLocalAnvil } from "../../ops/loadtest/chain/local-anvil.js";
 import { JsonRpc } from "../../ops/loadtest/chain/rpc.js";
 
 /** Resolves when `follower` has handled block `number`; fails after `boundMs`. */
-function blockSeen(follower: BlockFollower, number: number, boundMs: number): Promise<number> {
+function blockSeen(follower: BlockFollower, number: number, boundMs: number): Promise<BlockSeen> {
   return new Promise((resolve, reject) => {
     const bound = setTimeout(
       () => reject(new Error(`block ${number} not seen within ${boundMs} ms`)),
@@ -18,7 +19,7 @@ function blockSeen(follower: BlockFollower, number: number, boundMs: number): Pr
     follower.onBlock((block) => {
       if (block.number !== number) return;
       clearTimeout(bound);
-      resolve(block.seenAt);
+      resolve(block);
     });
   });
 }
@@ -59,11 +60,15 @@ describe("load test block follower: new heads by subscription, polling tuned to 
     cleanup.push(() => follower.stop());
     expect(follower.subscribed).to.equal(true);
     const seen = [blockSeen(follower, 1, 5000), blockSeen(follower, 2, 5000)];
+    const before = Date.now();
     await rpcCall(anvil.url, "anvil_mine", ["0x1"]);
-    await seen[0];
+    const first = (await seen[0])!;
     await rpcCall(anvil.url, "anvil_mine", ["0x1"]);
     await seen[1];
     expect(follower.head).to.equal(2);
+    // When the notification arrived, kept apart from when the block was read: the client's lag.
+    expect(first.announcedAt).to.be.a("number");
+    expect(first.announcedAt).to.be.within(before, first.seenAt);
     // One head read at start; the blocks came from the subscription.
     expect(methods.filter((method) => method === "eth_blockNumber")).to.have.length(1);
     expect(methods.filter((method) => method === "eth_getBlockByNumber")).to.have.length(2);
@@ -81,7 +86,7 @@ describe("load test block follower: new heads by subscription, polling tuned to 
     expect(follower.subscribed).to.equal(false);
     const seen = blockSeen(follower, 1, 5000);
     await rpcCall(anvil.url, "anvil_mine", ["0x1"]);
-    await seen;
+    expect((await seen).announcedAt).to.equal(undefined);
     expect(follower.head).to.equal(1);
   });
 });

@@ -325,6 +325,8 @@ describe("load test chain access: JSON-RPC batching, block follower, account sen
     expect(await Promise.all(results.map((r) => c.nonceOf(r.hash)))).to.deep.equal([0, 1, 2]);
     expect(results.map((r) => r.blockNumber)).to.deep.equal([1, 2, 3]);
     expect(results.every((r) => r.seenAt >= r.sentAt)).to.equal(true);
+    // The node's acceptance falls between the send and the block: the journal splits on it.
+    for (const r of results) expect(r.acceptedAt).to.be.within(r.sentAt, r.seenAt);
     expect(sender.unmined).to.equal(0);
   });
 

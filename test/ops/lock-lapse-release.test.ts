@@ -16,6 +16,7 @@ import {
   settleAfterWindow,
   type LockWorld,
 } from "../helpers/locks.js";
+import { refusalNamed } from "../helpers/metering.js";
 
 const FEE_PER_KWH = 10_000n;
 
@@ -57,10 +58,9 @@ describe("lock lapse vs off-chain release (review)", function () {
       w.deliveryEnd,
     ]);
     // A late meter reading of full delivery is refused, so it cannot turn the outcome round.
-    await expect(meter(w, orderId, 10_000n, 100n)).to.be.revertedWithCustomError(
-      w.market,
-      "MarketMeteringClosed",
-    );
+    await expect(meter(w, orderId, 10_000n, 100n))
+      .to.emit(w.market, "BatchItemRefused")
+      .withArgs(orderId, refusalNamed(w.market, "MarketMeteringClosed"));
     // The seller asks the hub to release its lock off chain.
     const outcomes = marketOutcomes(
       w.manifest.contracts.EnergyMarket.proxy as Address,

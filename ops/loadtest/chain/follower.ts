@@ -5,6 +5,8 @@ export type BlockSeen = {
   number: number;
   timestamp: number;
   seenAt: number;
+  /** When the node's newHeads notification of this block arrived (absent: learned by polling). */
+  announcedAt?: number;
   transactions: number;
   gasUsed: bigint;
   gasLimit: bigint;
@@ -90,6 +92,8 @@ export class BlockFollower {
   /** The poll under way; a head announced meanwhile is read right after it. */
   private polling: Promise<void> | undefined;
   private announced = -1;
+  /** Arrival time of each newHeads notification not yet handled, by block number. */
+  private readonly announcedAt = new Map<number, number>();
   /** The last polling failure, kept for diagnostics; polling goes on. */
   lastError: Error | undefined;
 
@@ -242,6 +246,7 @@ export class BlockFollower {
 
   /** The node announced head `number`: read up to it now (or right after the poll under way). */
   private announce(number: number): void {
+    if (!this.announcedAt.has(number)) this.announcedAt.set(number, Date.now());
     this.announced = Math.max(this.announced, number);
     if (this.polling === undefined) this.pollNow(number);
   }
@@ -310,10 +315,14 @@ export class BlockFollower {
 
   private handle(header: RawHeader, receipts: RawReceipt[] | undefined): void {
     const seenAt = Date.now();
+    const number = Number(BigInt(header.number));
+    const announcedAt = this.announcedAt.get(number);
+    this.announcedAt.delete(number);
     const block: BlockSeen = {
-      number: Number(BigInt(header.number)),
+      number,
       timestamp: Number(BigInt(header.timestamp)),
       seenAt,
+      ...(announcedAt === undefined ? {} : { announcedAt }),
       transactions: header.transactions.length,
       gasUsed: BigInt(header.gasUsed),
       gasLimit: BigInt(header.gasLimit),

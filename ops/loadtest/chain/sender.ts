@@ -24,7 +24,12 @@ export class TxError extends Error {
 }
 
 export type TxRequest = { to: string; data: string; gasLimit: bigint };
-export type SendResult = MinedReceipt & { sentAt: number; resent: number };
+export type SendResult = MinedReceipt & {
+  sentAt: number;
+  /** When the node last took one of the call's transactions (absent: its answer was never seen). */
+  acceptedAt?: number;
+  resent: number;
+};
 
 /** What a node's refusal of eth_sendRawTransaction says about the nonce. */
 export type SendRefusal =
@@ -77,6 +82,8 @@ type Slot = {
   hash: string;
   hashes: string[];
   sentAt: number;
+  /** When the node last took this slot's transaction. */
+  acceptedAt?: number;
   /** Follower head when last sent: a slot unmined for resendAfterBlocks blocks is checked. */
   sentBlock: number;
   resent: number;
@@ -251,7 +258,12 @@ export class AccountSender {
     if (slot.announced !== receipt.hash) this.onSent?.(receipt.hash, slot.nonce);
     slot.settled = true;
     clearTimeout(slot.timer);
-    slot.resolve?.({ ...receipt, sentAt: slot.sentAt, resent: slot.resent });
+    slot.resolve?.({
+      ...receipt,
+      sentAt: slot.sentAt,
+      ...(slot.acceptedAt === undefined ? {} : { acceptedAt: slot.acceptedAt }),
+      resent: slot.resent,
+    });
   }
 
   /** Nothing more will happen at this slot's nonce on our side. */
@@ -312,7 +324,12 @@ export class AccountSender {
     }
   }
 
-  private accepted(slot: Slot): void {
+  /**
+   * The node holds the slot's transaction. `at`: when it took it (now, for an answer just read),
+   * or null when the taking was never seen (its answer was lost): the time is then kept.
+   */
+  private accepted(slot: Slot, at: number | null = Date.now()): void {
+    if (at !== null) slot.acceptedAt = at;
     slot.sentBlock = this.follower.head;
     slot.announced = slot.hash;
     this.onSent?.(slot.hash, slot.nonce);
@@ -322,14 +339,15 @@ export class AccountSender {
   private async refused(slot: Slot, error: RpcError): Promise<boolean> {
     const refusal = classifySendRefusal(`${error.message} ${JSON.stringify(error.data ?? "")}`);
     if (refusal === "known") {
-      this.accepted(slot);
+      // An earlier send of these bytes reached the node; when is not known if we never saw it.
+      this.accepted(slot, slot.acceptedAt ?? Date.now());
       return false;
     }
     if (refusal === "nonce-low" || refusal === "underpriced") {
       const receipt = await this.findReceipt(slot);
       if (receipt) {
         // An earlier send whose answer was lost reached the node: the nonce is ours.
-        this.accepted(slot);
+        this.accepted(slot, null);
         this.mined(slot, receipt);
         return false;
       }
