@@ -118,7 +118,9 @@ contract ConsortiumGovernance is Initializable, AccessManagedUpgradeable, UUPSUp
      * @param validatorSet The genesis ValidatorSet whose controller this contract becomes.
      * @param review GridReview, where added members' accounts are given their zones.
      * @param initialMembers The members at deploy; their validators must already be in the set and
-     * their roles already granted (the genesis and the deploy did that).
+     * their roles already granted (the genesis and the deploy did that). The deploy passes them
+     * without accounts, so that this call's size does not grow with the consortium, and adds the
+     * accounts with {addMemberAccounts} before it hands ADMIN over.
      */
     function initialize(
         address authority,
@@ -129,6 +131,23 @@ contract ConsortiumGovernance is Initializable, AccessManagedUpgradeable, UUPSUp
     ) external initializer {
         __AccessManaged_init(authority);
         _initRegistry(IAccessManager(authority), validatorSet, review, parameters, initialMembers);
+    }
+
+    /**
+     * @notice Appends accounts to an existing member, grants their roles and sets their zones. The
+     * deploy adds the members' accounts this way, in bounded batches after {initialize}: a proxy
+     * whose creation carried every account would outgrow the initcode limit (EIP-3860, 49,152
+     * bytes) at about a thousand accounts. Restricted by the AccessManager to ADMIN (no function
+     * role is set for it): the deployer before it renounces ADMIN, and this contract itself, as the
+     * call of a passed proposal. Nobody else can make an account a member's.
+     */
+    function addMemberAccounts(
+        bytes32 id,
+        address[] calldata accounts,
+        uint64[] calldata roles,
+        uint16[] calldata zones
+    ) external restricted {
+        _addAccounts(id, accounts, roles, zones);
     }
 
     /**

@@ -93,6 +93,8 @@ abstract contract MemberRegistry {
     event MemberRemoved(bytes32 indexed id, address indexed voter);
     event ValidatorRotated(bytes32 indexed id, address indexed previousValidator, address indexed newValidator);
     event ParametersChanged(Parameters parameters);
+    /// @notice More accounts of an existing member, with their roles (added after its {MemberAdded}).
+    event MemberAccountsAdded(bytes32 indexed id, address[] accounts, uint64[] roles);
 
     /// @notice The member whose voter is `voter` (zero when none).
     function memberOfVoter(address voter) public view returns (bytes32) {
@@ -197,6 +199,30 @@ abstract contract MemberRegistry {
         }
     }
 
+    /**
+     * @dev Appends accounts to an active member, grants their roles and sets their zones, like
+     * {addMember} does for the accounts it brings: the registry, the AccessManager and GridReview
+     * agree after every batch. Its caller checks who may call it ({ConsortiumGovernance-addMemberAccounts}).
+     * Accounts are not checked against those already listed (that would read every one of them per
+     * account added); the deploy sends only the accounts the chain does not list yet.
+     */
+    function _addAccounts(bytes32 id, address[] calldata accounts, uint64[] calldata roles, uint16[] calldata zones) internal {
+        MembersStorage storage $ = _getMembersStorage();
+        Member storage m = $.members[id];
+        if (!m.active) revert MembersUnknownMember(id);
+        if (accounts.length != roles.length || accounts.length != zones.length) {
+            revert MembersLengthMismatch(accounts.length, roles.length, zones.length);
+        }
+        _checkRoles(roles);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            m.accounts.push(accounts[i]);
+            m.roles.push(roles[i]);
+            $.manager.grantRole(roles[i], accounts[i], 0);
+        }
+        if (accounts.length > 0) $.review.setZones(accounts, zones);
+        emit MemberAccountsAdded(id, accounts, roles);
+    }
+
     function _markProposalCreated(uint256 proposalId) internal {
         _getMembersStorage().proposalsMade = proposalId;
     }
@@ -240,15 +266,7 @@ abstract contract MemberRegistry {
         if (input.accounts.length != input.roles.length || input.accounts.length != input.zones.length) {
             revert MembersLengthMismatch(input.accounts.length, input.roles.length, input.zones.length);
         }
-        for (uint256 i = 0; i < input.roles.length; ++i) {
-            uint64 role = input.roles[i];
-            if (
-                role != GridRoles.GRID_OPERATOR &&
-                role != GridRoles.METER &&
-                role != GridRoles.PRODUCER &&
-                role != GridRoles.CONSUMER
-            ) revert MembersRoleNotAllowed(role);
-        }
+        _checkRoles(input.roles);
         if (m.voter == address(0)) $.memberIds.push(input.id);
         m.voter = input.voter;
         m.gridOperator = input.gridOperator;
@@ -262,6 +280,18 @@ abstract contract MemberRegistry {
         $.voterOf[input.voter] = input.id;
         $.activeMembers += 1;
         emit MemberAdded(input.id, input.voter, input.gridOperator, input.validators, input.accounts, input.roles);
+    }
+
+    function _checkRoles(uint64[] calldata roles) private pure {
+        for (uint256 i = 0; i < roles.length; ++i) {
+            uint64 role = roles[i];
+            if (
+                role != GridRoles.GRID_OPERATOR &&
+                role != GridRoles.METER &&
+                role != GridRoles.PRODUCER &&
+                role != GridRoles.CONSUMER
+            ) revert MembersRoleNotAllowed(role);
+        }
     }
 
     function _setParameters(MembersStorage storage $, Parameters calldata p) private {

@@ -15,6 +15,7 @@ export const ALLOW = { fewValidators: 1, concentration: 2, noGridOperator: 4 } a
 
 const GOVERNANCE = new Interface([
   "function addMember((bytes32 id,address voter,bool gridOperator,string[] enodes,address[] validators,address[] accounts,uint64[] roles,uint16[] zones) input)",
+  "function addMemberAccounts(bytes32 id,address[] accounts,uint64[] roles,uint16[] zones)",
   "function removeMember(bytes32 id)",
   "function rotateValidator(bytes32 id,address previousValidator,address newValidator)",
   "function setParameters((uint16 approvalBps,uint32 votingPeriodSeconds,uint32 executionDelaySeconds,uint32 executionWindowSeconds) parameters)",
@@ -38,6 +39,20 @@ export const proposalCalls = {
     one(governance, GOVERNANCE.encodeFunctionData("addMember", [input])),
   removeMember: (governance: string, id: string) =>
     one(governance, GOVERNANCE.encodeFunctionData("removeMember", [id])),
+  /** More accounts of a member (`accounts`, `roles` and `zones` as in MemberInput). */
+  addMemberAccounts: (
+    governance: string,
+    member: Pick<MemberInput, "id" | "accounts" | "roles" | "zones">,
+  ) =>
+    one(
+      governance,
+      GOVERNANCE.encodeFunctionData("addMemberAccounts", [
+        member.id,
+        member.accounts,
+        member.roles,
+        member.zones,
+      ]),
+    ),
   rotateValidator: (governance: string, id: string, previous: string, next: string) =>
     one(governance, GOVERNANCE.encodeFunctionData("rotateValidator", [id, previous, next])),
   /** A grid parameter: GridReview's per-order and per-participant-slot limits in Wh. */

@@ -5,11 +5,15 @@ import { getAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
 import { z } from "zod/v4";
-import type { GridAccessManager } from "../../types/ethers-contracts/index.js";
+import type {
+  ConsortiumGovernance,
+  GridAccessManager,
+} from "../../types/ethers-contracts/index.js";
 import type { DeploymentManifest } from "../contracts/manifest.js";
 import { ROLE_IDS } from "../contracts/roles.js";
 import { OperatorError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
+import { addMissingAccounts, withoutAccounts } from "./accounts.js";
 import type { MemberInput } from "./members.js";
 
 /** The members' voting rules as ConsortiumGovernance takes them (consortium YAML `governance`). */
@@ -73,8 +77,11 @@ export type EnsureGovernanceParams = {
  *   period and execution delay are the delay, a second one from the manager would only stack;
  * - UPGRADER, to run upgrade proposals, and GRID_OPERATOR, to register members' market zones and
  *   change grid parameters; and its own `upgradeToAndCall` restricted to UPGRADER.
- * Then the genesis ValidatorSet's controller (the deployer) hands the set to it. Reads first, so a
- * second run sends nothing. Returns the transactions sent.
+ * The proxy is created with the members but without their accounts (its creation must not grow
+ * with the consortium); once the governance holds its roles the deployer adds the accounts in
+ * bounded batches (ops/governance/accounts.ts). Then the genesis ValidatorSet's controller (the
+ * deployer) hands the set to it, and last the deployer renounces ADMIN, after which only a vote
+ * could add an account. Reads first, so a second run sends nothing. Returns the transactions sent.
  */
 export async function ensureGovernance(params: EnsureGovernanceParams): Promise<number> {
   const { hre, connection, deployer, manifest, log } = params;
@@ -101,7 +108,7 @@ export async function ensureGovernance(params: EnsureGovernanceParams): Promise<
         params.validatorSet,
         manifest.contracts.GridReview.proxy,
         params.parameters,
-        params.members,
+        withoutAccounts(params.members),
       ],
       { kind: "uups" },
     );
@@ -151,6 +158,18 @@ export async function ensureGovernance(params: EnsureGovernanceParams): Promise<
     sent += 1;
     log(`governance: granted ADMIN, UPGRADER and GRID_OPERATOR to ${governance}`);
   }
+  // Needs the governance's ADMIN (role grants) and GRID_OPERATOR (zones), and the deployer's
+  // ADMIN (the function is restricted to it): after the grants above, before the hand-over below.
+  sent += await addMissingAccounts({
+    governance: (await ethers.getContractAt(
+      "ConsortiumGovernance",
+      governance,
+    )) as unknown as ConsortiumGovernance,
+    deployer,
+    deployerIsAdmin: (await manager.hasRole(ROLE_IDS.ADMIN, deployer.address))[0],
+    members: params.members,
+    log,
+  });
   const set = await ethers.getContractAt("ValidatorSet", params.validatorSet, deployer);
   const controller = await set.controller();
   if (controller.toLowerCase() !== governance.toLowerCase()) {

@@ -2,19 +2,9 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
 import { trustModelOf, renderTrustModel } from "../../ops/contracts/trust.js";
-import { execute, propose, proposalCalls } from "../../ops/governance/client.js";
+import { proposalCalls } from "../../ops/governance/client.js";
 import { describeVotingRules } from "../../ops/governance/parameters.js";
-import { advance, governed, PARAMETERS } from "../helpers/governance.js";
-
-/** Passes a proposal with the votes of grid, solar and wind (3 of 4) and executes it. */
-async function pass(g: Awaited<ReturnType<typeof governed>>, calls: Parameters<typeof propose>[2]) {
-  const { world, governance } = g;
-  const id = await propose(governance, world.grid, calls, 0, "test");
-  for (const voter of [world.grid, world.solar, world.wind])
-    await (await governance.connect(voter).castVote(id, true)).wait();
-  await advance(g.connection, PARAMETERS.votingPeriodSeconds + PARAMETERS.executionDelaySeconds);
-  await execute(governance, world.grid, id);
-}
+import { governed, pass, PARAMETERS } from "../helpers/governance.js";
 
 describe("ConsortiumGovernance: the deployer hands ADMIN to the members' vote", () => {
   it("after the deploy the deployer holds neither ADMIN nor UPGRADER and cannot grant a role; a passed proposal can", async () => {

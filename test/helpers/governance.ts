@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { toAddress } from "../../ops/besu/keys.js";
 import { validatorContractAlloc } from "../../ops/besu/validator-contract.js";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
+import { execute, propose, type ProposalCalls } from "../../ops/governance/client.js";
 import { ensureGovernance } from "../../ops/governance/deploy.js";
 import { memberId, type MemberInput } from "../../ops/governance/members.js";
 import type { ConsortiumGovernance, ValidatorSet } from "../../types/ethers-contracts/index.js";
@@ -37,9 +38,12 @@ export async function advance(connection: NetworkConnection, seconds: number): P
 
 /**
  * The market world, the genesis ValidatorSet (code and storage as the genesis writes them) with
- * four validators of four members, and the governance deployed and wired by ensureGovernance.
+ * four validators of four members, and the governance deployed and wired by ensureGovernance
+ * (with `extraAccounts` dealt round the members as consumers).
  */
-export async function governed(options: { deployerKeepsAdmin?: boolean } = {}) {
+export async function governed(
+  options: { deployerKeepsAdmin?: boolean; extraAccounts?: readonly string[] } = {},
+) {
   const connection = await hre.network.create();
   const world = await deployWorld(hre, connection);
   const { ethers } = connection;
@@ -75,6 +79,13 @@ export async function governed(options: { deployerKeepsAdmin?: boolean } = {}) {
     member("wind", world.wind, 2, [[world.wind, ROLE_IDS.PRODUCER, 2]]),
     member("storage", storageVoter, 3, []),
   ];
+  // Extra consumer accounts, dealt round the members, zones 1 and 2 in turn.
+  (options.extraAccounts ?? []).forEach((account, index) => {
+    const m = members[index % members.length]!;
+    m.accounts.push(account);
+    m.roles.push(ROLE_IDS.CONSUMER);
+    m.zones.push(1 + (index % 2));
+  });
   const recordPath = join(tempDir(), "pilot.governance.json");
   await ensureGovernance({
     hre,
@@ -116,6 +127,17 @@ export async function governed(options: { deployerKeepsAdmin?: boolean } = {}) {
     hydroVoter,
     hydroConsumer,
     hydro,
+    members,
     recordPath,
   };
+}
+
+/** Passes a proposal with the votes of grid, solar and wind (3 of 4) and executes it. */
+export async function pass(g: Awaited<ReturnType<typeof governed>>, calls: ProposalCalls) {
+  const { world, governance } = g;
+  const id = await propose(governance, world.grid, calls, 0, "test");
+  for (const voter of [world.grid, world.solar, world.wind])
+    await (await governance.connect(voter).castVote(id, true)).wait();
+  await advance(g.connection, PARAMETERS.votingPeriodSeconds + PARAMETERS.executionDelaySeconds);
+  await execute(governance, world.grid, id);
 }
