@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { JsonRpcProvider, Wallet, ZeroHash, type Signer } from "ethers";
 import { loadConsortium } from "../../ops/consortium/index.js";
 import { ROLE_IDS } from "../../ops/contracts/roles.js";
@@ -17,8 +17,10 @@ import {
 } from "../../types/ethers-contracts/index.js";
 import { Registry } from "prom-client";
 import { GovernanceReader } from "../../ops/metrics/governance.js";
+import { writeFilesAtomic } from "../../ops/fs.js";
 import { accountKeyFile, initMember, memberFileText, nodeKeyFile } from "../../ops/members/init.js";
 import { gridchain } from "../support/cli.js";
+import { foundersManifest, readBundle } from "../helpers/member-bundle.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../ops/helpers.js";
 
@@ -39,6 +41,20 @@ market:
 governance: { votingPeriodSeconds: 600, executionDelaySeconds: 60, executionWindowSeconds: 600 }
 engine: { embedded: { port: ${port} } }
 `;
+
+/**
+ * The same consortium as the members would assemble it (`gridchain member assemble`): fixed genesis
+ * time, accounts from the member files; written beside the test's and its path returned.
+ */
+function writeManifestYaml(dir: string, port: number): string {
+  const file = join(dir, "members.yaml");
+  const text = yaml(port)
+    .split("\n")
+    .filter((line) => !line.startsWith("accounts:") && !line.startsWith("engine:"))
+    .join("\n");
+  writeFileSync(file, `${text}genesis: { timestamp: 1798761600 }\n`);
+  return file;
+}
 
 /** The revert of a promise as the contract error's name (empty when it did not fail). */
 async function refused(promise: Promise<unknown>): Promise<string> {
@@ -158,6 +174,62 @@ describe("members' governance end to end (embedded engine)", function () {
     expect(joined?.enodes).to.deep.equal(input.enodes);
     expect((await manager.hasRole(ROLE_IDS.PRODUCER, hydro.address))[0]).to.equal(true);
 
+    // It renders its nodes with the CLI from its folder, the founders' manifest and the chain: its
+    // node peers with and admits every current member, the genesis is the manifest's.
+    const founders = await foundersManifest(network, writeManifestYaml(dir, port), dir);
+    const hydroDir = join(dir, "member-hydro-east");
+    await writeFilesAtomic(hydroDir, joining.files);
+    const url = `http://127.0.0.1:${port}`;
+    const render = async (memberDir: string) => {
+      const run = await gridchain(
+        "member",
+        "render",
+        "--manifest",
+        founders.manifest,
+        "--member-dir",
+        memberDir,
+        "--rpc",
+        url,
+      );
+      expect(run.code, run.stderr).to.equal(0);
+      return run.stdout;
+    };
+    const everyone = async () => {
+      const active = (await readChainMembers(url, { chainId: 4711 })).filter((m) => m.active);
+      const deployerAddress = deployer.address.toLowerCase();
+      return {
+        organisations: active.map((m) => m.organisation),
+        enodes: active.flatMap((m) => m.enodes),
+        accounts: [
+          deployerAddress,
+          ...new Set(active.flatMap((m) => [m.voter, ...m.accounts]).map((a) => a.toLowerCase())),
+        ],
+      };
+    };
+    const now5 = await everyone();
+    expect(now5.organisations).to.have.length(5);
+    expect(await render(hydroDir))
+      .to.contain(`rendered hydro-east's 1 node of "govtest" in ${join(hydroDir, "bundle")}`)
+      .and.to.contain(
+        `  static nodes and allowlists follow the 5 members on chain: ${now5.organisations.join(", ")}\n`,
+      );
+    const hydroNode = "hydro-east-validator-1";
+    const mine = readBundle(join(hydroDir, "bundle"), hydroNode);
+    expect(mine.staticNodes).to.have.members(now5.enodes);
+    expect(mine.nodesAllowlist).to.have.members(now5.enodes);
+    expect(mine.accountsAllowlist).to.have.members(now5.accounts);
+    expect(mine.files.get("genesis.json")!.content).to.equal(founders.genesis);
+    expect(mine.files.get("genesis.json")!.content).to.equal(
+      readFileSync(join(dirname(founders.manifest), "genesis.json"), "utf8"),
+    );
+    const secret = joining.files.get(nodeKeyFile(hydroNode))!.content;
+    const holdingKey = [...mine.files].filter(([, file]) => file.content.includes(secret));
+    expect(holdingKey.map(([path]) => path)).to.have.members([
+      `nodes/${hydroNode}/key`,
+      `kubernetes/secret-${hydroNode}.yaml`,
+    ]);
+    for (const [path, file] of holdingKey) expect(file.mode, path).to.equal(0o600);
+
     // Its account trades: an offer, a consumer's request, its confirm (auto review).
     await (await grid.sendTransaction({ to: hydro.address, value: 10n ** 18n })).wait();
     const market = EnergyMarket__factory.connect(deployment.contracts.EnergyMarket.proxy, rpc);
@@ -222,6 +294,21 @@ describe("members' governance end to end (embedded engine)", function () {
       (m) => m.organisation === "hydro-east",
     );
     expect(left?.active).to.equal(false);
+    // A founder re-renders from the chain: hydro-east's node and accounts are gone from its files.
+    const now4 = await everyone();
+    expect(now4.organisations).to.have.length(4);
+    expect(await render(founders.memberDir("solar"))).to.contain(
+      `  static nodes and allowlists follow the 4 members on chain: ${now4.organisations.join(", ")}\n`,
+    );
+    const solarFiles = readBundle(join(founders.memberDir("solar"), "bundle"), "solar-validator-1");
+    expect(solarFiles.staticNodes).to.have.members(now4.enodes);
+    expect(solarFiles.nodesAllowlist).to.have.members(now4.enodes);
+    expect(solarFiles.accountsAllowlist).to.have.members(now4.accounts);
+    for (const gone of [...input.enodes, hydro.address.toLowerCase()]) {
+      for (const [path, file] of solarFiles.files) {
+        if (path !== "network-manifest.json") expect(file.content, path).to.not.contain(gone);
+      }
+    }
     rpc.destroy();
 
     // The CLI: status names who holds ADMIN; members status shows the YAML's voting rules where
