@@ -70,7 +70,7 @@ export function register(program: Command): void {
         "Examples:",
         "  gridchain loadtest --preset smoke",
         "  gridchain loadtest --preset stress --trade-path request-confirm",
-        "  gridchain loadtest --preset smoke --payments direct",
+        "  gridchain loadtest --preset smoke --payments hub",
         "  gridchain loadtest -c network/examples/loadtest-3000.yaml --preset paper",
         "  gridchain loadtest --scenario my-scenario.yaml --runner docker",
         "  gridchain loadtest --preset smoke --docker-host unix:///var/run/docker.sock --docker-host unix:///run/docker-b.sock",

@@ -73,7 +73,7 @@ export const scenarioSchema = z
      */
     payments: z
       .object({
-        topology: z.enum(PAYMENT_TOPOLOGIES).default("hub"),
+        topology: z.enum(PAYMENT_TOPOLOGIES).default("direct"),
         /** Seeds the consumer-producer pairing of `hub` and `onchain`: the same seed, the same pairs. */
         pairingSeed: z.number().int().min(0).max(0xffffffff).default(1),
         /** The hub's mediation fee, GridCredit per kWh forwarded (the grid company's income). */

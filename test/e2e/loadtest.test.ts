@@ -195,6 +195,7 @@ describe("gridchain loadtest end to end (embedded engine)", function () {
       outcome = await loadtest(
         await options({
           preset: "smoke",
+          payments: "hub",
           metricsPort: String(ports.loadtest),
           exporterPort: String(ports.exporter),
         }),

@@ -91,12 +91,14 @@ describe("load-test pairing and hub plan", function () {
     expect(handled).to.deep.equal([5n, 6n, 7n]);
   });
 
-  it("pays through the hub by default and validates the topology and the hub's fee", function () {
+  it("pays over direct channels by default and validates the topology and the hub's fee", function () {
+    // The hub is chosen explicitly: a hub channel that an interrupted or killed run left a proof
+    // behind is not recovered yet, and every later hub payment of that participant would fail.
     for (const name of ["smoke", "paper", "stress"])
-      expect(presetScenario(name).payments.topology).to.equal("hub");
+      expect(presetScenario(name).payments.topology).to.equal("direct");
     const base = "name: mine\nagents: 10\nruns:\n  - trades: 5\n";
     expect(parseScenario(base, "s.yaml").payments).to.deep.equal({
-      topology: "hub",
+      topology: "direct",
       pairingSeed: 1,
       hubFeePerKwh: 1_000n,
     });
@@ -104,7 +106,9 @@ describe("load-test pairing and hub plan", function () {
       /^scenario\.yaml: payments\.topology: .*"hub".*"direct".*"onchain".*; line 6$/,
     );
     expect(
-      problem(`${base}trade:\n  pricePerKwh: "0.1"\npayments:\n  hubFeePerKwh: "0.1"\n`),
+      problem(
+        `${base}trade:\n  pricePerKwh: "0.1"\npayments:\n  topology: hub\n  hubFeePerKwh: "0.1"\n`,
+      ),
     ).to.contain("payments.hubFeePerKwh: the fee must be below trade.pricePerKwh");
     expect(
       parseScenario(`${base}payments: { topology: onchain, pairingSeed: 9 }\n`, "s.yaml").payments,
